@@ -1,0 +1,30 @@
+/**
+ * The dnnkit command line: commander with one command group per module. Each module's
+ * `register` adds its commands; each command calls that module's exported `run(options)`.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { register as registerInfo } from './info/command.js';
+// import { register as registerMnist } from './mnist/command.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('dnnkit')
+  .description('Train and explain deep networks from the command line (TensorFlow.js).')
+  .version(pkg.version)
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride();
+
+registerInfo(program);
+// registerMnist(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; every other commander error is a usage error.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    throw err;
+  }
+}

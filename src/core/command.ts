@@ -1,0 +1,93 @@
+/**
+ * What every command shares: the common options (--out, --seed, --json, --backend, --debug),
+ * option parsers that reject impossible values with a usage error, and the action wrapper that
+ * turns errors into one line and an exit code, and prints the --json summary last on stdout.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import chalk from 'chalk';
+import { BACKENDS, type BackendName } from './backend.js';
+import { exitCodeOf, InputError, UsageError } from './errors.js';
+import { removePendingTemps } from './fsutil.js';
+
+/** Options every command accepts. */
+export interface CommonOptions {
+  /** Output directory (default outputs/<command>/). */
+  out: string;
+  /** Seed for every random choice (shuffles, initialisation, sampling). */
+  seed: number;
+  /** Print one JSON summary object on stdout as the last line; human output stays on stderr. */
+  json: boolean;
+  /** Backend to compute with; undefined = best available. */
+  backend?: BackendName;
+  /** Show stack traces. */
+  debug: boolean;
+}
+
+/** Parses an integer option within [min, max]. */
+export function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^[-+]?\d+(e\+?\d+)?$/i.test(value.trim()) || !Number.isSafeInteger(n)) {
+      throw new InvalidArgumentError(`${name} must be a whole number, got '${value}'`);
+    }
+    if (n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be between ${min} and ${max}, got ${value}`);
+    }
+    return n;
+  };
+}
+
+/** Parses a finite number option within [min, max] (exclusive bounds when asked). */
+export function floatArg(name: string, min: number, max: number, opts: { minExclusive?: boolean; maxExclusive?: boolean } = {}) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) {
+      throw new InvalidArgumentError(`${name} must be a finite number, got '${value}'`);
+    }
+    const lowOk = opts.minExclusive ? n > min : n >= min;
+    const highOk = opts.maxExclusive ? n < max : n <= max;
+    if (!lowOk || !highOk) {
+      const range = `${opts.minExclusive ? '(' : '['}${min}, ${max}${opts.maxExclusive ? ')' : ']'}`;
+      throw new InvalidArgumentError(`${name} must be in ${range}, got ${value}`);
+    }
+    return n;
+  };
+}
+
+/** Adds the common options to a command; `name` sets the default --out. */
+export function addCommonOptions(cmd: Command, name: string): Command {
+  return cmd
+    .option('--out <dir>', 'output directory', `outputs/${name}`)
+    .option('--seed <n>', 'random seed (shuffles, initialisation, sampling)', intArg('--seed', 0, 2 ** 31 - 1), 42)
+    .option('--json', 'print a JSON summary on stdout as the last line', false)
+    .addOption(new Option('--backend <name>', 'tfjs backend (default: best available)').choices(BACKENDS as unknown as string[]))
+    .option('--debug', 'show stack traces on errors', false);
+}
+
+/**
+ * Wraps a command's run: prints the JSON summary (with --json), turns errors into one red line
+ * on stderr and exit code 2 (usage) or 1 (runtime). The stack is shown only with --debug.
+ */
+export function action<O extends CommonOptions>(run: (opts: O, args: string[]) => Promise<object | void>) {
+  return async (...params: unknown[]): Promise<void> => {
+    const cmd = params[params.length - 1] as Command;
+    const opts = cmd.opts() as O;
+    const args = cmd.args;
+    try {
+      const summary = await run(opts, args);
+      if (opts.json && summary) process.stdout.write(JSON.stringify(summary) + '\n');
+    } catch (err) {
+      await removePendingTemps();
+      reportError(err, opts.debug);
+      process.exitCode = exitCodeOf(err);
+    }
+  };
+}
+
+/** Prints an error as one line (plus the stack with debug). */
+export function reportError(err: unknown, debug: boolean): void {
+  const known = err instanceof UsageError || err instanceof InputError;
+  const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  process.stderr.write(chalk.red(`dnnkit: error: ${msg}`) + (known || debug ? '' : chalk.dim('  (run with --debug for details)')) + '\n');
+  if (debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+}

@@ -1,0 +1,70 @@
+/**
+ * File output that never leaves half-written files: every write goes to a temporary file in the
+ * same directory, then is renamed over the target (rename is atomic on one filesystem).
+ */
+import { promises as fsp, constants as fsConstants } from 'node:fs';
+import * as path from 'node:path';
+import { InputError, UsageError } from './errors.js';
+
+let counter = 0;
+const pending = new Set<string>();
+
+/** A unique temporary path beside `target` (same directory, so rename is atomic). */
+export function tempPathFor(target: string): string {
+  counter += 1;
+  return path.join(path.dirname(target), `.dnnkit-tmp-${process.pid}-${counter}-${path.basename(target)}`);
+}
+
+/** Writes `data` to `target` atomically (temp file + rename), creating the directory. */
+export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+  await fsp.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  pending.add(tmp);
+  try {
+    await fsp.writeFile(tmp, data);
+    await fsp.rename(tmp, target);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  } finally {
+    pending.delete(tmp);
+  }
+}
+
+/** Removes temporary files still being written (called on SIGINT/SIGTERM before exit). */
+export async function removePendingTemps(): Promise<void> {
+  await Promise.all([...pending].map((p) => fsp.rm(p, { force: true })));
+}
+
+/** Throws an InputError unless `file` is a readable regular file. */
+export async function assertReadableFile(file: string, what = 'file'): Promise<void> {
+  let st;
+  try {
+    st = await fsp.stat(file);
+  } catch {
+    throw new InputError(`${what} not found: ${file}`);
+  }
+  if (st.isDirectory()) throw new InputError(`${what} is a directory, expected a file: ${file}`);
+  if (st.size === 0) throw new InputError(`${what} is empty: ${file}`);
+  await fsp.access(file, fsConstants.R_OK).catch(() => {
+    throw new InputError(`${what} is not readable: ${file} (check its permissions)`);
+  });
+}
+
+/**
+ * Checks that `dir` can be created and written, before any work starts, so that a bad --out
+ * fails fast with nothing written. Creates the directory.
+ */
+export async function prepareOutDir(dir: string): Promise<string> {
+  const abs = path.resolve(dir);
+  try {
+    const st = await fsp.stat(abs).catch(() => undefined);
+    if (st && !st.isDirectory()) throw new UsageError(`--out ${dir} is a file, not a directory; choose another --out`);
+    await fsp.mkdir(abs, { recursive: true });
+    await fsp.access(abs, fsConstants.W_OK);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot write to --out ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose a writable directory`);
+  }
+  return abs;
+}
