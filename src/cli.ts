@@ -5,7 +5,11 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerInfo } from './info/command.js';
-// import { register as registerMnist } from './mnist/command.js';
+import { register as registerMnist } from './mnist/command.js';
+import { register as registerModels } from './models/command.js';
+import { register as registerExplain } from './explain/command.js';
+import { register as registerSst2 } from './sst2/command.js';
+import { register as registerProject } from './project/command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -16,7 +20,11 @@ const program = new Command('dnnkit')
   .exitOverride();
 
 registerInfo(program);
-// registerMnist(program);
+registerMnist(program);
+registerModels(program);
+registerExplain(program);
+registerSst2(program);
+registerProject(program);
 
 try {
   await program.parseAsync(process.argv);
