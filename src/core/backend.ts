@@ -43,10 +43,10 @@ async function tryNode(): Promise<string | undefined> {
 
 async function initWasm(): Promise<void> {
   await import('@tensorflow/tfjs-backend-wasm');
-  registerWasmKernels();
   const ok = await tf.setBackend('wasm');
   if (!ok) throw new Error('the wasm backend failed to initialise');
   await tf.ready();
+  registerWasmKernels();
 }
 
 /**

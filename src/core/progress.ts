@@ -23,7 +23,7 @@ export interface ProgressOptions {
 
 function formatMetrics(metrics: Record<string, number | string>): string {
   return Object.entries(metrics)
-    .map(([k, v]) => `${k} ${typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(4)) : v}`)
+    .map(([k, v]) => `${k} ${typeof v === 'number' ? (Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(4)) : v}`)
     .join('  ');
 }
 

@@ -13,6 +13,9 @@ export interface Rng {
   shuffled<T>(items: readonly T[]): T[];
   /** A permutation of 0..n-1. */
   permutation(n: number): number[];
+  /** The generator's internal state (to checkpoint and resume a stream exactly). */
+  getState(): number;
+  setState(state: number): void;
 }
 
 function splitmix32(a: number): number {
@@ -53,5 +56,28 @@ export function createRng(seed: number): Rng {
     },
     shuffled,
     permutation: (n: number) => shuffled(Array.from({ length: n }, (_, i) => i)),
+    getState: () => state,
+    setState: (st: number) => {
+      state = st | 0;
+    },
+  };
+}
+
+/**
+ * Makes Math.random deterministic for the rest of the process. tfjs draws the seeds of its
+ * unseeded random ops (weight initialisers, dropout masks) from Math.random; a fixed per-layer
+ * seed would repeat the same dropout mask on every batch, so seeding this one source is what
+ * makes a whole training run reproducible with --seed. Returns the generator (its state can be
+ * checkpointed) and a function restoring the original Math.random.
+ */
+export function seedGlobalRandom(seed: number): { rng: Rng; restore: () => void } {
+  const original = Math.random;
+  const rng = createRng(seed ^ 0x5bd1e995);
+  Math.random = rng.next;
+  return {
+    rng,
+    restore: () => {
+      Math.random = original;
+    },
   };
 }

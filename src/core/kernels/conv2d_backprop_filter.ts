@@ -11,18 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-
-type KernelFunc = tf.KernelConfig['kernelFunc'];
-
-/** Calls a kernel that the wasm backend registered, bypassing the engine (no tape, no tracking). */
-function wasmKernel(name: string): KernelFunc {
-  const config = tf.getKernel(name, 'wasm');
-  if (config === undefined) throw new Error(`the wasm backend has no ${name} kernel`);
-  return config.kernelFunc;
-}
+import { WasmScope, type KernelFunc } from './wasm_util.js';
 
 export const conv2dBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
-  const wasm = backend as BackendWasm;
   const { x, dy } = inputs as unknown as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
     attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -34,46 +25,22 @@ export const conv2dBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
   const [, H, W] = x.shape;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
-  // Rows of the padded input that the forward pass actually read.
-  const needH = (info.outHeight - 1) * sh + kh;
-  const needW = (info.outWidth - 1) * sw + kw;
-  const bottom = needH - top - H;
-  const right = needW - left - W;
+  // Extent of the padded input that the forward pass actually read.
+  const bottom = (info.outHeight - 1) * sh + kh - top - H;
+  const right = (info.outWidth - 1) * sw + kw - left - W;
 
-  const transpose = wasmKernel('Transpose');
-  const slice = wasmKernel('Slice');
-  const conv2d = wasmKernel('Conv2D');
-  const temps: tf.TensorInfo[] = [];
-  const keep = (t: tf.TensorInfo | tf.TensorInfo[]): tf.TensorInfo => {
-    const info1 = Array.isArray(t) ? t[0] : t;
-    temps.push(info1);
-    return info1;
-  };
-
+  const scope = new WasmScope(backend as BackendWasm);
   // A negative bottom/right padding means the forward pass never read the last rows/columns.
-  let xUsed = x;
-  if (bottom < 0 || right < 0) {
-    xUsed = keep(slice({
-      inputs: { x }, backend,
-      attrs: { begin: [0, 0, 0, 0], size: [-1, H + Math.min(bottom, 0), W + Math.min(right, 0), -1] },
-    }) as tf.TensorInfo);
-  }
-  // [C, H, W, N]: channels become the batch, the batch becomes channels.
-  const xT = keep(transpose({ inputs: { x: xUsed }, backend, attrs: { perm: [3, 1, 2, 0] } }) as tf.TensorInfo);
-  // [oh, ow, N, F]: the output gradient becomes the filter.
-  const dyT = keep(transpose({ inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } }) as tf.TensorInfo);
-  // [C, kh, kw, F]
-  const dwT = keep(conv2d({
-    inputs: { x: xT, filter: dyT }, backend,
-    attrs: {
-      strides: [1, 1], dilations: [sh, sw], dataFormat: 'NHWC',
-      pad: [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]],
-    },
-  }) as tf.TensorInfo);
-  // [kh, kw, C, F]
-  const dw = transpose({ inputs: { x: dwT }, backend, attrs: { perm: [1, 2, 0, 3] } }) as tf.TensorInfo;
-  for (const t of temps) wasm.disposeData(t.dataId);
-  return dw;
+  const xUsed = bottom < 0 || right < 0
+    ? scope.run('Slice', { x }, { begin: [0, 0, 0, 0], size: [-1, H + Math.min(bottom, 0), W + Math.min(right, 0), -1] })
+    : x;
+  const xT = scope.run('Transpose', { x: xUsed }, { perm: [3, 1, 2, 0] }); // [C, H, W, N]
+  const dyT = scope.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [oh, ow, N, F]
+  const dwT = scope.run('Conv2D', { x: xT, filter: dyT }, { // [C, kh, kw, F]
+    strides: [1, 1], dilations: [sh, sw], dataFormat: 'NHWC',
+    pad: [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]],
+  });
+  return scope.finish(scope.run('Transpose', { x: dwT }, { perm: [1, 2, 0, 3] })); // [kh, kw, C, F]
 };
 
 export const conv2dBackpropFilterConfig: tf.KernelConfig = {

