@@ -1,0 +1,137 @@
+/**
+ * Every kernel dnnkit registers for wasm against the tfjs cpu backend's result, on seeded random
+ * inputs over several shapes, strides and paddings: max |difference| <= 1e-4.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/core/backend.js';
+import { ADDED_WASM_KERNELS, REPLACED_WASM_KERNELS } from '../../src/core/kernels/index.js';
+import { createRng } from '../../src/core/rng.js';
+
+const TOL = 1e-4;
+const rng = createRng(7);
+const randn = (shape: number[]) => Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+
+type Inputs = Record<string, { shape: number[]; values: Float32Array | Int32Array; dtype?: tf.DataType }>;
+
+/** Runs kernel `name` on `backend` with fresh tensors; returns its values and shape. */
+async function runOn(backend: string, name: string, inputs: Inputs, attrs: Record<string, unknown>) {
+  await tf.setBackend(backend);
+  const ts: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.values, v.shape, v.dtype ?? 'float32');
+  const out = tf.engine().runKernel(name, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const result = { values: Array.from(out.dataSync()), shape: out.shape };
+  tf.dispose([out, ...Object.values(ts)]);
+  return result;
+}
+
+async function assertSameAsCpu(name: string, inputs: Inputs, attrs: Record<string, unknown>) {
+  const cpu = await runOn('cpu', name, inputs, attrs);
+  const wasm = await runOn('wasm', name, inputs, attrs);
+  assert.deepEqual(wasm.shape, cpu.shape, `${name} shape`);
+  let maxDiff = 0;
+  for (let i = 0; i < cpu.values.length; i++) maxDiff = Math.max(maxDiff, Math.abs(cpu.values[i] - wasm.values[i]));
+  assert.ok(maxDiff <= TOL, `${name} ${JSON.stringify(attrs)}: max |wasm - cpu| = ${maxDiff}`);
+}
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+test('the project registers exactly the kernels it tests here', () => {
+  const names = [...ADDED_WASM_KERNELS, ...REPLACED_WASM_KERNELS].map((k) => k.kernelName).sort();
+  assert.deepEqual(names, ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'UnsortedSegmentSum']);
+  for (const n of names) assert.ok(tf.getKernel(n, 'wasm'), `${n} registered for wasm`);
+});
+
+// [x shape, filter shape, stride, pad]
+const CONV_CASES: [number[], number[], number, tf.Conv2DBackpropFilterAttrs['pad']][] = [
+  [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'valid'],
+  [[2, 8, 8, 3], [3, 3, 3, 5], 1, 'same'],
+  [[3, 9, 9, 2], [3, 3, 2, 4], 2, 'same'],
+  [[2, 10, 10, 2], [3, 3, 2, 3], 2, 'valid'], // last row/column never read
+  [[1, 11, 9, 4], [5, 5, 4, 2], 3, 'valid'],
+  [[2, 12, 12, 3], [7, 7, 3, 4], 2, 3 as never], // ResNet stem: 7x7, stride 2, pad 3
+  [[2, 9, 9, 3], [3, 3, 3, 2], 1, [[0, 0], [1, 2], [2, 0], [0, 0]] as never], // explicit, asymmetric
+  [[2, 8, 8, 4], [1, 1, 4, 6], 2, 'valid'], // ResNet downsample
+];
+
+for (const [xShape, fShape, stride, pad] of CONV_CASES) {
+  const label = `x${JSON.stringify(xShape)} f${JSON.stringify(fShape)} s${stride} pad ${JSON.stringify(pad)}`;
+  const info = tf.backend_util.computeConv2DInfo(xShape as never, fShape as never, stride, 1, pad as never);
+  const dyShape = info.outShape;
+  test(`Conv2DBackpropFilter matches cpu: ${label}`, async () => {
+    await assertSameAsCpu('Conv2DBackpropFilter',
+      { x: { shape: xShape, values: randn(xShape) }, dy: { shape: dyShape, values: randn(dyShape) } },
+      { strides: stride, pad, dataFormat: 'NHWC', filterShape: fShape });
+  });
+  test(`Conv2DBackpropInput matches cpu: ${label}`, async () => {
+    await assertSameAsCpu('Conv2DBackpropInput',
+      { dy: { shape: dyShape, values: randn(dyShape) }, filter: { shape: fShape, values: randn(fShape) } },
+      { strides: stride, pad, dataFormat: 'NHWC', inputShape: xShape });
+  });
+}
+
+// [x shape, pool, stride, pad]
+const POOL_CASES: [number[], number, number, 'valid' | 'same'][] = [
+  [[2, 8, 8, 3], 2, 2, 'valid'],
+  [[2, 9, 9, 3], 2, 2, 'valid'],
+  [[2, 9, 9, 2], 3, 2, 'same'],
+  [[1, 7, 7, 4], 3, 1, 'same'],
+  [[2, 112, 112, 2], 3, 2, 'same'],
+];
+for (const [xShape, pool, stride, pad] of POOL_CASES) {
+  test(`MaxPoolGrad matches cpu: x${JSON.stringify(xShape)} pool ${pool} stride ${stride} ${pad}`, async () => {
+    const xVals = randn(xShape);
+    await tf.setBackend('cpu');
+    const y = tf.maxPool(tf.tensor4d(xVals, xShape as never), pool, stride, pad);
+    const yVals = y.dataSync() as Float32Array;
+    const yShape = y.shape;
+    y.dispose();
+    await assertSameAsCpu('MaxPoolGrad', {
+      dy: { shape: yShape, values: randn(yShape) },
+      input: { shape: xShape, values: xVals },
+      output: { shape: yShape, values: yVals },
+    }, { filterSize: pool, strides: stride, pad });
+  });
+}
+
+for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+  test(`BatchMatMul matches cpu: transposeA ${ta}, transposeB ${tb}`, async () => {
+    const aShape = ta ? [3, 17, 5] : [3, 5, 17];
+    const bShape = tb ? [3, 9, 17] : [3, 17, 9];
+    await assertSameAsCpu('BatchMatMul',
+      { a: { shape: aShape, values: randn(aShape) }, b: { shape: bShape, values: randn(bShape) } },
+      { transposeA: ta, transposeB: tb });
+  });
+}
+
+for (const [shape, axis, keepDims] of [
+  [[4, 5, 6, 3], [0, 1, 2], false], [[4, 5, 6], [0], true], [[7, 3], 0, false], [[4, 5, 6], [1], false], [[4, 5], [0, 1], false],
+] as [number[], number | number[], boolean][]) {
+  test(`Sum matches cpu: shape ${JSON.stringify(shape)} axis ${JSON.stringify(axis)} keepDims ${keepDims}`, async () => {
+    await assertSameAsCpu('Sum', { x: { shape, values: randn(shape) } }, { axis, keepDims });
+  });
+}
+
+test('UnsortedSegmentSum matches cpu (repeated and unused segments)', async () => {
+  const ids = Int32Array.from({ length: 40 }, () => rng.int(12));
+  await assertSameAsCpu('UnsortedSegmentSum',
+    { x: { shape: [40, 6], values: randn([40, 6]) }, segmentIds: { shape: [40], values: ids, dtype: 'int32' } },
+    { numSegments: 15 });
+});
+
+test('project kernels leak no tensors or wasm memory across calls', async () => {
+  await tf.setBackend('wasm');
+  const x = tf.tensor4d(randn([2, 8, 8, 3]), [2, 8, 8, 3]);
+  const w = tf.variable(tf.tensor4d(randn([3, 3, 3, 4]), [3, 3, 3, 4]));
+  const step = () => tf.tidy(() => tf.variableGrads(() => tf.maxPool(tf.conv2d(x, w as tf.Tensor4D, 2, 'same'), 2, 2, 'valid').sum() as tf.Scalar).grads[w.name]).dispose();
+  step();
+  const before = tf.memory();
+  for (let i = 0; i < 5; i++) step();
+  const after = tf.memory();
+  assert.equal(after.numTensors, before.numTensors);
+  assert.equal(after.numBytes, before.numBytes);
+  tf.dispose([x, w]);
+});
