@@ -1,6 +1,47 @@
-/** Commands of the sst2 module (filled in by its owner). */
-import { Command } from 'commander';
+/**
+ * `dnnkit sst2` (train, evaluate, extract features, project) and `dnnkit sst2 predict`.
+ * Option names, defaults and help come from SST2_DEFAULTS, featureLayerNames and the projection
+ * registry; the actions only parse and call runSst2 / runPredict.
+ */
+import { Command, Option } from 'commander';
+import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
+import { PROJECTION_CHOICES } from '../project/index.js';
+import { FEATURE_LAYER_HELP } from './model.js';
+import { runSst2, SST2_DEFAULTS, type Sst2RunOptions } from './train.js';
+import { runPredict, type PredictOptions } from './predict.js';
 
-export function register(_program: Command): void {
-  // commands are added here
+export function register(program: Command): void {
+  const d = SST2_DEFAULTS;
+  const sst2 = addCommonOptions(
+    program.command('sst2')
+      .description('train an LSTM sentiment classifier on SST-2, report dev/test accuracy, extract and project its features')
+      .enablePositionalOptions(),
+    'sst2',
+  )
+    .option('--data-dir <dir>', 'folder with train.tsv, dev.tsv, test.tsv (sentence-level SST-2 or GLUE layout)', d.dataDir)
+    .option('--epochs <n>', 'most epochs (early stopping on dev accuracy may stop sooner)', intArg('--epochs', 1, 1000), d.epochs)
+    .option('--patience <n>', 'stop after this many epochs without a better dev accuracy', intArg('--patience', 1, 1000), d.patience)
+    .option('--batch-size <n>', 'sentences per batch', intArg('--batch-size', 1, 4096), d.batchSize)
+    .option('--learning-rate <x>', 'Adam step size', floatArg('--learning-rate', 0, 1, { minExclusive: true }), d.learningRate)
+    .option('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm', 0, 1e6), d.clipNorm)
+    .option('--units <n>', 'hidden units per LSTM direction', intArg('--units', 1, 4096), d.units)
+    .option('--layers <n>', 'stacked LSTM layers', intArg('--layers', 1, 8), d.layers)
+    .option('--bidirectional', 'add a right-to-left LSTM in every layer', d.bidirectional)
+    .option('--embedding-dim <n>', 'word vector size (learned from scratch)', intArg('--embedding-dim', 1, 4096), d.embeddingDim)
+    .option('--dropout <x>', 'dropout rate on word vectors, between layers and before the output', floatArg('--dropout', 0, 1, { maxExclusive: true }), d.dropout)
+    .option('--min-count <n>', 'words seen fewer times in train become <oov>', intArg('--min-count', 1, 1_000_000), d.minCount)
+    .option('--max-len <n>', 'longest sentence in tokens, longer ones keep their last tokens (default: 95th percentile of train)', intArg('--max-len', 1, 100_000))
+    .option('--train-limit <n>', 'train on a random subset of this many sentences (quick runs)', intArg('--train-limit', 2, 10_000_000))
+    .addOption(new Option('--embed-plot <method>', 'project the extracted features to 2-D').choices([...PROJECTION_CHOICES, 'none']).default(d.embedPlot))
+    .option('--layer <name>', `layer whose activations go to features.csv: ${FEATURE_LAYER_HELP}`, d.layer)
+    .action(action((opts: Sst2RunOptions) => runSst2(opts)));
+
+  addCommonOptions(
+    sst2.command('predict')
+      .description('print P(positive) for each sentence with a model saved by dnnkit sst2')
+      .argument('<sentence...>', 'sentences (quote each one)'),
+    'sst2',
+  )
+    .requiredOption('--model <dir>', 'model directory written by dnnkit sst2 (its model/ folder)')
+    .action(action((opts: PredictOptions & CommonOptions, args: string[]) => runPredict(opts, args)));
 }

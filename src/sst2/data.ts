@@ -1,0 +1,233 @@
+/**
+ * SST-2 data: reading the TSV splits, the vocabulary and the encoding of sentences to token ids.
+ *
+ * Two layouts are accepted (detected from the first line of train.tsv):
+ * - `sentence`: the sentence-level split dnnkit ships in data/sst2 (Socher et al. 2013):
+ *   no header, `sentence<TAB>label` in train/dev/test (6,920 / 872 / 1,821 sentences).
+ * - `glue`: GLUE's SST-2 (Wang et al. 2019): header `sentence<TAB>label` in train/dev
+ *   (67,349 training phrases), test.tsv with header `index<TAB>sentence` and no labels.
+ *
+ * Padding and truncation: a sentence longer than `maxLen` tokens keeps its LAST `maxLen` tokens
+ * (Keras's truncating='pre': the end of a review tends to carry the verdict). Shorter sentences
+ * are NOT padded for the LSTM: batches are grouped by length (see `lengthBatches`), so the
+ * recurrent cells never read padding and the final state is the state after the last word.
+ * Id 0 (`<pad>`) is reserved for tools that need a rectangular matrix (`padIds` pads at the end);
+ * id 1 (`<oov>`) stands for every word not in the vocabulary.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { assertReadableFile, writeFileAtomic } from '../core/fsutil.js';
+import { InputError } from '../core/errors.js';
+import type { Rng } from '../core/rng.js';
+
+export const PAD_TOKEN = '<pad>';
+export const OOV_TOKEN = '<oov>';
+export const PAD_ID = 0;
+export const OOV_ID = 1;
+export const SPLITS = ['train', 'dev', 'test'] as const;
+export type SplitName = (typeof SPLITS)[number];
+
+/** The file layouts the reader understands. */
+export const LAYOUTS = {
+  sentence: 'sentence-level SST-2 (no header, sentence<TAB>label, labelled test split)',
+  glue: 'GLUE SST-2 (header sentence<TAB>label; test.tsv has index<TAB>sentence and no labels)',
+} as const;
+export type Layout = keyof typeof LAYOUTS;
+
+export interface Example {
+  /** `<split>-<row>` (row counted from 0 among the data rows). */
+  id: string;
+  tokens: string[];
+  /** 1 = positive, 0 = negative, null when the split has no labels (GLUE test). */
+  label: 0 | 1 | null;
+  /** 1-based line number in the file, for messages. */
+  line: number;
+}
+
+export interface Split {
+  name: SplitName;
+  file: string;
+  examples: Example[];
+  /** Whether every example has a label. */
+  labelled: boolean;
+}
+
+export interface Sst2Data {
+  layout: Layout;
+  train: Split;
+  dev: Split;
+  test: Split;
+}
+
+/** Lower-cases and splits on white space (the shipped data is already tokenised). */
+export function tokenize(sentence: string): string[] {
+  return sentence.toLowerCase().split(/\s+/).filter((t) => t.length > 0);
+}
+
+const HEADER_NAMES = new Set(['sentence', 'label', 'index', 'idx', 'id']);
+
+/**
+ * Parses one SST-2 TSV text. A first line made only of known column names (`sentence`, `label`,
+ * `index`) is a header; without one the columns are `sentence<TAB>label`. Bad labels, empty
+ * sentences and rows with the wrong number of cells are InputErrors naming the file and line.
+ */
+export function parseSst2Tsv(text: string, file: string, split: SplitName): { examples: Example[]; header: string[] | null } {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    // No quoting: SST-2 sentences contain bare quote characters (`` '' ") that are text.
+    records = parse(text, { delimiter: '\t', quote: false, relax_column_count: true, skip_empty_lines: true, info: true }) as never;
+  } catch (err) {
+    throw new InputError(`${file}: cannot parse as TSV (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (records.length === 0) throw new InputError(`${file} has no rows; expected sentence<TAB>label lines`);
+  const first = records[0].record.map((c) => c.trim().toLowerCase());
+  const isHeader = first.includes('sentence') && first.every((c) => HEADER_NAMES.has(c));
+  const header = isHeader ? first : null;
+  const columns = header ?? ['sentence', 'label'];
+  const sentenceCol = columns.indexOf('sentence');
+  const labelCol = columns.indexOf('label');
+  const rows = isHeader ? records.slice(1) : records;
+  const examples: Example[] = [];
+  for (const { record, info } of rows) {
+    const line = info.lines;
+    if (record.length !== columns.length) {
+      throw new InputError(`${file}:${line}: expected ${columns.length} tab-separated cells (${columns.join(', ')}), got ${record.length}; fix or remove the line`);
+    }
+    const tokens = tokenize(record[sentenceCol]);
+    if (tokens.length === 0) throw new InputError(`${file}:${line}: empty sentence; every line needs a sentence before the tab`);
+    let label: 0 | 1 | null = null;
+    if (labelCol >= 0) {
+      const raw = record[labelCol].trim();
+      if (raw !== '0' && raw !== '1') {
+        throw new InputError(`${file}:${line}: label '${raw}' is not 0 or 1; SST-2 labels are 0 (negative) or 1 (positive)`);
+      }
+      label = raw === '1' ? 1 : 0;
+    }
+    examples.push({ id: `${split}-${examples.length}`, tokens, label, line });
+  }
+  if (examples.length === 0) throw new InputError(`${file} has a header but no sentences`);
+  return { examples, header };
+}
+
+/** Reads train.tsv, dev.tsv and test.tsv from `dir`, detecting the layout. */
+export async function loadSst2(dir: string): Promise<Sst2Data> {
+  const splits = {} as Record<SplitName, Split>;
+  let layout: Layout | undefined;
+  for (const name of SPLITS) {
+    const file = path.join(dir, `${name}.tsv`);
+    await assertReadableFile(file, `SST-2 ${name} split`);
+    const { examples, header } = parseSst2Tsv(await fsp.readFile(file, 'utf8'), file, name);
+    const labelled = examples.every((e) => e.label !== null);
+    if (name === 'train') layout = header ? 'glue' : 'sentence';
+    if (!labelled && name !== 'test') {
+      throw new InputError(`${file} has no label column; the ${name} split needs sentence<TAB>label`);
+    }
+    splits[name] = { name, file, examples, labelled };
+  }
+  return { layout: layout!, ...splits };
+}
+
+/** A word list with its lookup; ids 0 and 1 are `<pad>` and `<oov>`. */
+export interface Vocabulary {
+  tokens: string[];
+  index: Map<string, number>;
+  /** Words seen fewer times than this in training map to `<oov>`. */
+  minCount: number;
+  /** Sentences are truncated to this many tokens (see the file comment). */
+  maxLen: number;
+}
+
+/** The `q`-quantile (0..1) of `values`, nearest rank. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank];
+}
+
+/**
+ * Builds the vocabulary from training sentences: words seen at least `minCount` times, most
+ * frequent first (ties alphabetical, so the ids are deterministic). `maxLen` defaults to the
+ * 95th percentile of the training lengths.
+ */
+export function buildVocabulary(train: readonly Example[], minCount: number, maxLen?: number): Vocabulary {
+  const counts = new Map<string, number>();
+  for (const e of train) for (const t of e.tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
+  const kept = [...counts].filter(([t, n]) => n >= minCount && t !== PAD_TOKEN && t !== OOV_TOKEN)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([t]) => t);
+  const tokens = [PAD_TOKEN, OOV_TOKEN, ...kept];
+  return {
+    tokens,
+    index: new Map(tokens.map((t, i) => [t, i])),
+    minCount,
+    maxLen: maxLen ?? quantile(train.map((e) => e.tokens.length), 0.95),
+  };
+}
+
+/** Token ids of a tokenised sentence, truncated to the last `maxLen` tokens, no padding. */
+export function encode(tokens: readonly string[], vocab: Vocabulary): Int32Array {
+  const kept = tokens.length > vocab.maxLen ? tokens.slice(tokens.length - vocab.maxLen) : tokens;
+  return Int32Array.from(kept, (t) => vocab.index.get(t) ?? OOV_ID);
+}
+
+/** Pads (at the end, with `<pad>`) id sequences to a [n, maxLen] row-major matrix. */
+export function padIds(seqs: readonly Int32Array[], maxLen: number): Int32Array {
+  const out = new Int32Array(seqs.length * maxLen); // zeros = PAD_ID
+  seqs.forEach((s, i) => out.set(s.subarray(0, maxLen), i * maxLen));
+  return out;
+}
+
+/** Share of tokens in `examples` that map to `<oov>`. */
+export function oovRate(examples: readonly Example[], vocab: Vocabulary): number {
+  let n = 0;
+  let oov = 0;
+  for (const e of examples) for (const t of e.tokens) { n += 1; if (!vocab.index.has(t)) oov += 1; }
+  return n === 0 ? 0 : oov / n;
+}
+
+/**
+ * Groups example indices into batches of equal sequence length (at most `batchSize` each), so
+ * no batch needs padding. With `rng`, the order inside each length and the order of the batches
+ * are shuffled (training); without, batches come by length, in file order (evaluation).
+ */
+export function lengthBatches(lengths: readonly number[], batchSize: number, rng?: Rng): number[][] {
+  const byLength = new Map<number, number[]>();
+  lengths.forEach((len, i) => {
+    const list = byLength.get(len) ?? [];
+    list.push(i);
+    byLength.set(len, list);
+  });
+  const batches: number[][] = [];
+  for (const len of [...byLength.keys()].sort((a, b) => a - b)) {
+    const idx = rng ? rng.shuffled(byLength.get(len)!) : byLength.get(len)!;
+    for (let i = 0; i < idx.length; i += batchSize) batches.push(idx.slice(i, i + batchSize));
+  }
+  return rng ? rng.shuffled(batches) : batches;
+}
+
+/** The vocabulary file written beside a saved model. */
+export const VOCAB_FILE = 'vocab.json';
+
+export async function saveVocabulary(vocab: Vocabulary, dir: string): Promise<void> {
+  await writeFileAtomic(path.join(dir, VOCAB_FILE), JSON.stringify({
+    format: 'dnnkit-sst2-vocab', padId: PAD_ID, oovId: OOV_ID, minCount: vocab.minCount, maxLen: vocab.maxLen,
+    truncation: 'keep the last maxLen tokens', tokenizer: 'lower-case, split on white space', tokens: vocab.tokens,
+  }));
+}
+
+export async function loadVocabulary(dir: string): Promise<Vocabulary> {
+  const file = path.join(dir, VOCAB_FILE);
+  await assertReadableFile(file, 'vocabulary');
+  let json: { format?: string; tokens?: unknown; minCount?: number; maxLen?: number };
+  try {
+    json = JSON.parse(await fsp.readFile(file, 'utf8'));
+  } catch (err) {
+    throw new InputError(`${file} is not valid JSON (${(err as Error).message}); re-run dnnkit sst2 to write it`);
+  }
+  if (json.format !== 'dnnkit-sst2-vocab' || !Array.isArray(json.tokens) || typeof json.maxLen !== 'number') {
+    throw new InputError(`${file} is not a dnnkit SST-2 vocabulary; give the --model directory that dnnkit sst2 wrote`);
+  }
+  const tokens = json.tokens as string[];
+  return { tokens, index: new Map(tokens.map((t, i) => [t, i])), minCount: json.minCount ?? 1, maxLen: json.maxLen };
+}

@@ -1,0 +1,386 @@
+/**
+ * `dnnkit sst2`: trains the LSTM sentiment classifier on SST-2 with Adam and early stopping on
+ * dev accuracy, keeps the best-dev checkpoint, reports test accuracy on it, writes the curves,
+ * the model, run.json, and the features of an intermediate layer with their 2-D projection.
+ */
+import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, type BackendInfo } from '../core/backend.js';
+import type { CommonOptions } from '../core/command.js';
+import { UsageError } from '../core/errors.js';
+import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
+import { writeCsv } from '../core/csv.js';
+import { writeChart } from '../core/plot.js';
+import { createProgress } from '../core/progress.js';
+import { createLogger } from '../core/log.js';
+import { createRng } from '../core/rng.js';
+import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
+import { buildVocabulary, encode, lengthBatches, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
+import { featureLayerNames, LstmSentimentClassifier, type Sst2ModelConfig } from './model.js';
+import { loadClassifier, saveClassifier } from './saved.js';
+
+/** Training settings; the defaults live in SST2_DEFAULTS and every run writes them to run.json. */
+export interface Sst2TrainOptions {
+  /** Folder with train.tsv, dev.tsv, test.tsv (sentence-level or GLUE layout). */
+  dataDir: string;
+  /** Most epochs to train (early stopping may end sooner). */
+  epochs: number;
+  /** Stop after this many epochs without a better dev accuracy. */
+  patience: number;
+  /** Sentences per batch (batches hold sentences of one length, so some are smaller). */
+  batchSize: number;
+  /** Adam step size. */
+  learningRate: number;
+  /** Clip the global gradient norm to this (0 = no clipping). */
+  clipNorm: number;
+  /** Hidden units per LSTM direction. */
+  units: number;
+  /** Stacked LSTM layers. */
+  layers: number;
+  /** Add a right-to-left LSTM to every layer. */
+  bidirectional: boolean;
+  /** Word vector size (learned from scratch: no pretrained vectors). */
+  embeddingDim: number;
+  /** Dropout on word vectors, between layers and before the output. */
+  dropout: number;
+  /** Words seen fewer times in train map to <oov>. */
+  minCount: number;
+  /** Longest sentence kept (tokens); undefined = 95th percentile of train lengths. */
+  maxLen?: number;
+  /** Train on only the first N training sentences (quick runs, tests); undefined = all. */
+  trainLimit?: number;
+  /** Projection plots of the extracted features. */
+  embedPlot: ProjectionChoice | 'none';
+  /** Feature layer to extract (see featureLayerNames). */
+  layer: string;
+}
+
+export const SST2_DEFAULTS: Sst2TrainOptions = {
+  dataDir: 'data/sst2',
+  epochs: 12,
+  patience: 3,
+  batchSize: 32,
+  learningRate: 0.002,
+  clipNorm: 5,
+  units: 128,
+  layers: 1,
+  bidirectional: false,
+  embeddingDim: 128,
+  dropout: 0.5,
+  minCount: 2,
+  maxLen: undefined,
+  trainLimit: undefined,
+  embedPlot: 'pca',
+  layer: 'lstm',
+};
+
+export type Sst2RunOptions = Sst2TrainOptions & CommonOptions & { quiet?: boolean };
+
+export interface EpochMetrics {
+  epoch: number;
+  loss: number;
+  acc: number;
+  dev_loss: number;
+  dev_acc: number;
+  seconds: number;
+}
+
+export interface Sst2Summary {
+  devAccuracy: number;
+  /** null when the test split has no labels (GLUE). */
+  testAccuracy: number | null;
+  testLoss: number | null;
+  /** Epochs trained (including the ones after the best, before early stopping). */
+  epochs: number;
+  bestEpoch: number;
+  backend: string;
+  layout: string;
+  vocabularySize: number;
+  maxLen: number;
+  parameters: number;
+  trainSentencesPerSecond: number;
+  seconds: number;
+  seed: number;
+  outDir: string;
+  projection: ProjectionSummary | null;
+}
+
+/** Encoded split: token ids per sentence and labels (-1 when unlabelled). */
+interface EncodedSplit {
+  ids: Int32Array[];
+  labels: number[];
+  examples: Example[];
+}
+
+function encodeSplit(examples: Example[], vocab: Vocabulary): EncodedSplit {
+  return { ids: examples.map((e) => encode(e.tokens, vocab)), labels: examples.map((e) => (e.label === null ? -1 : e.label)), examples };
+}
+
+/** Batch tensors: ids [batch, time] int32 and labels [batch] float32. */
+function batchTensors(split: EncodedSplit, idx: number[]): { ids: tf.Tensor2D; labels: tf.Tensor1D } {
+  const time = split.ids[idx[0]].length;
+  const flat = new Int32Array(idx.length * time);
+  idx.forEach((i, k) => flat.set(split.ids[i], k * time));
+  return {
+    ids: tf.tensor2d(flat, [idx.length, time], 'int32'),
+    labels: tf.tensor1d(idx.map((i) => Math.max(0, split.labels[i])), 'float32'),
+  };
+}
+
+/** P(positive) for every sentence of a split, plus requested features (rows in split order). */
+export async function predictSplit(model: LstmSentimentClassifier, split: { ids: Int32Array[] }, batchSize: number, featureLayer?: string)
+  : Promise<{ probs: Float32Array; features: Float32Array[] }> {
+  const probs = new Float32Array(split.ids.length);
+  const features: Float32Array[] = new Array(split.ids.length);
+  for (const idx of lengthBatches(split.ids.map((s) => s.length), batchSize)) {
+    const out = tf.tidy(() => {
+      const time = split.ids[idx[0]].length;
+      const flat = new Int32Array(idx.length * time);
+      idx.forEach((i, k) => flat.set(split.ids[i], k * time));
+      const res = model.forward(tf.tensor2d(flat, [idx.length, time], 'int32'), { training: false, features: featureLayer ? [featureLayer] : [] });
+      return [tf.sigmoid(res.logits), ...(featureLayer ? [res.features[featureLayer]] : [])];
+    });
+    const p = (await out[0].data()) as Float32Array;
+    idx.forEach((i, k) => (probs[i] = p[k]));
+    if (featureLayer) {
+      const f = (await out[1].data()) as Float32Array;
+      const dim = out[1].shape[1]!;
+      idx.forEach((i, k) => (features[i] = f.slice(k * dim, (k + 1) * dim)));
+    }
+    tf.dispose(out);
+  }
+  return { probs, features };
+}
+
+/** Mean binary cross-entropy and accuracy of probabilities against 0/1 labels. */
+export function lossAndAccuracy(probs: ArrayLike<number>, labels: readonly number[]): { loss: number; acc: number } {
+  let loss = 0;
+  let correct = 0;
+  const eps = 1e-7;
+  for (let i = 0; i < labels.length; i++) {
+    const p = Math.min(1 - eps, Math.max(eps, probs[i]));
+    loss -= labels[i] === 1 ? Math.log(p) : Math.log(1 - p);
+    if ((p >= 0.5 ? 1 : 0) === labels[i]) correct += 1;
+  }
+  return { loss: loss / labels.length, acc: correct / labels.length };
+}
+
+/** Checks option values that depend on each other (before anything is written). */
+export function validateOptions(opts: Sst2RunOptions): void {
+  const layers = featureLayerNames(opts);
+  if (!layers.includes(opts.layer)) {
+    throw new UsageError(`--layer '${opts.layer}' does not exist in a ${opts.layers}-layer model; use one of ${layers.join(', ')}`);
+  }
+  if (opts.embedPlot !== 'none' && !(PROJECTION_CHOICES as readonly string[]).includes(opts.embedPlot)) {
+    throw new UsageError(`--embed-plot '${opts.embedPlot}' is unknown; use one of ${[...PROJECTION_CHOICES, 'none'].join(', ')}`);
+  }
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Learning curves: loss and accuracy per epoch, train vs dev, the best epoch marked. */
+function curvesSpec(rows: EpochMetrics[], bestEpoch: number, title: string): Record<string, unknown> {
+  const values = rows.flatMap((r) => [
+    { epoch: r.epoch, split: 'train', metric: 'loss', value: r.loss },
+    { epoch: r.epoch, split: 'dev', metric: 'loss', value: r.dev_loss },
+    { epoch: r.epoch, split: 'train', metric: 'accuracy', value: r.acc },
+    { epoch: r.epoch, split: 'dev', metric: 'accuracy', value: r.dev_acc },
+  ]);
+  const panel = (metric: string, yTitle: string) => ({
+    title: yTitle,
+    width: 320,
+    height: 220,
+    layer: [
+      {
+        transform: [{ filter: `datum.metric === '${metric}'` }],
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+          y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false } },
+          color: { field: 'split', type: 'nominal', title: 'split', scale: { domain: ['train', 'dev'] } },
+        },
+      },
+      {
+        data: { values: [{ epoch: bestEpoch, label: `best dev (epoch ${bestEpoch})` }] },
+        mark: { type: 'rule', strokeDash: [4, 3], color: 'gray' },
+        encoding: { x: { field: 'epoch', type: 'quantitative' } },
+      },
+    ],
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: title, subtitle: 'dashed line: best dev-accuracy epoch (the kept checkpoint); train metrics with dropout on' },
+    data: { values },
+    hconcat: [panel('loss', 'binary cross-entropy'), panel('accuracy', 'accuracy')],
+  };
+}
+
+/** Trains, evaluates, saves and projects; returns the --json summary. */
+export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
+  const started = Date.now();
+  validateOptions(opts);
+  const log = createLogger(opts.json || opts.quiet);
+  const data = await loadSst2(opts.dataDir);
+  const outDir = await prepareOutDir(opts.out);
+  const backend: BackendInfo = await initBackend(opts.backend);
+  log.info(`backend ${backend.name}: ${backend.reason}`);
+  log.info(`data ${opts.dataDir}: ${data.layout} layout, ${LAYOUTS[data.layout]}; train ${data.train.examples.length}, dev ${data.dev.examples.length}, test ${data.test.examples.length}${data.test.labelled ? '' : ' (unlabelled: no test accuracy)'}`);
+
+  const rng = createRng(opts.seed);
+  const trainExamples = opts.trainLimit ? rng.shuffled(data.train.examples).slice(0, opts.trainLimit) : data.train.examples;
+  const vocab = buildVocabulary(trainExamples, opts.minCount, opts.maxLen);
+  log.info(`vocabulary ${vocab.tokens.length} words (min count ${opts.minCount}); max length ${vocab.maxLen} tokens; dev OOV ${(100 * oovRate(data.dev.examples, vocab)).toFixed(1)}%`);
+  const train = encodeSplit(trainExamples, vocab);
+  const dev = encodeSplit(data.dev.examples, vocab);
+  const test = encodeSplit(data.test.examples, vocab);
+
+  const config: Sst2ModelConfig = {
+    vocabSize: vocab.tokens.length, embeddingDim: opts.embeddingDim, units: opts.units,
+    layers: opts.layers, bidirectional: opts.bidirectional, dropout: opts.dropout,
+  };
+  const model = new LstmSentimentClassifier(config, opts.seed);
+  const optimizer = tf.train.adam(opts.learningRate);
+  const modelDir = path.join(outDir, 'model');
+  const rows: EpochMetrics[] = [];
+  let best = { epoch: 0, devAcc: -1, devLoss: Infinity };
+  let trainSeconds = 0;
+  let trainSentences = 0;
+  const settings = {
+    ...Object.fromEntries(Object.keys(SST2_DEFAULTS).map((k) => [k, (opts as unknown as Record<string, unknown>)[k] ?? null])),
+    maxLen: vocab.maxLen, seed: opts.seed,
+  };
+
+  try {
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      const t0 = Date.now();
+      const batches = lengthBatches(train.ids.map((s) => s.length), opts.batchSize, rng);
+      const progress = createProgress({ total: train.ids.length, label: `epoch ${epoch}/${opts.epochs}`, quiet: opts.json || opts.quiet });
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (const idx of batches) {
+        const { ids, labels } = batchTensors(train, idx);
+        let probs: tf.Tensor1D | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const { logits } = model.forward(ids, { training: true, rng });
+          probs = tf.keep(tf.sigmoid(logits));
+          return tf.losses.sigmoidCrossEntropy(labels, logits);
+        }, model.variables);
+        const clipped = tf.tidy(() => {
+          if (opts.clipNorm <= 0) return grads;
+          const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+          const scale = tf.minimum(1, tf.div(opts.clipNorm, tf.maximum(norm, 1e-6)));
+          return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
+        });
+        optimizer.applyGradients(clipped as tf.NamedTensorMap as never);
+        const [lossVal, p] = await Promise.all([value.data(), probs!.data()]);
+        tf.dispose([value, probs!, ids, labels, ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
+        lossSum += lossVal[0] * idx.length;
+        idx.forEach((i, k) => { if ((p[k] >= 0.5 ? 1 : 0) === train.labels[i]) correct += 1; });
+        seen += idx.length;
+        progress.update(seen, { loss: lossSum / seen, acc: correct / seen });
+      }
+      progress.stop();
+      const trainTime = (Date.now() - t0) / 1000;
+      trainSeconds += trainTime;
+      trainSentences += seen;
+      const devPred = await predictSplit(model, dev, 128);
+      const devM = lossAndAccuracy(devPred.probs, dev.labels);
+      const row: EpochMetrics = { epoch, loss: lossSum / seen, acc: correct / seen, dev_loss: devM.loss, dev_acc: devM.acc, seconds: (Date.now() - t0) / 1000 };
+      rows.push(row);
+      const improved = devM.acc > best.devAcc;
+      log.info(`epoch ${epoch}: loss ${row.loss.toFixed(4)} acc ${row.acc.toFixed(4)} | dev loss ${row.dev_loss.toFixed(4)} acc ${row.dev_acc.toFixed(4)} | ${row.seconds.toFixed(1)} s, ${(seen / trainTime).toFixed(0)} sentences/s${improved ? ' (best so far, saved)' : ''}`);
+      if (improved) {
+        best = { epoch, devAcc: devM.acc, devLoss: devM.loss };
+        await saveClassifier(model, vocab, modelDir, { epoch, devAccuracy: devM.acc, seed: opts.seed, settings });
+      }
+      await writeCsv(path.join(outDir, 'metrics.csv'), ['epoch', 'loss', 'acc', 'dev_loss', 'dev_acc', 'seconds'],
+        rows.map((r) => [r.epoch, r.loss, r.acc, r.dev_loss, r.dev_acc, r.seconds]));
+      if (epoch - best.epoch >= opts.patience) {
+        log.info(`early stopping: no better dev accuracy for ${opts.patience} epochs; best epoch ${best.epoch}`);
+        break;
+      }
+    }
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+
+  // Evaluate the kept (best-dev) checkpoint, read back from disk: what the user gets.
+  const { model: bestModel } = await loadClassifier(modelDir);
+  const parameters = bestModel.parameterCount;
+  let projection: ProjectionSummary | null = null;
+  let testM: { loss: number; acc: number } | null = null;
+  let devM: { loss: number; acc: number };
+  try {
+    const devOut = await predictSplit(bestModel, dev, 128, opts.layer);
+    const testOut = await predictSplit(bestModel, test, 128, opts.layer);
+    devM = lossAndAccuracy(devOut.probs, dev.labels);
+    if (data.test.labelled) testM = lossAndAccuracy(testOut.probs, test.labels);
+    const featureRows: (string | number)[][] = [];
+    const dim = devOut.features[0]?.length ?? 0;
+    const add = (name: string, split: EncodedSplit, out: { probs: Float32Array; features: Float32Array[] }) => {
+      split.examples.forEach((e, i) => featureRows.push([e.id, name, e.label ?? '', out.probs[i] >= 0.5 ? 1 : 0, ...Array.from(out.features[i])]));
+    };
+    add('dev', dev, devOut);
+    add('test', test, testOut);
+    await writeCsv(path.join(outDir, 'features.csv'), ['id', 'split', 'label', 'predicted', ...Array.from({ length: dim }, (_, j) => `f${j}`)], featureRows);
+    log.info(`features: layer '${opts.layer}', ${dim} dimensions, ${featureRows.length} sentences -> features.csv`);
+    if (opts.embedPlot !== 'none') {
+      const labelled = featureRows.filter((r) => r[2] !== '');
+      const name = (v: string | number) => (Number(v) === 1 ? 'positive' : 'negative');
+      projection = await projectFeatures({
+        points: labelled.map((r) => r.slice(4) as number[]),
+        labels: labelled.map((r) => name(r[2])),
+        predicted: labelled.map((r) => name(r[3])),
+        method: opts.embedPlot,
+        outDir,
+        title: `SST-2 ${data.test.labelled ? 'dev+test' : 'dev'} sentences, LSTM layer '${opts.layer}' (${dim}-d)`,
+        seed: opts.seed,
+        quiet: opts.json || opts.quiet,
+      });
+    }
+  } finally {
+    bestModel.dispose();
+  }
+
+  const lastEpoch = rows.length;
+  await writeChart(path.join(outDir, 'curves'), curvesSpec(rows, best.epoch,
+    `SST-2 LSTM (${opts.layers} layer${opts.layers > 1 ? 's' : ''}${opts.bidirectional ? ', bidirectional' : ''}, ${opts.units} units), seed ${opts.seed}`));
+  const summary: Sst2Summary = {
+    devAccuracy: devM!.acc,
+    testAccuracy: testM ? testM.acc : null,
+    testLoss: testM ? testM.loss : null,
+    epochs: lastEpoch,
+    bestEpoch: best.epoch,
+    backend: backend.name,
+    layout: data.layout,
+    vocabularySize: vocab.tokens.length,
+    maxLen: vocab.maxLen,
+    parameters,
+    trainSentencesPerSecond: trainSentences / Math.max(trainSeconds, 1e-9),
+    seconds: (Date.now() - started) / 1000,
+    seed: opts.seed,
+    outDir,
+    projection,
+  };
+  await writeFileAtomic(path.join(outDir, 'run.json'), JSON.stringify({
+    command: 'sst2',
+    settings,
+    model: config,
+    data: { dir: opts.dataDir, layout: data.layout, train: trainExamples.length, dev: dev.ids.length, test: test.ids.length, testLabelled: data.test.labelled },
+    backend,
+    versions: { dnnkit: packageVersion(), tfjs: tf.version.tfjs, node: process.version },
+    seed: opts.seed,
+    result: summary,
+  }, null, 2));
+  log.result(`best epoch ${best.epoch}: dev accuracy ${(100 * summary.devAccuracy).toFixed(2)}%${testM ? `, test accuracy ${(100 * testM.acc).toFixed(2)}%` : ''} -> ${outDir}`);
+  return summary;
+}
