@@ -1,0 +1,220 @@
+/**
+ * Rendering of explanations, apart from the maths (as pytorch-grad-cam's show_cam_on_image is
+ * apart from its CAM classes): colour maps from d3-scale-chromatic, overlays blended on the
+ * image, and figures composed as SVG (titles, captions, patch grid lines, colour bars) rendered
+ * to PNG by sharp. Nothing here computes an explanation.
+ */
+import sharp from 'sharp';
+import { interpolateRdBu, interpolateTurbo } from 'd3-scale-chromatic';
+import { rgb } from 'd3-color';
+import type { RgbImage } from '../core/image.js';
+import { svgToPng } from '../core/image.js';
+
+/** A 256-entry RGB lookup table of a d3 interpolator over [0, 1]. */
+function lut(interpolate: (t: number) => string): Uint8Array {
+  const table = new Uint8Array(256 * 3);
+  for (let i = 0; i < 256; i++) {
+    const c = rgb(interpolate(i / 255));
+    table[i * 3] = c.r;
+    table[i * 3 + 1] = c.g;
+    table[i * 3 + 2] = c.b;
+  }
+  return table;
+}
+
+const TURBO = lut(interpolateTurbo);
+/** Diverging: 0 -> blue, 0.5 -> white, 1 -> red (RdBu reversed, so positive = red). */
+const BLUE_WHITE_RED = lut((t) => interpolateRdBu(1 - t));
+
+function lutIndex(t: number): number {
+  return Math.max(0, Math.min(255, Math.round(t * 255)));
+}
+
+/**
+ * The image with a Grad-CAM heat map blended on it: (1 - alpha) image + alpha turbo(map).
+ * @param map [height * width] values in [0, 1] at the image's resolution
+ */
+export function camOverlay(image: RgbImage, map: Float32Array, alpha = 0.5): RgbImage {
+  const n = image.width * image.height;
+  if (map.length !== n) throw new Error(`camOverlay: map has ${map.length} values for a ${image.width}x${image.height} image`);
+  const out = new Uint8Array(n * 3);
+  for (let p = 0; p < n; p++) {
+    const k = lutIndex(map[p]) * 3;
+    for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.round((1 - alpha) * image.data[p * 3 + c] + alpha * TURBO[k + c]);
+  }
+  return { data: out, width: image.width, height: image.height };
+}
+
+/**
+ * Patch Shapley values painted over a grey version of the image: each patch gets the diverging
+ * colour of phi / maxAbs (blue negative, white zero, red positive).
+ * @param patchOfPixel patch index per pixel [height * width]
+ */
+export function shapleyOverlay(image: RgbImage, phi: readonly number[], patchOfPixel: Int32Array, maxAbs: number, alpha = 0.65): RgbImage {
+  const n = image.width * image.height;
+  const out = new Uint8Array(n * 3);
+  const scale = maxAbs > 0 ? maxAbs : 1;
+  for (let p = 0; p < n; p++) {
+    const d = image.data;
+    const grey = 0.299 * d[p * 3] + 0.587 * d[p * 3 + 1] + 0.114 * d[p * 3 + 2];
+    const k = lutIndex(0.5 + 0.5 * (phi[patchOfPixel[p]] / scale)) * 3;
+    for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.round((1 - alpha) * grey + alpha * BLUE_WHITE_RED[k + c]);
+  }
+  return { data: out, width: image.width, height: image.height };
+}
+
+/** Escapes text for SVG. */
+export function xmlEscape(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+/** A colour bar beside a panel. */
+export interface ColourBar {
+  kind: 'turbo' | 'diverging';
+  min: number;
+  max: number;
+  /** What the colour means, with units. */
+  label: string;
+}
+
+/** One panel of a figure: an image with a caption, optional grid lines and colour bar. */
+export interface Panel {
+  image: RgbImage;
+  caption: string;
+  colourBar?: ColourBar;
+  /** Draw an R x C grid over the panel. */
+  grid?: { rows: number; cols: number };
+  /** Text per grid cell (row-major), e.g. the Shapley values. */
+  cellText?: string[];
+}
+
+const PANEL = 260; // longer side of a panel, SVG units (rendered at 2x)
+const BAR_W = 14;
+const BAR_SPACE = 78; // colour bar + ticks + rotated label
+
+function formatTick(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 100 || a < 0.01 ? v.toExponential(1) : Number(v.toPrecision(2)).toString();
+}
+
+/** Embeds an RGB image as a PNG data URI, resized to (w, h) device pixels. */
+async function dataUri(img: RgbImage, w: number, h: number): Promise<string> {
+  const small = img.width < w || img.height < h;
+  const png = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize(w, h, { fit: 'fill', kernel: small ? 'nearest' : 'lanczos3' })
+    .png()
+    .toBuffer();
+  return `data:image/png;base64,${png.toString('base64')}`;
+}
+
+function colourBarSvg(bar: ColourBar, x: number, y: number, h: number, id: string): string {
+  const stops: string[] = [];
+  for (let i = 0; i <= 20; i++) {
+    const t = i / 20;
+    const table = bar.kind === 'turbo' ? TURBO : BLUE_WHITE_RED;
+    const k = lutIndex(t) * 3;
+    stops.push(`<stop offset="${t}" stop-color="rgb(${table[k]},${table[k + 1]},${table[k + 2]})"/>`);
+  }
+  const ticks = bar.kind === 'diverging' ? [bar.min, bar.min / 2, 0, bar.max / 2, bar.max] : [bar.min, (bar.min + bar.max) / 2, bar.max];
+  const tickSvg = ticks.map((v) => {
+    const ty = y + h - ((v - bar.min) / (bar.max - bar.min || 1)) * h;
+    return `<line x1="${x + BAR_W}" x2="${x + BAR_W + 4}" y1="${ty}" y2="${ty}" stroke="#333"/>` +
+      `<text x="${x + BAR_W + 6}" y="${ty + 3.5}" font-size="10">${xmlEscape(formatTick(v))}</text>`;
+  }).join('');
+  const lx = x + BAR_W + 44;
+  const ly = y + h / 2;
+  return `<defs><linearGradient id="${id}" x1="0" y1="1" x2="0" y2="0">${stops.join('')}</linearGradient></defs>` +
+    `<rect x="${x}" y="${y}" width="${BAR_W}" height="${h}" fill="url(#${id})" stroke="#333" stroke-width="0.5"/>` + tickSvg +
+    `<text x="${lx}" y="${ly}" font-size="10.5" text-anchor="middle" transform="rotate(-90 ${lx} ${ly})">${xmlEscape(bar.label)}</text>`;
+}
+
+/**
+ * Composes panels side by side under a title (and an optional subtitle) and renders to PNG.
+ */
+export async function renderFigure(panels: readonly Panel[], title: string, subtitle?: string): Promise<Buffer> {
+  const margin = 14;
+  const titleH = subtitle ? 50 : 32;
+  const captionH = 34;
+  const parts: string[] = [];
+  let x = margin;
+  let maxH = 0;
+  for (let i = 0; i < panels.length; i++) {
+    const p = panels[i];
+    const s = PANEL / Math.max(p.image.width, p.image.height);
+    const w = Math.round(p.image.width * s);
+    const h = Math.round(p.image.height * s);
+    const y = titleH;
+    maxH = Math.max(maxH, h);
+    parts.push(`<image x="${x}" y="${y}" width="${w}" height="${h}" preserveAspectRatio="none" href="${await dataUri(p.image, w * 2, h * 2)}"/>`);
+    parts.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="none" stroke="#444" stroke-width="0.8"/>`);
+    if (p.grid) {
+      for (let r = 1; r < p.grid.rows; r++) {
+        const gy = y + (Math.floor((r * p.image.height) / p.grid.rows) * h) / p.image.height;
+        parts.push(`<line x1="${x}" x2="${x + w}" y1="${gy}" y2="${gy}" stroke="#222" stroke-width="0.7" stroke-opacity="0.8"/>`);
+      }
+      for (let c = 1; c < p.grid.cols; c++) {
+        const gx = x + (Math.floor((c * p.image.width) / p.grid.cols) * w) / p.image.width;
+        parts.push(`<line x1="${gx}" x2="${gx}" y1="${y}" y2="${y + h}" stroke="#222" stroke-width="0.7" stroke-opacity="0.8"/>`);
+      }
+      if (p.cellText) {
+        const fs = Math.max(6, Math.min(11, (0.28 * w) / p.grid.cols));
+        p.cellText.forEach((t, k) => {
+          const r = Math.floor(k / p.grid!.cols);
+          const c = k % p.grid!.cols;
+          const cx = x + ((c + 0.5) * w) / p.grid!.cols;
+          const cy = y + ((r + 0.5) * h) / p.grid!.rows + fs / 3;
+          parts.push(`<text x="${cx}" y="${cy}" font-size="${fs}" text-anchor="middle" fill="#111" stroke="#fff" stroke-width="1.6" stroke-opacity="0.85" paint-order="stroke">${xmlEscape(t)}</text>`);
+        });
+      }
+    }
+    const lines = wrap(p.caption, Math.floor(w / 5.6));
+    lines.slice(0, 2).forEach((line, k) => parts.push(`<text x="${x + w / 2}" y="${y + h + 15 + 13 * k}" font-size="11" text-anchor="middle">${xmlEscape(line)}</text>`));
+    x += w;
+    if (p.colourBar) {
+      parts.push(colourBarSvg(p.colourBar, x + 8, y, h, `bar${i}`));
+      x += BAR_SPACE;
+    } else {
+      x += margin;
+    }
+  }
+  // Wide enough for the title and subtitle (DejaVu Sans: ~0.62 em per character, bold ~0.68).
+  const content = x + margin;
+  const width = Math.ceil(Math.max(content, 320, title.length * 15 * 0.68 + 2 * margin, (subtitle ?? '').length * 11 * 0.62 + 2 * margin));
+  const shift = (width - content) / 2;
+  const height = titleH + maxH + captionH + margin;
+  const head = [`<text x="${width / 2}" y="22" font-size="15" font-weight="bold" text-anchor="middle">${xmlEscape(title)}</text>`];
+  if (subtitle) head.push(`<text x="${width / 2}" y="40" font-size="11" fill="#444" text-anchor="middle">${xmlEscape(subtitle)}</text>`);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif">` +
+    `<rect width="100%" height="100%" fill="white"/>${head.join('')}<g transform="translate(${shift} 0)">${parts.join('')}</g></svg>`;
+  return svgToPng(svg);
+}
+
+/** Greedy word wrap to at most `width` characters per line. */
+function wrap(text: string, width: number): string[] {
+  const words = text.split(/\s+/);
+  const lines: string[] = [];
+  let line = '';
+  for (const w of words) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else {
+      line = line ? `${line} ${w}` : w;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** The symmetric colour range of Shapley values: max |phi| (1 when all are 0). */
+export function shapleyRange(phi: readonly number[]): number {
+  const m = Math.max(...phi.map(Math.abs));
+  return m > 0 ? m : 1;
+}
+
+/** Shapley values as short cell labels (shown when the grid is small enough to read them). */
+export function shapleyCellText(phi: readonly number[], grid: { rows: number; cols: number }): string[] | undefined {
+  if (grid.rows > 8 || grid.cols > 8) return undefined;
+  return phi.map((v) => (Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2)));
+}
