@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import chalk from 'chalk';
 import { register as registerInfo } from './info/command.js';
 import { register as registerMnist } from './mnist/command.js';
 import { register as registerModels } from './models/command.js';
@@ -16,7 +17,10 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 const program = new Command('dnnkit')
   .description('Train and explain deep networks from the command line (TensorFlow.js).')
   .version(pkg.version)
-  .showHelpAfterError('(add --help for usage)')
+  .configureOutput({
+    // Usage errors: one line, prefixed like every other dnnkit error.
+    outputError: (str, write) => write(chalk.red(`dnnkit: ${str.trim()} (see --help)`) + '\n'),
+  })
   .exitOverride();
 
 registerInfo(program);

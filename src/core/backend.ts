@@ -37,7 +37,9 @@ async function tryNode(): Promise<string | undefined> {
     return undefined;
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0];
-    return /Cannot find module '@tensorflow\/tfjs-node'/.test(msg) ? 'tfjs-node not installed' : `tfjs-node did not load (${msg})`;
+    if (/Cannot find module '@tensorflow\/tfjs-node'/.test(msg)) return 'tfjs-node not installed';
+    if (/tfjs_binding\.node/.test(msg)) return 'tfjs-node is installed without its native library (its download failed at install time)';
+    return `tfjs-node did not load (${msg})`;
   }
 }
 
