@@ -279,10 +279,12 @@ export function fitPixelMap(input: Float32Array, display: Uint8Array, channels: 
   if (input.length !== pixels * channels) return undefined;
   const scale: number[] = [];
   const offset: number[] = [];
+  // One input channel: the luma of the RGB pixel (ITU-R 601, as the models' preprocessing).
+  const pixel = (p: number, c: number) => (channels === 3 ? display[p * 3 + c] : 0.299 * display[p * 3] + 0.587 * display[p * 3 + 1] + 0.114 * display[p * 3 + 2]) / 255;
   for (let c = 0; c < channels; c++) {
     let sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (let p = 0; p < pixels; p++) {
-      const x = (channels === 3 ? display[p * 3 + c] : display[p * 3]) / 255;
+      const x = pixel(p, c);
       const y = input[p * channels + c];
       sx += x; sy += y; sxx += x * x; sxy += x * y;
     }
@@ -292,7 +294,7 @@ export function fitPixelMap(input: Float32Array, display: Uint8Array, channels: 
     const b = sy / pixels - a * (sx / pixels);
     let maxErr = 0;
     for (let p = 0; p < pixels; p++) {
-      const x = (channels === 3 ? display[p * 3 + c] : display[p * 3]) / 255;
+      const x = pixel(p, c);
       maxErr = Math.max(maxErr, Math.abs(a * x + b - input[p * channels + c]));
     }
     if (maxErr > 0.02 * Math.max(1, Math.abs(a))) return undefined;

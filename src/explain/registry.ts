@@ -90,6 +90,11 @@ function fileBase(outDir: string, ctx: ImageContext, suffix: string): string {
   return path.join(outDir, `${ctx.name}.${ctx.modelName}.${suffix}`);
 }
 
+/** "tabby (class 281)", or "class 3" when the model has no class names. */
+function classText(ctx: ImageContext): string {
+  return ctx.label === `class ${ctx.classIndex}` ? ctx.label : `${ctx.label} (class ${ctx.classIndex})`;
+}
+
 function pct(p: number): string {
   return p >= 0.995 ? p.toFixed(3) : p.toFixed(2);
 }
@@ -114,7 +119,7 @@ async function explainGradCam(ctx: ImageContext, settings: ExplainSettings): Pro
       const rows: number[][] = [];
       for (let y = 0; y < r.camHeight; y++) rows.push(Array.from(r.cam.slice(y * r.camWidth, (y + 1) * r.camWidth)));
       await writeCsv(`${base}.csv`, Array.from({ length: r.camWidth }, (_, x) => `x${x}`), rows);
-      const png = await renderFigure([panel], `Grad-CAM: ${ctx.label} (class ${ctx.classIndex}), p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}`);
+      const png = await renderFigure([panel], `Grad-CAM: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}`);
       await writeFileAtomic(`${base}.png`, png);
       return { camCsv: `${base}.csv`, overlayPng: `${base}.png` };
     },
@@ -157,7 +162,7 @@ async function explainShapley(ctx: ImageContext, settings: ExplainSettings): Pro
       const rows = r.phi.map((phi, i) => [i, Math.floor(i / grid.cols), i % grid.cols, phi, r.se[i], r.ciLow[i], r.ciHigh[i]]);
       await writeCsv(`${base}.csv`, ['patch', 'row', 'col', 'phi', 'se', 'ci_low', 'ci_high'], rows);
       const sub = `${ctx.name}, model ${ctx.modelName}; v(N) = ${r.vFull.toFixed(2)}, v(empty) = ${r.vEmpty.toFixed(2)}, sum phi = ${r.phi.reduce((a, b) => a + b, 0).toFixed(2)}`;
-      const png = await renderFigure([panel], `patch Shapley: ${ctx.label} (class ${ctx.classIndex}), p = ${pct(ctx.probability)}`, sub);
+      const png = await renderFigure([panel], `patch Shapley: ${classText(ctx)}, p = ${pct(ctx.probability)}`, sub);
       await writeFileAtomic(`${base}.png`, png);
       return { csv: `${base}.csv`, png: `${base}.png` };
     },
@@ -183,5 +188,5 @@ export const EXPLAINER_NAMES = Object.keys(EXPLAINERS) as ExplainerName[];
 /** The figure with the image and each method's panel side by side, titled with class and probability. */
 export async function renderSideBySide(ctx: ImageContext, outputs: readonly MethodOutput[]): Promise<Buffer> {
   const panels: Panel[] = [{ image: ctx.display, caption: `input ${ctx.name} (${ctx.display.width}x${ctx.display.height})` }, ...outputs.map((o) => o.panel)];
-  return renderFigure(panels, `${ctx.label} (class ${ctx.classIndex}), p = ${pct(ctx.probability)}`, `model ${ctx.modelName}`);
+  return renderFigure(panels, `${ctx.name}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `model ${ctx.modelName}`);
 }

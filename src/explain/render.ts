@@ -90,12 +90,21 @@ export interface Panel {
 
 const PANEL = 260; // longer side of a panel, SVG units (rendered at 2x)
 const BAR_W = 14;
-const BAR_SPACE = 78; // colour bar + ticks + rotated label
 
-function formatTick(v: number): string {
+/** Two significant digits, no trailing zeros ("0.0089", "-1.5", "120"). */
+export function formatValue(v: number): string {
   if (v === 0) return '0';
-  const a = Math.abs(v);
-  return a >= 100 || a < 0.01 ? v.toExponential(1) : Number(v.toPrecision(2)).toString();
+  return Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(2)).toString();
+}
+
+function barTicks(bar: ColourBar): number[] {
+  return bar.kind === 'diverging' ? [bar.min, bar.min / 2, 0, bar.max / 2, bar.max] : [bar.min, (bar.min + bar.max) / 2, bar.max];
+}
+
+/** Width the colour bar takes beside a panel: bar, tick labels, rotated label. */
+function barSpace(bar: ColourBar): number {
+  const chars = Math.max(...barTicks(bar).map((v) => formatValue(v).length));
+  return BAR_W + 10 + chars * 6.3 + 26;
 }
 
 /** Embeds an RGB image as a PNG data URI, resized to (w, h) device pixels. */
@@ -116,13 +125,13 @@ function colourBarSvg(bar: ColourBar, x: number, y: number, h: number, id: strin
     const k = lutIndex(t) * 3;
     stops.push(`<stop offset="${t}" stop-color="rgb(${table[k]},${table[k + 1]},${table[k + 2]})"/>`);
   }
-  const ticks = bar.kind === 'diverging' ? [bar.min, bar.min / 2, 0, bar.max / 2, bar.max] : [bar.min, (bar.min + bar.max) / 2, bar.max];
+  const ticks = barTicks(bar);
   const tickSvg = ticks.map((v) => {
     const ty = y + h - ((v - bar.min) / (bar.max - bar.min || 1)) * h;
     return `<line x1="${x + BAR_W}" x2="${x + BAR_W + 4}" y1="${ty}" y2="${ty}" stroke="#333"/>` +
-      `<text x="${x + BAR_W + 6}" y="${ty + 3.5}" font-size="10">${xmlEscape(formatTick(v))}</text>`;
+      `<text x="${x + BAR_W + 6}" y="${ty + 3.5}" font-size="10">${xmlEscape(formatValue(v))}</text>`;
   }).join('');
-  const lx = x + BAR_W + 44;
+  const lx = x + barSpace(bar) - 12;
   const ly = y + h / 2;
   return `<defs><linearGradient id="${id}" x1="0" y1="1" x2="0" y2="0">${stops.join('')}</linearGradient></defs>` +
     `<rect x="${x}" y="${y}" width="${BAR_W}" height="${h}" fill="url(#${id})" stroke="#333" stroke-width="0.5"/>` + tickSvg +
@@ -173,7 +182,7 @@ export async function renderFigure(panels: readonly Panel[], title: string, subt
     x += w;
     if (p.colourBar) {
       parts.push(colourBarSvg(p.colourBar, x + 8, y, h, `bar${i}`));
-      x += BAR_SPACE;
+      x += 8 + barSpace(p.colourBar) + 6;
     } else {
       x += margin;
     }
@@ -216,5 +225,11 @@ export function shapleyRange(phi: readonly number[]): number {
 /** Shapley values as short cell labels (shown when the grid is small enough to read them). */
 export function shapleyCellText(phi: readonly number[], grid: { rows: number; cols: number }): string[] | undefined {
   if (grid.rows > 8 || grid.cols > 8) return undefined;
-  return phi.map((v) => (Math.abs(v) >= 10 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(1) : v.toFixed(2)));
+  // One shared number of decimals: two significant digits of the largest |phi|.
+  const m = shapleyRange(phi);
+  const decimals = Math.max(0, Math.min(6, 1 - Math.floor(Math.log10(m))));
+  return phi.map((v) => {
+    const t = v.toFixed(decimals);
+    return Number(t) === 0 ? '0' : t;
+  });
 }
