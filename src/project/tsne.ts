@@ -1,21 +1,38 @@
 /**
- * Barnes-Hut t-SNE (van der Maaten 2014, "Accelerating t-SNE using tree-based algorithms").
- * Work in progress: the signature is final, the implementation lands next.
+ * Barnes-Hut t-SNE (van der Maaten 2014, "Accelerating t-SNE using tree-based algorithms", JMLR 15),
+ * following scikit-learn's TSNE(method='barnes_hut') step for step:
+ *  1. exact k = min(n - 1, floor(3 * perplexity + 1)) nearest neighbours (k-d tree on the
+ *     principal axes, knn.ts);
+ *  2. conditional p_{j|i} by binary search on the Gaussian precision to match the perplexity
+ *     (sklearn's _binary_search_perplexity: 100 steps, tolerance 1e-5 in nats);
+ *  3. P = (P + P^T) / sum, sparse (CSR);
+ *  4. init: PCA scaled so PC1 has std 1e-4, or N(0, 1e-4^2);
+ *  5. gradient descent with momentum 0.5 and early exaggeration 12 for 250 iterations, then
+ *     momentum 0.8; per-parameter gains (+0.2 / x0.8, floor 0.01); learning rate 'auto' =
+ *     max(N / 12 / 4, 50); gradient 4 * (sum_j p_ij q_ij Z (y_i - y_j) - sum_j q_ij^2 Z (y_i - y_j)),
+ *     the repulsive half by Barnes-Hut (tsne_bh.ts).
+ * Deterministic for a given seed. Keep callers on `tsne()` only: the internals may be replaced by a
+ * faster method without touching them.
  */
+import { UsageError } from '../core/errors.js';
+import { createRng } from '../core/rng.js';
+import { QuadTree, repulsion } from './tsne_bh.js';
+import { flattenPoints, knnAll, principalAxes, type FlatPoints, type PrincipalAxes } from './knn.js';
+
 export interface TsneOptions {
   /** Effective number of neighbours (sklearn default 30); needs n > 3 * perplexity. */
   perplexity: number;
   /** Gradient step size; 'auto' = max(N / earlyExaggeration / 4, 50) as in scikit-learn. */
   learningRate: number | 'auto';
-  /** Total optimisation iterations, including the 250 early-exaggeration ones. */
+  /** Total optimisation iterations, the first min(250, iterations) with early exaggeration. */
   iterations: number;
-  /** Seed for the random init and any tie-breaking. */
+  /** Seed for the random init and the neighbour tree. */
   seed: number;
-  /** 'pca': first two principal components scaled to std 1e-4 (sklearn); 'random': N(0, 1e-4). */
+  /** 'pca': first two principal components scaled to std 1e-4 (sklearn); 'random': N(0, 1e-4^2). */
   init: 'pca' | 'random';
   /** Barnes-Hut opening angle (0.5 as sklearn); smaller is more exact and slower. */
   theta?: number;
-  /** Called now and then with the iteration done so far. */
+  /** Called every 10 iterations and at the end with the iterations done so far. */
   onProgress?: (iteration: number, total: number) => void;
 }
 
@@ -28,9 +45,355 @@ export const TSNE_DEFAULTS: TsneOptions = {
   theta: 0.5,
 };
 
+/** Optimiser constants of scikit-learn's TSNE (not options there either). */
+const EARLY_EXAGGERATION = 12;
+const EXPLORATION_ITERATIONS = 250;
+const MOMENTUM_EARLY = 0.5;
+const MOMENTUM_LATE = 0.8;
+const MIN_GAIN = 0.01;
+const MIN_GRAD_NORM = 1e-7;
+const GRAD_NORM_CHECK_EVERY = 50;
+const PERPLEXITY_STEPS = 100;
+const PERPLEXITY_TOLERANCE = 1e-5;
+const INIT_STD = 1e-4;
+
 /** Embeds `points` (N rows of D numbers) in 2-D; returns N*2 row-major coordinates. */
 export function tsne(points: ArrayLike<number>[], opts: TsneOptions): Float64Array {
-  void points;
-  void opts;
-  throw new Error('tsne: not implemented yet');
+  const o = { ...TSNE_DEFAULTS, ...opts };
+  const x = validate(points, o);
+  const n = x.n;
+  const theta = o.theta ?? 0.5;
+
+  // 1-3: sparse joint probabilities over the nearest neighbours
+  const k = Math.min(n - 1, Math.floor(3 * o.perplexity + 1));
+  const axes = x.dim > 2 && x.dim <= 256 ? principalAxes(x) : undefined;
+  const knn = knnAll(x, k, axes);
+  const cond = conditionalProbabilities(knn.distances, n, k, o.perplexity);
+  const P = symmetrise(cond, knn.indices, n, k);
+
+  // 4: initial embedding
+  const y = o.init === 'pca' ? pcaInit(x, axes) : randomInit(n, o.seed);
+
+  // 5: optimisation
+  const lr = o.learningRate === 'auto' ? Math.max(n / EARLY_EXAGGERATION / 4, 50) : o.learningRate;
+  const grad = new Float64Array(2 * n);
+  const update = new Float64Array(2 * n);
+  const gains = new Float64Array(2 * n).fill(1);
+  const negF = new Float64Array(2 * n);
+  const tree = new QuadTree(n);
+  const exploration = Math.min(EXPLORATION_ITERATIONS, o.iterations);
+  for (let it = 0; it < o.iterations; it++) {
+    const early = it < exploration;
+    const exaggeration = early ? EARLY_EXAGGERATION : 1;
+    const momentum = early ? MOMENTUM_EARLY : MOMENTUM_LATE;
+
+    tree.build(y, theta);
+    const sumQ = repulsion(tree.nodes, tree.size, tree.sx, tree.sy, tree.ids, negF, 0, n);
+    attraction(P, y, n, exaggeration, grad);
+    const invZ = 1 / sumQ;
+    let norm2 = 0;
+    for (let p = 0; p < 2 * n; p++) {
+      let g = 4 * (grad[p] - negF[p] * invZ);
+      const u = update[p];
+      // gains grow where the step keeps the direction opposite to the gradient (Jacobs 1988)
+      const gain = u * g < 0 ? gains[p] + 0.2 : Math.max(gains[p] * 0.8, MIN_GAIN);
+      gains[p] = gain;
+      g *= gain;
+      norm2 += g * g;
+      const nu = momentum * u - lr * g;
+      update[p] = nu;
+      y[p] += nu;
+    }
+    const done = it + 1;
+    if (o.onProgress && (done % 10 === 0 || done === o.iterations)) o.onProgress(done, o.iterations);
+    // sklearn's stopping rule on a vanishing (gain-scaled) gradient, checked every 50 iterations
+    if (done % GRAD_NORM_CHECK_EVERY === 0 && Math.sqrt(norm2) <= MIN_GRAD_NORM) {
+      if (o.onProgress && done !== o.iterations) o.onProgress(o.iterations, o.iterations);
+      break;
+    }
+  }
+  return y;
+}
+
+function validate(points: ArrayLike<number>[], o: TsneOptions): FlatPoints {
+  if (!Array.isArray(points) || points.length === 0) throw new UsageError('t-SNE: no points given; pass at least one row of numbers');
+  const p = o.perplexity;
+  if (!Number.isFinite(p) || p <= 0) throw new UsageError(`t-SNE: perplexity must be a positive number, got ${p}`);
+  if (points.length <= 3 * p) {
+    throw new UsageError(
+      `t-SNE: ${points.length} points are too few for perplexity ${p} (needs more than 3 x perplexity = ${3 * p}); lower --perplexity below ${(points.length / 3).toFixed(1)} or add points`,
+    );
+  }
+  if (!Number.isInteger(o.iterations) || o.iterations < 1) throw new UsageError(`t-SNE: iterations must be a positive integer, got ${o.iterations}`);
+  if (o.learningRate !== 'auto' && !(Number.isFinite(o.learningRate) && o.learningRate > 0)) {
+    throw new UsageError(`t-SNE: learning rate must be 'auto' or a positive number, got ${o.learningRate}`);
+  }
+  if (o.init !== 'pca' && o.init !== 'random') throw new UsageError(`t-SNE: init must be 'pca' or 'random', got '${o.init}'`);
+  const theta = o.theta ?? 0.5;
+  if (!Number.isFinite(theta) || theta < 0 || theta > 1) throw new UsageError(`t-SNE: theta must be in [0, 1], got ${theta}`);
+  if (!Number.isInteger(o.seed)) throw new UsageError(`t-SNE: seed must be an integer, got ${o.seed}`);
+  let x: FlatPoints;
+  try {
+    x = flattenPoints(points, 't-SNE input');
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}; every row needs the same number of features`);
+  }
+  if (x.dim === 0) throw new UsageError('t-SNE: the points have no features (0 columns)');
+  for (let i = 0; i < x.data.length; i++) {
+    if (!Number.isFinite(x.data[i])) {
+      const row = Math.floor(i / x.dim);
+      throw new UsageError(`t-SNE: row ${row}, feature ${i % x.dim} is ${x.data[i]}; remove or impute non-finite values`);
+    }
+  }
+  return x;
+}
+
+/**
+ * p_{j|i} for each row of sorted neighbour distances (n * k Euclidean), as sklearn's
+ * _binary_search_perplexity on squared distances: the precision beta_i is bisected until the
+ * entropy of row i equals log(perplexity).
+ */
+export function conditionalProbabilities(distances: Float64Array, n: number, k: number, perplexity: number): Float64Array {
+  const P = new Float64Array(n * k);
+  const d2 = new Float64Array(k);
+  const target = Math.log(perplexity);
+  for (let i = 0; i < n; i++) {
+    const off = i * k;
+    for (let j = 0; j < k; j++) d2[j] = distances[off + j] * distances[off + j];
+    let beta = 1;
+    let betaMin = -Infinity;
+    let betaMax = Infinity;
+    for (let step = 0; step < PERPLEXITY_STEPS; step++) {
+      let sum = 0;
+      for (let j = 0; j < k; j++) {
+        const v = Math.exp(-d2[j] * beta);
+        P[off + j] = v;
+        sum += v;
+      }
+      if (sum === 0) sum = 1e-8;
+      let sumDP = 0;
+      for (let j = 0; j < k; j++) {
+        P[off + j] /= sum;
+        sumDP += d2[j] * P[off + j];
+      }
+      const diff = Math.log(sum) + beta * sumDP - target;
+      if (Math.abs(diff) <= PERPLEXITY_TOLERANCE) break;
+      if (diff > 0) {
+        betaMin = beta;
+        beta = betaMax === Infinity ? beta * 2 : (beta + betaMax) / 2;
+      } else {
+        betaMax = beta;
+        beta = betaMin === -Infinity ? beta / 2 : (beta + betaMin) / 2;
+      }
+    }
+  }
+  return P;
+}
+
+/** Sparse symmetric joint probabilities in CSR form; rows sorted by column. */
+export interface SparseP {
+  rowPtr: Int32Array;
+  cols: Int32Array;
+  vals: Float64Array;
+}
+
+/** P = (C + C^T) / sum(C + C^T) for the conditional matrix C given as n rows of k (index, value). */
+export function symmetrise(cond: Float64Array, nbr: Int32Array, n: number, k: number): SparseP {
+  const counts = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    counts[i] += k;
+    for (let a = 0; a < k; a++) counts[nbr[i * k + a]] += 1;
+  }
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) start[i + 1] = start[i] + counts[i];
+  const fill = start.slice(0, n);
+  const cols = new Int32Array(start[n]);
+  const vals = new Float64Array(start[n]);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < k; a++) {
+      const j = nbr[i * k + a];
+      const v = cond[i * k + a];
+      cols[fill[i]] = j;
+      vals[fill[i]++] = v;
+      cols[fill[j]] = i;
+      vals[fill[j]++] = v;
+    }
+  }
+  // sort each row by column and merge the (i, j) / (j, i) duplicates
+  const rowPtr = new Int32Array(n + 1);
+  const outCols = new Int32Array(start[n]);
+  const outVals = new Float64Array(start[n]);
+  let w = 0;
+  let total = 0;
+  const perm: number[] = [];
+  for (let i = 0; i < n; i++) {
+    rowPtr[i] = w;
+    perm.length = 0;
+    for (let e = start[i]; e < start[i + 1]; e++) perm.push(e);
+    perm.sort((a, b) => cols[a] - cols[b]);
+    for (let t = 0; t < perm.length; t++) {
+      const e = perm[t];
+      if (w > rowPtr[i] && outCols[w - 1] === cols[e]) outVals[w - 1] += vals[e];
+      else {
+        outCols[w] = cols[e];
+        outVals[w++] = vals[e];
+      }
+      total += vals[e];
+    }
+  }
+  rowPtr[n] = w;
+  const norm = 1 / Math.max(total, Number.EPSILON);
+  for (let e = 0; e < w; e++) outVals[e] *= norm;
+  return { rowPtr, cols: outCols.slice(0, w), vals: outVals.slice(0, w) };
+}
+
+/** Attractive term sum_j p_ij * exaggeration * (1 + |y_i - y_j|^2)^-1 (y_i - y_j) into `out` (n * 2). */
+function attraction(P: SparseP, y: Float64Array, n: number, exaggeration: number, out: Float64Array): void {
+  const { rowPtr, cols, vals } = P;
+  for (let i = 0; i < n; i++) {
+    const xi = y[2 * i], yi = y[2 * i + 1];
+    let fx = 0, fy = 0;
+    for (let e = rowPtr[i], end = rowPtr[i + 1]; e < end; e++) {
+      const j = cols[e];
+      const dx = xi - y[2 * j];
+      const dy = yi - y[2 * j + 1];
+      const m = vals[e] / (1 + dx * dx + dy * dy);
+      fx += m * dx;
+      fy += m * dy;
+    }
+    out[2 * i] = fx * exaggeration;
+    out[2 * i + 1] = fy * exaggeration;
+  }
+}
+
+/** N(0, 1e-4^2) coordinates from the seeded RNG. */
+function randomInit(n: number, seed: number): Float64Array {
+  const rng = createRng(seed);
+  const y = new Float64Array(2 * n);
+  for (let p = 0; p < 2 * n; p++) y[p] = INIT_STD * rng.normal();
+  return y;
+}
+
+/**
+ * Scores on the first two principal components, scaled so the first has standard deviation 1e-4
+ * (sklearn, issue #18018). Components come from subspace iteration on the D x D covariance with a
+ * Rayleigh-Ritz step; each is signed so its largest-magnitude loading is positive.
+ */
+export function pcaInit(x: FlatPoints, axes?: PrincipalAxes): Float64Array {
+  const { data, n, dim } = x;
+  if (axes) {
+    const comps = [axes.axes.subarray(0, dim), axes.axes.subarray(dim, 2 * dim)];
+    return scaledScores(x, axes.mean, comps);
+  }
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += data[i * dim + d];
+  for (let d = 0; d < dim; d++) mean[d] /= n;
+  // covariance (upper triangle, then mirrored): [dim, dim]
+  const C = new Float64Array(dim * dim);
+  const row = new Float64Array(dim);
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < dim; d++) row[d] = data[i * dim + d] - mean[d];
+    for (let a = 0; a < dim; a++) {
+      const ra = row[a];
+      if (ra === 0) continue;
+      const base = a * dim;
+      for (let b = a; b < dim; b++) C[base + b] += ra * row[b];
+    }
+  }
+  for (let a = 0; a < dim; a++) for (let b = 0; b < a; b++) C[a * dim + b] = C[b * dim + a];
+
+  return scaledScores(x, mean, topEigenvectors(C, dim, Math.min(2, dim)));
+}
+
+/** Scores of the centred points on `comps` (1 or 2 axes), scaled so the first has std 1e-4. */
+function scaledScores(x: FlatPoints, mean: Float64Array, comps: Float64Array[]): Float64Array {
+  const { data, n, dim } = x;
+  const y = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < comps.length; c++) {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += (data[i * dim + d] - mean[d]) * comps[c][d];
+      y[2 * i + c] = s;
+    }
+  }
+  let m0 = 0;
+  for (let i = 0; i < n; i++) m0 += y[2 * i];
+  m0 /= n;
+  let v0 = 0;
+  for (let i = 0; i < n; i++) v0 += (y[2 * i] - m0) ** 2;
+  const std = Math.sqrt(v0 / n);
+  const scale = std > 0 ? INIT_STD / std : 0;
+  for (let p = 0; p < 2 * n; p++) y[p] *= scale;
+  if (scale === 0) {
+    // constant data: fall back to a tiny deterministic random layout
+    return randomInit(n, 0);
+  }
+  return y;
+}
+
+/** Top `m` (<= 2) eigenvectors of a symmetric PSD matrix by subspace iteration. */
+function topEigenvectors(C: Float64Array, dim: number, m: number): Float64Array[] {
+  const rng = createRng(12345);
+  let V = Array.from({ length: m }, () => Float64Array.from({ length: dim }, () => rng.normal()));
+  orthonormalise(V);
+  const mul = (v: Float64Array) => {
+    const out = new Float64Array(dim);
+    for (let a = 0; a < dim; a++) {
+      let s = 0;
+      const base = a * dim;
+      for (let b = 0; b < dim; b++) s += C[base + b] * v[b];
+      out[a] = s;
+    }
+    return out;
+  };
+  for (let it = 0; it < 1000; it++) {
+    const W = V.map(mul);
+    orthonormalise(W);
+    let change = 0;
+    for (let c = 0; c < m; c++) {
+      let dot = 0;
+      for (let d = 0; d < dim; d++) dot += W[c][d] * V[c][d];
+      change = Math.max(change, 1 - Math.abs(dot));
+    }
+    V = W;
+    if (change < 1e-12) break;
+  }
+  if (m === 2) {
+    // Rayleigh-Ritz: rotate the 2-D subspace onto the eigenvectors of V^T C V
+    const CV = V.map(mul);
+    const a = dot(V[0], CV[0]), b = dot(V[0], CV[1]), c = dot(V[1], CV[1]);
+    const phi = 0.5 * Math.atan2(2 * b, a - c);
+    const cs = Math.cos(phi), sn = Math.sin(phi);
+    const v0 = V[0].map((t, d) => cs * t + sn * V[1][d]);
+    const v1 = V[0].map((t, d) => -sn * t + cs * V[1][d]);
+    V = [v0, v1];
+  }
+  for (const v of V) {
+    let best = 0;
+    for (let d = 1; d < dim; d++) if (Math.abs(v[d]) > Math.abs(v[best])) best = d;
+    if (v[best] < 0) for (let d = 0; d < dim; d++) v[d] = -v[d];
+  }
+  return V;
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** Gram-Schmidt in place; a vector that vanishes is replaced by a unit axis. */
+function orthonormalise(V: Float64Array[]): void {
+  for (let c = 0; c < V.length; c++) {
+    for (let p = 0; p < c; p++) {
+      const t = dot(V[c], V[p]);
+      for (let d = 0; d < V[c].length; d++) V[c][d] -= t * V[p][d];
+    }
+    const norm = Math.sqrt(dot(V[c], V[c]));
+    if (norm > 1e-300) for (let d = 0; d < V[c].length; d++) V[c][d] /= norm;
+    else {
+      V[c].fill(0);
+      V[c][c % V[c].length] = 1;
+    }
+  }
 }
