@@ -1,6 +1,90 @@
-/** Commands of the models module (filled in by its owner). */
-import { Command } from 'commander';
+/**
+ * Commands of the models module: `models list|pull|convert` and `classify`. Names and choices come
+ * from the registry (registry.ts).
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { Argument, Command, Option } from 'commander';
+import { action, addCommonOptions, type CommonOptions } from '../core/command.js';
+import { UsageError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { installConverted, listCache, pullModel, type CacheEntry, type PullResult } from './cache.js';
+import { run as runClassify, DEFAULT_CLASSIFY_MODEL, type ClassifyOptions } from './classify.js';
+import { convertCheckpoint, type ConvertResult } from './convert.js';
+import { dnnkitHome, MODEL_NAMES, type ModelName } from './registry.js';
 
-export function register(_program: Command): void {
-  // commands are added here
+interface ModelsOptions extends Pick<CommonOptions, 'json' | 'debug'> {
+  home?: string;
+}
+
+export async function runList(opts: ModelsOptions): Promise<{ home: string; models: CacheEntry[] }> {
+  const home = dnnkitHome(opts.home);
+  const models = await listCache(home);
+  const log = createLogger(opts.json);
+  log.info(`model cache: ${home}`);
+  for (const m of models) {
+    log.info(`  ${m.name.padEnd(10)} ${m.cached ? `cached  ${(m.bytes / 1e6).toFixed(0).padStart(4)} MB  ${m.modelDir}` : 'not cached (dnnkit models pull ' + m.name + ')'}`);
+    log.info(`  ${''.padEnd(10)} ${m.description}`);
+  }
+  return { home, models };
+}
+
+export async function runPull(opts: ModelsOptions & { force?: boolean }, name: ModelName): Promise<PullResult> {
+  const r = await pullModel(name, { home: opts.home, quiet: opts.json, force: opts.force });
+  if (!r.converted) createLogger(opts.json).info(`${name} is already cached in ${r.modelDir} (use --force to download and convert again)`);
+  return r;
+}
+
+export interface ConvertOptions extends ModelsOptions {
+  arch: ModelName;
+  /** Output folder; default: the model cache entry of --arch. */
+  out?: string;
+}
+
+export async function runConvert(opts: ConvertOptions, file: string): Promise<ConvertResult> {
+  const log = createLogger(opts.json);
+  let result: ConvertResult;
+  if (opts.out) {
+    const st = await fsp.stat(opts.out).catch(() => undefined);
+    if (st && !st.isDirectory()) throw new UsageError(`--out ${opts.out} is a file, not a directory; choose another --out`);
+    result = await convertCheckpoint(file, opts.arch, path.resolve(opts.out));
+  } else {
+    result = await installConverted(file, opts.arch, opts.home);
+  }
+  log.info(`converted ${file} (${result.checkpointFormat} format, ${(result.parameters / 1e6).toFixed(1)} M parameters) to ${result.outDir}`);
+  if (!opts.out) log.info(`--model ${opts.arch} now uses it`);
+  return result;
+}
+
+export function register(program: Command): void {
+  const home = () => new Option('--home <dir>', 'dnnkit home holding the model cache (default $DNNKIT_HOME or ~/.cache/dnnkit)');
+  const models = program.command('models').description('pretrained ImageNet models: list, pull (download + convert), convert a local .pth');
+  models.command('list').description('show the registry models and what is cached')
+    .addOption(home())
+    .option('--json', 'print a JSON summary on stdout', false)
+    .option('--debug', 'show stack traces on errors', false)
+    .action(action(runList as (o: CommonOptions) => Promise<object>));
+  models.command('pull').description('download a torchvision checkpoint, verify its SHA-256, convert it to tfjs and cache it')
+    .addArgument(new Argument('<name>', 'model to pull').choices(MODEL_NAMES))
+    .addOption(home())
+    .option('--force', 'download and convert again even when cached', false)
+    .option('--json', 'print a JSON summary on stdout', false)
+    .option('--debug', 'show stack traces on errors', false)
+    .action(action((o: CommonOptions, args: string[]) => runPull(o as unknown as ModelsOptions, args[0] as ModelName)));
+  models.command('convert').description('convert a torchvision checkpoint (.pth, zip or legacy format) to a tfjs layers model')
+    .argument('<file>', 'the .pth checkpoint (a state_dict saved with torch.save)')
+    .addOption(new Option('--arch <name>', 'architecture of the checkpoint').choices(MODEL_NAMES).makeOptionMandatory())
+    .option('--out <dir>', 'output folder (default: the model cache, so that --model <arch> uses it)')
+    .addOption(home())
+    .option('--json', 'print a JSON summary on stdout', false)
+    .option('--debug', 'show stack traces on errors', false)
+    .action(action((o: CommonOptions, args: string[]) => runConvert(o as unknown as ConvertOptions, args[0])));
+
+  addCommonOptions(
+    program.command('classify').description('top-5 classes of images under an ImageNet model (or any tfjs image classifier)')
+      .argument('<images...>', 'image files (PNG, JPEG, WebP, GIF, TIFF)')
+      .option('--model <name|path>', `${MODEL_NAMES.join(' | ')} | path to a tfjs model.json or its folder`, DEFAULT_CLASSIFY_MODEL)
+      .addOption(home()),
+    'classify',
+  ).action(action((o: CommonOptions, args: string[]) => runClassify(o as ClassifyOptions, args)));
 }

@@ -1,0 +1,148 @@
+/**
+ * Downloading a checkpoint (node:https / node:http): progress bar, SHA-256 verified while it
+ * streams, written to a temporary file beside the target and renamed only when complete and
+ * verified, so the cache never holds a half file. A dropped connection is cleanly restarted
+ * (up to `retries` times); a wrong checksum is not retried.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { InputError } from '../core/errors.js';
+import { tempPathFor } from '../core/fsutil.js';
+import { createProgress } from '../core/progress.js';
+
+export interface DownloadOptions {
+  /** Required start of the file's SHA-256 (hex), e.g. from a torch.hub file name. */
+  sha256Prefix?: string;
+  /** Progress bar label. */
+  label?: string;
+  /** No progress bar. */
+  quiet?: boolean;
+  /** Restarts after a dropped connection (default 2). */
+  retries?: number;
+  /** Idle time before a stalled connection counts as dropped, ms (default 30 s). */
+  idleTimeoutMs?: number;
+}
+
+/** The connection broke, timed out or ended early: worth a clean restart. */
+export class DroppedConnectionError extends Error {}
+/** The server could not be reached at all (no network, DNS, refused). */
+export class UnreachableError extends Error {
+  constructor(message: string, readonly code?: string) {
+    super(message);
+  }
+}
+
+const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EAI_FAIL', 'EPERM', 'EACCES']);
+
+function get(url: string, idleTimeoutMs: number): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const lib = url.startsWith('https:') ? https : http;
+    const req = lib.get(url, { headers: { 'user-agent': 'dnnkit' } }, resolve);
+    req.setTimeout(idleTimeoutMs, () => req.destroy(new DroppedConnectionError(`no data for ${idleTimeoutMs / 1000} s`)));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err instanceof DroppedConnectionError) reject(err);
+      else if (err.code && UNREACHABLE.has(err.code)) reject(new UnreachableError(err.message.includes(err.code) ? err.message : `${err.code}: ${err.message}`, err.code));
+      else reject(new DroppedConnectionError(err.message));
+    });
+  });
+}
+
+/** One attempt: streams `url` into `tmp`, returns the byte count and SHA-256 hex. */
+async function attempt(url: string, tmp: string, opts: DownloadOptions, redirects = 0): Promise<{ bytes: number; sha256: string }> {
+  const res = await get(url, opts.idleTimeoutMs ?? 30_000);
+  const status = res.statusCode ?? 0;
+  if (status >= 300 && status < 400 && res.headers.location) {
+    res.resume();
+    if (redirects >= 5) throw new InputError(`too many redirects downloading ${url}`);
+    return attempt(new URL(res.headers.location, url).toString(), tmp, opts, redirects + 1);
+  }
+  if (status !== 200) {
+    res.resume();
+    throw new InputError(`downloading ${url} failed: the server answered HTTP ${status}`);
+  }
+  const total = Number(res.headers['content-length'] ?? 0);
+  const progress = createProgress({ total: total || 1, label: opts.label ?? path.basename(new URL(url).pathname), quiet: opts.quiet });
+  const hash = createHash('sha256');
+  const out = createWriteStream(tmp);
+  let bytes = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const fail = (err: Error) => {
+        if (done) return;
+        done = true;
+        res.destroy();
+        out.destroy();
+        reject(err);
+      };
+      res.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+        progress.update(Math.min(bytes, total || bytes), { MB: bytes / 1e6 });
+        if (!out.write(chunk)) {
+          res.pause();
+          out.once('drain', () => res.resume());
+        }
+      });
+      res.on('aborted', () => fail(new DroppedConnectionError('the connection was closed early')));
+      res.on('error', (err) => fail(new DroppedConnectionError(err.message)));
+      out.on('error', (err) => fail(new InputError(`cannot write ${tmp} (${err.message})`)));
+      res.on('end', () => {
+        if (done) return;
+        if (total && bytes !== total) return fail(new DroppedConnectionError(`got ${bytes} of ${total} bytes`));
+        done = true;
+        out.end(() => resolve());
+      });
+      res.on('close', () => {
+        if (!res.complete) fail(new DroppedConnectionError(`the connection was closed after ${bytes} bytes`));
+      });
+    });
+  } finally {
+    progress.stop();
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+/**
+ * Downloads `url` to `dest` atomically; verifies `sha256Prefix`. Throws UnreachableError when the
+ * server cannot be reached, InputError for a bad answer or checksum, DroppedConnectionError when
+ * every restart broke off. Nothing is left at `dest` (or beside it) on failure.
+ */
+export async function downloadFile(url: string, dest: string, opts: DownloadOptions = {}): Promise<{ bytes: number; sha256: string }> {
+  await fsp.mkdir(path.dirname(dest), { recursive: true });
+  const retries = opts.retries ?? 2;
+  for (let i = 0; ; i++) {
+    const tmp = tempPathFor(dest);
+    try {
+      const got = await attempt(url, tmp, opts);
+      const want = opts.sha256Prefix?.toLowerCase();
+      if (want && !got.sha256.startsWith(want)) {
+        throw new InputError(`${path.basename(dest)} from ${url} has SHA-256 ${got.sha256.slice(0, 16)}..., expected it to start with ${want}; the download is corrupt or the server sent another file (nothing was cached)`);
+      }
+      await fsp.rename(tmp, dest);
+      return got;
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      if (err instanceof DroppedConnectionError && i < retries) {
+        if (!opts.quiet) process.stderr.write(`download interrupted (${err.message}); restarting (${i + 1}/${retries})\n`);
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** SHA-256 of a file (hex), streamed. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  const fh = await fsp.open(file, 'r');
+  try {
+    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+  return hash.digest('hex');
+}

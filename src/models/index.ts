@@ -1,0 +1,106 @@
+/**
+ * The models module's public API: resolve a model name or path to a loaded tfjs model with its
+ * preprocessing and class names. Registry names (resnet18, vgg16) load from the cache and are
+ * pulled on first use, as torchvision's `pretrained=True` does.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { InputError } from '../core/errors.js';
+import type { RgbImage } from '../core/image.js';
+import { loadModel, modelJsonPath } from '../core/model_io.js';
+import { isCached, pullModel } from './cache.js';
+import { preprocessImagenet, preprocessPlain } from './preprocess.js';
+import { cachedModelDir, isModelName, MODEL_NAMES } from './registry.js';
+
+export interface LoadedModel {
+  /** 'resnet18' | 'vgg16' | basename of a custom model. */
+  name: string;
+  model: tf.LayersModel;
+  /** [h, w, c] */
+  inputShape: [number, number, number];
+  /** true for resnet18/vgg16; false when the last layer is a softmax. */
+  outputsLogits: boolean;
+  /** ImageNet names for resnet18/vgg16. */
+  classNames?: string[];
+  /**
+   * Image file -> model input [1,h,w,c] (torchvision preprocessing for ImageNet models: resize
+   * shorter side 256, centre-crop 224, /255, mean/std normalise; for custom models: resize to
+   * inputShape, grayscale if c==1, [0,1]) and the RGB image the model sees (for overlays).
+   */
+  preprocess(file: string): Promise<{ input: tf.Tensor4D; display: RgbImage }>;
+}
+
+export { convertCheckpoint } from './convert.js';
+export { MODELS, MODEL_NAMES, type ModelName } from './registry.js';
+
+const CLASSES_FILE = new URL('../../../data/imagenet_classes.json', import.meta.url);
+let imagenetClasses: string[] | undefined;
+
+/** The 1000 ImageNet class names in torchvision's order. */
+export function imagenetClassNames(): string[] {
+  imagenetClasses ??= JSON.parse(readFileSync(CLASSES_FILE, 'utf8')) as string[];
+  return imagenetClasses;
+}
+
+interface DnnkitMetadata {
+  arch?: string;
+  outputsLogits?: boolean;
+  preprocessing?: 'imagenet';
+  classes?: 'imagenet';
+}
+
+function lastLayerIsSoftmax(model: tf.LayersModel): boolean {
+  const last = model.layers[model.layers.length - 1];
+  if (last.getClassName() === 'Softmax') return true;
+  const cfg = last.getConfig() as { activation?: string };
+  return cfg.activation === 'softmax';
+}
+
+function inputShapeOf(model: tf.LayersModel, spec: string): [number, number, number] {
+  const shape = model.inputs[0]?.shape;
+  if (model.inputs.length !== 1 || !shape || shape.length !== 4 || shape.slice(1).some((d) => d === null || d === undefined)) {
+    throw new InputError(`${spec}: dnnkit needs a model with one image input [batch, height, width, channels] of fixed size, got ${JSON.stringify(model.inputs.map((i) => i.shape))}`);
+  }
+  return shape.slice(1) as [number, number, number];
+}
+
+function wrap(name: string, model: tf.LayersModel, spec: string, meta: DnnkitMetadata): LoadedModel {
+  const inputShape = inputShapeOf(model, spec);
+  const imagenet = meta.preprocessing === 'imagenet';
+  const classNames = meta.classes === 'imagenet' ? imagenetClassNames() : undefined;
+  return {
+    name,
+    model,
+    inputShape,
+    outputsLogits: meta.outputsLogits ?? !lastLayerIsSoftmax(model),
+    classNames,
+    preprocess: imagenet ? preprocessImagenet : (file) => preprocessPlain(file, inputShape),
+  };
+}
+
+/**
+ * Resolves `spec` — a registry name (resnet18, vgg16) or a path to a tfjs model.json or its
+ * folder — to a loaded model. Registry models not yet cached are pulled (downloaded, verified,
+ * converted) first.
+ */
+export async function resolveModel(spec: string, opts: { home?: string; quiet?: boolean } = {}): Promise<LoadedModel> {
+  if (isModelName(spec)) {
+    if (!isCached(spec, opts.home)) {
+      if (!opts.quiet) process.stderr.write(`${spec} is not in the model cache yet: pulling it (once)\n`);
+      await pullModel(spec, { home: opts.home, quiet: opts.quiet });
+    }
+    const dir = cachedModelDir(spec, opts.home);
+    const model = await loadModel(dir);
+    return wrap(spec, model, spec, { arch: spec, outputsLogits: true, preprocessing: 'imagenet', classes: 'imagenet' });
+  }
+  if (!existsSync(spec)) {
+    throw new InputError(`unknown model '${spec}': use one of ${MODEL_NAMES.join(', ')} or a path to a tfjs model.json (or its folder)`);
+  }
+  const file = modelJsonPath(spec);
+  const model = await loadModel(file);
+  const meta = ((model.getUserDefinedMetadata?.() ?? {}) as { dnnkit?: DnnkitMetadata }).dnnkit ?? {};
+  const dir = path.dirname(path.resolve(file));
+  const name = meta.arch && isModelName(meta.arch) && dir.endsWith(path.join('models', meta.arch)) ? meta.arch : path.basename(dir);
+  return wrap(name, model, spec, meta);
+}
