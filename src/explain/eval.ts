@@ -7,19 +7,19 @@
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../core/backend.js';
+import { initBackend, type BackendInfo } from '../core/backend.js';
 import { UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
 import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';
 import { loadModel } from '../core/model_io.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import { createRng } from '../core/rng.js';
 import type { CommonOptions } from '../core/command.js';
 import { loadMnist, headOfSplit } from '../mnist/data.js';
 import { forwardLogits } from './graph.js';
-import { parseGrid, patchIndexMap } from './patch_shapley.js';
+import { parseGrid, patchIndexMap, type PatchGrid } from './patch_shapley.js';
 import { auc, causalCurves, pixelRanks, stepCounts } from './faithfulness.js';
 import { DEFAULT_EXPLAIN_SETTINGS, EXPLAINERS, EXPLAINER_NAMES, type ExplainSettings, type ImageContext } from './registry.js';
 import { GradCam } from './grad_cam.js';
@@ -69,6 +69,14 @@ export async function runExplainEval(opts: ExplainEvalOptions): Promise<object> 
   const o = { ...DEFAULT_EVAL_OPTIONS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS;
   const grid = parseGrid(opts.grid ? undefined : o.patches, opts.grid);
   const model = await loadModel(o.model);
+  try {
+    return await evaluateModel(model, o, grid, backend, log);
+  } finally {
+    model.dispose();
+  }
+}
+
+async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS, grid: PatchGrid, backend: BackendInfo, log: Logger): Promise<object> {
   const shape = model.inputs[0].shape;
   const data = await loadMnist(o.dataDir);
   const split = headOfSplit(data.test, o.images);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../core/backend.js';
+import { initBackend, type BackendInfo } from '../core/backend.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
 import { createLogger } from '../core/log.js';
@@ -121,12 +121,21 @@ interface Prepared {
  */
 export async function runExplainers(methods: readonly ExplainerName[], opts: ExplainOptions, args: readonly string[], mode: 'separate' | 'side-by-side'): Promise<object> {
   const backend = await initBackend(opts.backend);
-  const log = createLogger(opts.json);
   const settings = settingsFrom(opts, methods);
   const files = await imageFiles(args);
   const spec = opts.model ?? DEFAULT_MODEL;
   const { resolveModel } = await import('../models/index.js'); // lazy: CLI start-up stays fast
   const loaded = await resolveModel(spec, { home: opts.home, quiet: opts.json });
+  try {
+    return await explainWith(loaded, spec, methods, settings, files, opts, mode, backend);
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+async function explainWith(loaded: LoadedModel, spec: string, methods: readonly ExplainerName[], settings: ExplainSettings, files: string[],
+  opts: ExplainOptions, mode: 'separate' | 'side-by-side', backend: BackendInfo): Promise<object> {
+  const log = createLogger(opts.json);
   const model = loaded.model;
   const source = logitsSource(model);
   const classes = numClasses(model, source);
@@ -193,7 +202,11 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
       methods,
       model: modelName,
       backend: backend.name,
-      settings: { ...settings, onProgress: undefined, class: opts.class ?? 'top-1', seed: settings.seed },
+      settings: {
+        class: opts.class ?? 'top-1',
+        ...(methods.includes('gradcam') ? { layer: settings.layer ?? 'default (rectified output of the last conv layer)' } : {}),
+        ...(methods.includes('shap') ? { grid: `${settings.grid.rows}x${settings.grid.cols}`, baseline: settings.baseline, samples: settings.samples, batch: settings.batch, exact: settings.exact, seed: settings.seed } : {}),
+      },
       versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
       seconds: (Date.now() - started) / 1000,
       ...(methods.includes('shap') ? { forwardPasses: passes, forwardPassesPerSecond: passes / Math.max(shapSeconds, 1e-9) } : {}),
