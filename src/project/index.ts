@@ -154,7 +154,7 @@ export async function projectFeatures(input: ProjectFeaturesInput): Promise<Proj
     const metricsLine = `trustworthiness (k=${k}) ${trust.toFixed(3)}${knn === null ? '' : `, 5-NN accuracy in 2-D ${(100 * knn).toFixed(1)}%`}`;
     await writeChart(base, scatterSpec({
       coords, labels: hasLabels ? input.labels : undefined, predicted: input.predicted,
-      title: `${PROJECTIONS[method].title}: ${input.title}`, subtitle: `${subtitle}; ${metricsLine}`, xTitle: axes[0], yTitle: axes[1],
+      title: `${PROJECTIONS[method].title}: ${input.title}`, subtitle: [subtitle, metricsLine], xTitle: axes[0], yTitle: axes[1],
     }));
     log.info(`${PROJECTIONS[method].title}: ${metricsLine} (${seconds.toFixed(1)} s) -> ${base}.png`);
     results.push({

@@ -10,7 +10,8 @@ export interface ScatterInput {
   labels?: (string | number)[];
   predicted?: (string | number)[];
   title: string;
-  subtitle?: string;
+  /** Lines under the title. */
+  subtitle?: string[];
   xTitle: string;
   yTitle: string;
 }

@@ -9,6 +9,20 @@ import { PROJECTION_CHOICES } from '../project/index.js';
 import { FEATURE_LAYER_HELP } from './model.js';
 import { runSst2, SST2_DEFAULTS, type Sst2RunOptions } from './train.js';
 import { runPredict, type PredictOptions } from './predict.js';
+import { runRepeat } from './repeat.js';
+
+/**
+ * action() for a subcommand of `sst2` whose options include the parent's: commander hands
+ * options given after the subcommand name to `sst2` (the root program is not positional), so
+ * the merged view (optsWithGlobals) is what the run sees.
+ */
+function withParentOptions<O extends CommonOptions>(run: (opts: O, args: string[]) => Promise<object | void>) {
+  return (...params: unknown[]) => {
+    const cmd = params[params.length - 1] as Command;
+    const merged = cmd.optsWithGlobals();
+    return action(run)({ opts: () => merged, args: cmd.args } as unknown as Command);
+  };
+}
 
 export function register(program: Command): void {
   const d = SST2_DEFAULTS;
@@ -36,12 +50,18 @@ export function register(program: Command): void {
     .option('--layer <name>', `layer whose activations go to features.csv: ${FEATURE_LAYER_HELP}`, d.layer)
     .action(action((opts: Sst2RunOptions) => runSst2(opts)));
 
-  addCommonOptions(
-    sst2.command('predict')
-      .description('print P(positive) for each sentence with a model saved by dnnkit sst2')
-      .argument('<sentence...>', 'sentences (quote each one)'),
-    'sst2',
-  )
+  sst2.command('repeat')
+    .description('train once per seed with the sst2 options (give them before or after "repeat") and report mean and spread of dev/test accuracy')
+    .requiredOption('--seeds <list>', 'comma-separated seeds, e.g. 1,2,3')
+    .configureHelp({ showGlobalOptions: true })
+    .action(withParentOptions((opts: Sst2RunOptions & { seeds: string }) => runRepeat(opts, opts.seeds)));
+
+  // --json and --backend belong to `sst2` (its options are also recognised after `predict`:
+  // the root program is not positional), so predict reads them with optsWithGlobals().
+  sst2.command('predict')
+    .description('print P(positive) for each sentence with a model saved by dnnkit sst2 (--json, --backend as for sst2)')
+    .argument('<sentence...>', 'sentences (quote each one)')
     .requiredOption('--model <dir>', 'model directory written by dnnkit sst2 (its model/ folder)')
-    .action(action((opts: PredictOptions & CommonOptions, args: string[]) => runPredict(opts, args)));
+    .configureHelp({ showGlobalOptions: true })
+    .action(withParentOptions((opts: PredictOptions & CommonOptions, args: string[]) => runPredict(opts, args)));
 }

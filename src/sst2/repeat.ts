@@ -1,0 +1,71 @@
+/**
+ * `dnnkit sst2 repeat --seeds 1,2,3 [sst2 options]`: the same training run once per seed, to
+ * report accuracy as mean and spread rather than one lucky number. Each run writes its own
+ * outputs to <out>/seed-<n>/; seeds.csv and repeat.json hold the per-seed and summary numbers.
+ */
+import * as path from 'node:path';
+import { writeCsv } from '../core/csv.js';
+import { UsageError } from '../core/errors.js';
+import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
+import { createLogger } from '../core/log.js';
+import { runSst2, validateOptions, type Sst2RunOptions, type Sst2Summary } from './train.js';
+
+export interface SpreadStats {
+  mean: number;
+  /** Sample standard deviation (n - 1); 0 for a single run. */
+  std: number;
+  min: number;
+  max: number;
+}
+
+export function spread(values: number[]): SpreadStats {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** Parses "1,2,3" into distinct non-negative integer seeds. */
+export function parseSeeds(text: string): number[] {
+  const seeds = text.split(',').map((s) => s.trim());
+  if (seeds.some((s) => !/^\d+$/.test(s))) throw new UsageError(`--seeds must be a comma-separated list of whole numbers, got '${text}'`);
+  const nums = seeds.map(Number);
+  if (new Set(nums).size !== nums.length) throw new UsageError(`--seeds has duplicates: '${text}'`);
+  return nums;
+}
+
+export interface RepeatSummary {
+  seeds: number[];
+  devAccuracy: SpreadStats;
+  /** null when the test split has no labels. */
+  testAccuracy: SpreadStats | null;
+  runs: Pick<Sst2Summary, 'seed' | 'devAccuracy' | 'testAccuracy' | 'bestEpoch' | 'epochs' | 'seconds' | 'trainSentencesPerSecond' | 'backend'>[];
+  outDir: string;
+}
+
+export async function runRepeat(opts: Sst2RunOptions, seedsText: string): Promise<RepeatSummary> {
+  const seeds = parseSeeds(seedsText);
+  validateOptions(opts);
+  const log = createLogger(opts.json);
+  const outDir = await prepareOutDir(opts.out);
+  const runs: RepeatSummary['runs'] = [];
+  for (const seed of seeds) {
+    log.info(`--- seed ${seed} (${runs.length + 1}/${seeds.length}) ---`);
+    const s = await runSst2({ ...opts, seed, out: path.join(outDir, `seed-${seed}`) });
+    runs.push({ seed, devAccuracy: s.devAccuracy, testAccuracy: s.testAccuracy, bestEpoch: s.bestEpoch, epochs: s.epochs, seconds: s.seconds, trainSentencesPerSecond: s.trainSentencesPerSecond, backend: s.backend });
+    await writeCsv(path.join(outDir, 'seeds.csv'), ['seed', 'dev_accuracy', 'test_accuracy', 'best_epoch', 'epochs', 'seconds', 'train_sentences_per_second'],
+      runs.map((r) => [r.seed, r.devAccuracy, r.testAccuracy ?? '', r.bestEpoch, r.epochs, r.seconds, r.trainSentencesPerSecond]));
+  }
+  const tests = runs.map((r) => r.testAccuracy).filter((v): v is number => v !== null);
+  const summary: RepeatSummary = {
+    seeds,
+    devAccuracy: spread(runs.map((r) => r.devAccuracy)),
+    testAccuracy: tests.length === runs.length ? spread(tests) : null,
+    runs,
+    outDir,
+  };
+  await writeFileAtomic(path.join(outDir, 'repeat.json'), JSON.stringify(summary, null, 2));
+  const pct = (s: SpreadStats) => `${(100 * s.mean).toFixed(2)}% +- ${(100 * s.std).toFixed(2)} (min ${(100 * s.min).toFixed(2)}, max ${(100 * s.max).toFixed(2)})`;
+  log.result(`${seeds.length} seeds: dev accuracy ${pct(summary.devAccuracy)}${summary.testAccuracy ? `; test accuracy ${pct(summary.testAccuracy)}` : ''} -> ${outDir}`);
+  return summary;
+}
