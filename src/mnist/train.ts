@@ -30,6 +30,8 @@ export interface TrainMnistOptions extends CommonOptions {
   lr: number;
   /** The learning rate is multiplied by this after every epoch (1 = constant). */
   lrDecay: number;
+  /** Translate each training image by up to this many pixels (random, per batch); 0 = off. */
+  augment: number;
   /** Fraction of the (limited) training images held out for validation, taken from the end. */
   validationSplit: number;
   /** Train on the first N training images only (quick runs, tests). */
@@ -47,6 +49,7 @@ export const TRAIN_MNIST_DEFAULTS = {
   batchSize: 128,
   lr: 1e-3,
   lrDecay: 0.8,
+  augment: 0,
   validationSplit: 0.1,
 } as const;
 
@@ -95,15 +98,32 @@ export interface TrainMnistSummary {
   files: string[];
 }
 
-/** Copies the examples `idx` of a split into a batch: x [n, rows, cols, 1], one-hot y [n, 10]. */
-export function makeBatch(split: MnistSplit, idx: ArrayLike<number>): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  const px = split.rows * split.cols;
+/**
+ * Copies the examples `idx` of a split into a batch: x [n, rows, cols, 1], one-hot y [n, 10].
+ * With `shifts` ([dy0, dx0, dy1, dx1, ...]), image i is translated by (dy_i, dx_i) pixels, the
+ * uncovered border filled with background 0 (data augmentation).
+ */
+export function makeBatch(split: MnistSplit, idx: ArrayLike<number>, shifts?: Int8Array): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  const { rows, cols } = split;
+  const px = rows * cols;
   const n = idx.length;
   const xs = new Float32Array(n * px);
   const ys = new Float32Array(n * MNIST_CLASSES);
   for (let i = 0; i < n; i++) {
     const k = idx[i];
-    xs.set(split.images.subarray(k * px, (k + 1) * px), i * px);
+    const src = split.images.subarray(k * px, (k + 1) * px);
+    const dy = shifts ? shifts[2 * i] : 0;
+    const dx = shifts ? shifts[2 * i + 1] : 0;
+    if (dy === 0 && dx === 0) {
+      xs.set(src, i * px);
+    } else {
+      for (let r = Math.max(0, dy); r < Math.min(rows, rows + dy); r++) {
+        const from = (r - dy) * cols;
+        const c0 = Math.max(0, dx);
+        const c1 = Math.min(cols, cols + dx);
+        xs.set(src.subarray(from + c0 - dx, from + c1 - dx), i * px + r * cols + c0);
+      }
+    }
     ys[i * MNIST_CLASSES + split.labels[k]] = 1;
   }
   return { x: tf.tensor4d(xs, [n, split.rows, split.cols, 1]), y: tf.tensor2d(ys, [n, MNIST_CLASSES]) };
@@ -224,7 +244,14 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
       let t0 = Date.now();
       for (; state.batch < batchesPerEpoch; state.batch++) {
         const idx = order.slice(state.batch * opts.batchSize, (state.batch + 1) * opts.batchSize);
-        const { x, y } = makeBatch(train, idx);
+        let shifts: Int8Array | undefined;
+        if (opts.augment > 0) {
+          // Shifts depend only on (seed, epoch, batch): a resumed run draws the same ones.
+          const shiftRng = createRng(opts.seed * 1_000_003 + state.epoch * 10_007 + state.batch);
+          shifts = new Int8Array(2 * idx.length);
+          for (let i = 0; i < shifts.length; i++) shifts[i] = shiftRng.int(2 * opts.augment + 1) - opts.augment;
+        }
+        const { x, y } = makeBatch(train, idx, shifts);
         const [loss, acc] = (await model.trainOnBatch(x, y)) as number[];
         x.dispose();
         y.dispose();
@@ -309,7 +336,7 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
   const runInfo = {
     command: 'train-mnist',
     settings: {
-      epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, lrDecay: opts.lrDecay,
+      epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, lrDecay: opts.lrDecay, augment: opts.augment,
       validationSplit: opts.validationSplit, limit: opts.limit ?? null, seed: opts.seed,
       dataDir: data.dir, model: MNIST_CNN_DEFAULTS, resumedFrom: cliOpts.resume ?? null,
     },

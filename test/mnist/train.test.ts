@@ -14,7 +14,7 @@ test('train-mnist on 4,000 digits for 2 epochs beats 90% test accuracy and write
   const out = tempDir(t);
   const summary = await trainMnist({
     out, seed: 1, json: true, debug: false, backend: 'wasm',
-    epochs: 2, batchSize: 32, lr: 1e-3, lrDecay: 0.8, validationSplit: 0.1, limit: 4000,
+    epochs: 2, batchSize: 32, lr: 1e-3, lrDecay: 0.8, augment: 0, validationSplit: 0.1, limit: 4000,
   });
   assert.ok(summary.testAccuracy > 0.9, `test accuracy ${summary.testAccuracy}`);
   assert.equal(summary.trainSamples, 3600);
@@ -40,4 +40,16 @@ test('train-mnist on 4,000 digits for 2 epochs beats 90% test accuracy and write
   const ev = await evalMnist({ model: out, out: evalOut, seed: 42, json: true, debug: false, backend: 'wasm' });
   assert.equal(ev.testAccuracy, summary.testAccuracy);
   assert.ok(Math.abs(ev.testLoss - summary.testLoss) < 1e-6);
+});
+
+test('makeBatch: one-hot labels and translated copies with a zero border', async () => {
+  const { makeBatch } = await import('../../src/mnist/train.js');
+  const images = Float32Array.from({ length: 2 * 9 }, (_, i) => i + 1); // two 3x3 images, values 1..18
+  const split = { images, labels: Uint8Array.from([4, 7]), count: 2, rows: 3, cols: 3 };
+  const { x, y } = makeBatch(split, [1, 0], Int8Array.from([1, -1, 0, 0]));
+  // image 1 (values 10..18) moved down 1 and left 1; image 0 unchanged.
+  assert.deepEqual(Array.from(x.dataSync()), [0, 0, 0, 11, 12, 0, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(Array.from(y.argMax(-1).dataSync()), [7, 4]);
+  x.dispose();
+  y.dispose();
 });
