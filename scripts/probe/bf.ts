@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
 await initBackend('wasm');
-function bench(name: string, f: () => tf.Tensor) { f().dispose(); const t0 = performance.now(); for (let i = 0; i < 5; i++) f().dispose(); console.log(name, ((performance.now() - t0) / 5).toFixed(1), 'ms'); }
+function bench(name: string, f: () => tf.Tensor) { f().dispose(); const c0 = process.cpuUsage(); for (let i = 0; i < 5; i++) f().dispose(); const c = process.cpuUsage(c0); console.log(name, ((c.user + c.system) / 5000).toFixed(1), "ms cpu"); }
 const x1 = tf.randomNormal([128, 28, 28, 1]); const dy1 = tf.randomNormal([128, 26, 26, 32]);
 const x2 = tf.randomNormal([128, 13, 13, 32]); const dy2 = tf.randomNormal([128, 11, 11, 64]);
 const w2 = tf.randomNormal([3, 3, 32, 64]); const w1 = tf.randomNormal([3, 3, 1, 32]);

@@ -36,6 +36,12 @@ export class WasmScope {
     return out;
   }
 
+  /** Tracks a tensor made by hand (makeOutput) for disposal. */
+  track(t: tf.TensorInfo): tf.TensorInfo {
+    this.temps.push(t);
+    return t;
+  }
+
   /** Disposes every tracked tensor except `keep`, and returns `keep`. */
   finish(keep: tf.TensorInfo): tf.TensorInfo {
     for (const t of this.temps) if (t.dataId !== keep.dataId) this.backend.disposeData(t.dataId);
