@@ -255,16 +255,22 @@ export function knnAll(x: FlatPoints, k: number, axes?: PrincipalAxes): KnnResul
       const id = order[p];
       if (id === self) continue;
       const base = p * dim;
+      // partial distance: stop once the sum cannot beat the k-th neighbour (ties kept for index order)
       let s = 0;
       let d = 0;
-      // partial distance: stop once the sum cannot beat the k-th neighbour (ties kept for index order)
-      while (d < dim) {
-        const end = d + 8 < dim ? d + 8 : dim;
-        for (; d < end; d++) {
-          const t = q[d] - pts[base + d];
-          s += t * t;
-        }
+      for (; d + 8 <= dim; d += 8) {
+        // four independent accumulators: no single dependency chain through s
+        const t0 = q[d] - pts[base + d], t1 = q[d + 1] - pts[base + d + 1];
+        const t2 = q[d + 2] - pts[base + d + 2], t3 = q[d + 3] - pts[base + d + 3];
+        const t4 = q[d + 4] - pts[base + d + 4], t5 = q[d + 5] - pts[base + d + 5];
+        const t6 = q[d + 6] - pts[base + d + 6], t7 = q[d + 7] - pts[base + d + 7];
+        s += (t0 * t0 + t4 * t4) + (t1 * t1 + t5 * t5) + ((t2 * t2 + t6 * t6) + (t3 * t3 + t7 * t7));
         if (s > tau) break;
+      }
+      if (s > tau) continue;
+      for (; d < dim; d++) {
+        const t = q[d] - pts[base + d];
+        s += t * t;
       }
       if (s <= tau) offer(s, id);
     }

@@ -62,22 +62,10 @@ export function trustworthinessMany(high: ArrayLike<number>[], lows: ArrayLike<n
     for (let m0 = i0; m0 < n; m0 += B) {
       const m1 = Math.min(n, m0 + B);
       for (let i = i0; i < i1; i++) {
-        const oi = i * dim;
         const ti = maxT[i];
         for (let m = m0 === i0 ? i + 1 : m0; m < m1; m++) {
           const limit = ti > maxT[m] ? ti : maxT[m];
-          const om = m * dim;
-          let s = 0;
-          let d = 0;
-          // accumulate in chunks of 8 features, stopping once the pair cannot matter
-          while (d < dim) {
-            const end = d + 8 < dim ? d + 8 : dim;
-            for (; d < end; d++) {
-              const t = data[oi + d] - data[om + d];
-              s += t * t;
-            }
-            if (s >= limit) break;
-          }
+          const s = sqDist(data, i, m, dim, limit);
           if (s >= limit) continue;
           for (let e = 0; e < E; e++) {
             tally(e, i, s);
@@ -139,10 +127,26 @@ export function knnAccuracy(points: ArrayLike<number>[], labels: (string | numbe
   return correct / n;
 }
 
-function sqDist(data: Float64Array, a: number, b: number, dim: number): number {
+/**
+ * Squared distance between rows a and b, summed in chunks of 8 features (four independent
+ * accumulators per chunk); returns early, with a partial sum >= limit, once the sum reaches
+ * `limit`. The summation order is fixed, so sqDist(a, b) === sqDist(b, a) bit for bit.
+ */
+function sqDist(data: Float64Array, a: number, b: number, dim: number, limit = Infinity): number {
+  const oa = a * dim;
+  const ob = b * dim;
   let s = 0;
-  for (let d = 0; d < dim; d++) {
-    const t = data[a * dim + d] - data[b * dim + d];
+  let d = 0;
+  for (; d + 8 <= dim; d += 8) {
+    const t0 = data[oa + d] - data[ob + d], t1 = data[oa + d + 1] - data[ob + d + 1];
+    const t2 = data[oa + d + 2] - data[ob + d + 2], t3 = data[oa + d + 3] - data[ob + d + 3];
+    const t4 = data[oa + d + 4] - data[ob + d + 4], t5 = data[oa + d + 5] - data[ob + d + 5];
+    const t6 = data[oa + d + 6] - data[ob + d + 6], t7 = data[oa + d + 7] - data[ob + d + 7];
+    s += (t0 * t0 + t4 * t4) + (t1 * t1 + t5 * t5) + ((t2 * t2 + t6 * t6) + (t3 * t3 + t7 * t7));
+    if (s >= limit) return s;
+  }
+  for (; d < dim; d++) {
+    const t = data[oa + d] - data[ob + d];
     s += t * t;
   }
   return s;

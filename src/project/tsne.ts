@@ -16,7 +16,8 @@
  */
 import { UsageError } from '../core/errors.js';
 import { createRng } from '../core/rng.js';
-import { QuadTree, repulsion } from './tsne_bh.js';
+import { availableParallelism } from 'node:os';
+import { createGradientEngine, type SparseP } from './tsne_gradient.js';
 import { flattenPoints, knnAll, principalAxes, type FlatPoints, type PrincipalAxes } from './knn.js';
 
 export interface TsneOptions {
@@ -34,7 +35,17 @@ export interface TsneOptions {
   theta?: number;
   /** Called every 10 iterations and at the end with the iterations done so far. */
   onProgress?: (iteration: number, total: number) => void;
+  /**
+   * Threads for the gradient (1 or 2; default 2 when the machine has 2+ cores and n >= 2000).
+   * The result does not depend on it.
+   */
+  threads?: number;
 }
+
+export type { SparseP };
+
+/** Below this many points a worker thread costs more than it saves. */
+const PARALLEL_MIN_POINTS = 2000;
 
 export const TSNE_DEFAULTS: TsneOptions = {
   perplexity: 30,
@@ -72,47 +83,47 @@ export function tsne(points: ArrayLike<number>[], opts: TsneOptions): Float64Arr
   const P = symmetrise(cond, knn.indices, n, k);
 
   // 4: initial embedding
-  const y = o.init === 'pca' ? pcaInit(x, axes) : randomInit(n, o.seed);
+  const y0 = o.init === 'pca' ? pcaInit(x, axes) : randomInit(n, o.seed);
 
   // 5: optimisation
   const lr = o.learningRate === 'auto' ? Math.max(n / EARLY_EXAGGERATION / 4, 50) : o.learningRate;
-  const grad = new Float64Array(2 * n);
-  const update = new Float64Array(2 * n);
-  const gains = new Float64Array(2 * n).fill(1);
-  const negF = new Float64Array(2 * n);
-  const tree = new QuadTree(n);
-  const exploration = Math.min(EXPLORATION_ITERATIONS, o.iterations);
-  for (let it = 0; it < o.iterations; it++) {
-    const early = it < exploration;
-    const exaggeration = early ? EARLY_EXAGGERATION : 1;
-    const momentum = early ? MOMENTUM_EARLY : MOMENTUM_LATE;
-
-    tree.build(y, theta);
-    const sumQ = repulsion(tree.nodes, tree.size, tree.sx, tree.sy, tree.ids, negF, 0, n);
-    attraction(P, y, n, exaggeration, grad);
-    const invZ = 1 / sumQ;
-    let norm2 = 0;
-    for (let p = 0; p < 2 * n; p++) {
-      let g = 4 * (grad[p] - negF[p] * invZ);
-      const u = update[p];
-      // gains grow where the step keeps the direction opposite to the gradient (Jacobs 1988)
-      const gain = u * g < 0 ? gains[p] + 0.2 : Math.max(gains[p] * 0.8, MIN_GAIN);
-      gains[p] = gain;
-      g *= gain;
-      norm2 += g * g;
-      const nu = momentum * u - lr * g;
-      update[p] = nu;
-      y[p] += nu;
+  const threads = o.threads ?? (n >= PARALLEL_MIN_POINTS && availableParallelism() >= 2 ? 2 : 1);
+  const engine = createGradientEngine(P, n, theta, threads);
+  try {
+    const { y, attr, negF } = engine;
+    y.set(y0);
+    const update = new Float64Array(2 * n);
+    const gains = new Float64Array(2 * n).fill(1);
+    const exploration = Math.min(EXPLORATION_ITERATIONS, o.iterations);
+    for (let it = 0; it < o.iterations; it++) {
+      const early = it < exploration;
+      const momentum = early ? MOMENTUM_EARLY : MOMENTUM_LATE;
+      const invZ = 1 / engine.compute(early ? EARLY_EXAGGERATION : 1);
+      let norm2 = 0;
+      for (let p = 0; p < 2 * n; p++) {
+        let g = 4 * (attr[p] - negF[p] * invZ);
+        const u = update[p];
+        // gains grow where the step keeps the direction opposite to the gradient (Jacobs 1988)
+        const gain = u * g < 0 ? gains[p] + 0.2 : Math.max(gains[p] * 0.8, MIN_GAIN);
+        gains[p] = gain;
+        g *= gain;
+        norm2 += g * g;
+        const nu = momentum * u - lr * g;
+        update[p] = nu;
+        y[p] += nu;
+      }
+      const done = it + 1;
+      if (o.onProgress && (done % 10 === 0 || done === o.iterations)) o.onProgress(done, o.iterations);
+      // sklearn's stopping rule on a vanishing (gain-scaled) gradient, checked every 50 iterations
+      if (done % GRAD_NORM_CHECK_EVERY === 0 && Math.sqrt(norm2) <= MIN_GRAD_NORM) {
+        if (o.onProgress && done !== o.iterations) o.onProgress(o.iterations, o.iterations);
+        break;
+      }
     }
-    const done = it + 1;
-    if (o.onProgress && (done % 10 === 0 || done === o.iterations)) o.onProgress(done, o.iterations);
-    // sklearn's stopping rule on a vanishing (gain-scaled) gradient, checked every 50 iterations
-    if (done % GRAD_NORM_CHECK_EVERY === 0 && Math.sqrt(norm2) <= MIN_GRAD_NORM) {
-      if (o.onProgress && done !== o.iterations) o.onProgress(o.iterations, o.iterations);
-      break;
-    }
+    return new Float64Array(y);
+  } finally {
+    engine.close();
   }
-  return y;
 }
 
 function validate(points: ArrayLike<number>[], o: TsneOptions): FlatPoints {
@@ -131,6 +142,7 @@ function validate(points: ArrayLike<number>[], o: TsneOptions): FlatPoints {
   if (o.init !== 'pca' && o.init !== 'random') throw new UsageError(`t-SNE: init must be 'pca' or 'random', got '${o.init}'`);
   const theta = o.theta ?? 0.5;
   if (!Number.isFinite(theta) || theta < 0 || theta > 1) throw new UsageError(`t-SNE: theta must be in [0, 1], got ${theta}`);
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1)) throw new UsageError(`t-SNE: threads must be a positive integer, got ${o.threads}`);
   if (!Number.isInteger(o.seed)) throw new UsageError(`t-SNE: seed must be an integer, got ${o.seed}`);
   let x: FlatPoints;
   try {
@@ -190,13 +202,6 @@ export function conditionalProbabilities(distances: Float64Array, n: number, k: 
   return P;
 }
 
-/** Sparse symmetric joint probabilities in CSR form; rows sorted by column. */
-export interface SparseP {
-  rowPtr: Int32Array;
-  cols: Int32Array;
-  vals: Float64Array;
-}
-
 /** P = (C + C^T) / sum(C + C^T) for the conditional matrix C given as n rows of k (index, value). */
 export function symmetrise(cond: Float64Array, nbr: Int32Array, n: number, k: number): SparseP {
   const counts = new Int32Array(n + 1);
@@ -245,25 +250,6 @@ export function symmetrise(cond: Float64Array, nbr: Int32Array, n: number, k: nu
   const norm = 1 / Math.max(total, Number.EPSILON);
   for (let e = 0; e < w; e++) outVals[e] *= norm;
   return { rowPtr, cols: outCols.slice(0, w), vals: outVals.slice(0, w) };
-}
-
-/** Attractive term sum_j p_ij * exaggeration * (1 + |y_i - y_j|^2)^-1 (y_i - y_j) into `out` (n * 2). */
-function attraction(P: SparseP, y: Float64Array, n: number, exaggeration: number, out: Float64Array): void {
-  const { rowPtr, cols, vals } = P;
-  for (let i = 0; i < n; i++) {
-    const xi = y[2 * i], yi = y[2 * i + 1];
-    let fx = 0, fy = 0;
-    for (let e = rowPtr[i], end = rowPtr[i + 1]; e < end; e++) {
-      const j = cols[e];
-      const dx = xi - y[2 * j];
-      const dy = yi - y[2 * j + 1];
-      const m = vals[e] / (1 + dx * dx + dy * dy);
-      fx += m * dx;
-      fy += m * dy;
-    }
-    out[2 * i] = fx * exaggeration;
-    out[2 * i + 1] = fy * exaggeration;
-  }
 }
 
 /** N(0, 1e-4^2) coordinates from the seeded RNG. */

@@ -67,6 +67,19 @@ export class QuadTree {
     this.py = new Float64Array(n + 1);
   }
 
+  /** Read-only views of a tree built by another thread into `buffer` (see the constructor). */
+  static views(n: number, buffer: ArrayBufferLike): { nodes: Float64Array; sx: Float64Array; sy: Float64Array; ids: Int32Array } {
+    const maxNodes = 2 * n + 16;
+    let off = 0;
+    const nodes = new Float64Array(buffer, off, maxNodes * NODE_STRIDE);
+    off += maxNodes * NODE_STRIDE * 8;
+    const sx = new Float64Array(buffer, off, n);
+    off += n * 8;
+    const sy = new Float64Array(buffer, off, n);
+    off += n * 8;
+    return { nodes, sx, sy, ids: new Int32Array(buffer, off, n) };
+  }
+
   /** Bytes of the shared part (nodes, sorted coordinates, ids) for n points. */
   static bytesFor(n: number): number {
     return (2 * n + 16) * NODE_STRIDE * 8 + 2 * n * 8 + 4 * n + 8;
@@ -196,10 +209,11 @@ const GROUP = 16;
  * holding views of the same shared memory can run it).
  *
  * The tree is walked once per group of GROUP consecutive points rather than once per point: a
- * cell is summarised for the whole group when the criterion holds for the group's nearest
- * possible member (distance from the cell's centre of mass minus the group's radius), which is at
- * least as strict as the per-point criterion, and the per-point work becomes a tight,
- * branch-predictable loop.
+ * cell is summarised for the whole group when the criterion holds even for the group's nearest
+ * possible member (distance from the centre of mass minus the group's radius), and opened for the
+ * whole group when it fails even for the farthest; only in between does each member walk that
+ * subtree alone. Every point thus gets exactly the per-point Barnes-Hut decisions while most
+ * decisions are shared, and the per-point work becomes tight, branch-predictable loops.
  */
 export function repulsion(nodes: Float64Array, size: number, sx: Float64Array, sy: Float64Array, ids: Int32Array, negF: Float64Array, start: number, end: number): number {
   let sumQ = 0;
@@ -238,6 +252,53 @@ export function repulsion(nodes: Float64Array, size: number, sx: Float64Array, s
           fys[p - g0] += cq * q * dy;
         }
         t = nodes[o + 4];
+        continue;
+      }
+      const far = m + 2 * gr; // the farthest any member can be from the centre of mass
+      if (far * far > nodes[o + 3]) {
+        // some members may summarise this cell and others not: walk its subtree per point
+        const stop = nodes[o + 4];
+        for (let p = g0; p < g1; p++) {
+          const xi = sx[p], yi = sy[p];
+          let fx = 0, fy = 0, zq = 0;
+          let u = t;
+          while (u < stop) {
+            const b = u * NODE_STRIDE;
+            const dx = xi - nodes[b];
+            const dy = yi - nodes[b + 1];
+            const d2 = dx * dx + dy * dy;
+            if (d2 > nodes[b + 3]) {
+              const q = 1 / (1 + d2);
+              const cq = nodes[b + 2] * q;
+              zq += cq;
+              fx += cq * q * dx;
+              fy += cq * q * dy;
+              u = nodes[b + 4];
+              continue;
+            }
+            const la = nodes[b + 5];
+            if (la >= 0) {
+              const lb = nodes[b + 6];
+              for (let r = la; r < lb; r++) {
+                if (r === p) continue;
+                const ex = xi - sx[r];
+                const ey = yi - sy[r];
+                const q = 1 / (1 + ex * ex + ey * ey);
+                zq += q;
+                const qq = q * q;
+                fx += qq * ex;
+                fy += qq * ey;
+              }
+              u = nodes[b + 4];
+              continue;
+            }
+            u++;
+          }
+          sumQ += zq;
+          fxs[p - g0] += fx;
+          fys[p - g0] += fy;
+        }
+        t = stop;
         continue;
       }
       const la = nodes[o + 5];

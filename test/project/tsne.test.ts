@@ -175,3 +175,12 @@ test('Barnes-Hut repulsion: exact at theta 0, close at theta 0.5', () => {
     assert.ok(Math.sqrt(err / norm) < tol, `theta ${theta}: relative force error ${Math.sqrt(err / norm)}`);
   }
 });
+
+test('t-SNE gives bit-identical results on 1 and 2 threads', () => {
+  const { points } = blobs(3, 50, 6, 9);
+  const opts = { ...TSNE_DEFAULTS, perplexity: 10, iterations: 300 };
+  const one = tsne(points, { ...opts, threads: 1 });
+  const two = tsne(points, { ...opts, threads: 2 });
+  assert.deepEqual(two, one);
+  assert.throws(() => tsne(points, { ...opts, threads: 0 }), /threads/);
+});
