@@ -116,7 +116,7 @@ export async function benchTsne(options: Partial<BenchTsneOptions> = {}): Promis
 
       const ours: number[] = [];
       const theirs: number[] = [];
-      let yOurs = new Float64Array(0);
+      let yOurs: Float64Array = new Float64Array(0);
       let yTheirs: Float64Array | null = null;
       let version: string | null = null;
       let threads: number | null = null;
