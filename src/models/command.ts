@@ -25,6 +25,7 @@ export async function runList(opts: ModelsOptions): Promise<{ home: string; mode
   for (const m of models) {
     log.info(`  ${m.name.padEnd(10)} ${m.cached ? `cached  ${(m.bytes / 1e6).toFixed(0).padStart(4)} MB  ${m.modelDir}` : 'not cached (dnnkit models pull ' + m.name + ')'}`);
     log.info(`  ${''.padEnd(10)} ${m.description}`);
+    if (m.checkpoint) log.info(`  ${''.padEnd(10)} checkpoint ${m.checkpoint} (safe to delete: the converted model does not need it)`);
   }
   return { home, models };
 }

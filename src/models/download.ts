@@ -64,7 +64,10 @@ async function attempt(url: string, tmp: string, opts: DownloadOptions, redirect
     throw new InputError(`downloading ${url} failed: the server answered HTTP ${status}`);
   }
   const total = Number(res.headers['content-length'] ?? 0);
-  const progress = createProgress({ total: total || 1, label: opts.label ?? path.basename(new URL(url).pathname), quiet: opts.quiet });
+  // The bar counts megabytes (value/total) and shows the speed.
+  const label = `${opts.label ?? path.basename(new URL(url).pathname)} (MB)`;
+  const progress = createProgress({ total: total ? Math.ceil(total / 1e6) : 1, label, quiet: opts.quiet });
+  const started = Date.now();
   const hash = createHash('sha256');
   const out = createWriteStream(tmp);
   let bytes = 0;
@@ -81,7 +84,7 @@ async function attempt(url: string, tmp: string, opts: DownloadOptions, redirect
       res.on('data', (chunk: Buffer) => {
         hash.update(chunk);
         bytes += chunk.length;
-        progress.update(Math.min(bytes, total || bytes), { MB: bytes / 1e6 });
+        progress.update(Math.floor(bytes / 1e6), { 'MB/s': bytes / 1e3 / Math.max(1, Date.now() - started) });
         if (!out.write(chunk)) {
           res.pause();
           out.once('drain', () => res.resume());
@@ -94,6 +97,7 @@ async function attempt(url: string, tmp: string, opts: DownloadOptions, redirect
         if (done) return;
         if (total && bytes !== total) return fail(new DroppedConnectionError(`got ${bytes} of ${total} bytes`));
         done = true;
+        progress.update(Math.ceil(bytes / 1e6), { 'MB/s': bytes / 1e3 / Math.max(1, Date.now() - started) });
         out.end(() => resolve());
       });
       res.on('close', () => {

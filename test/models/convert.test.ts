@@ -4,9 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/core/backend.js';
 import { InputError, UsageError } from '../../src/core/errors.js';
+import { resolveModel } from '../../src/models/index.js';
+import { MODEL_NAMES, MODELS, sha256PrefixOf } from '../../src/models/registry.js';
 import { architectureLayout, convertCheckpoint } from '../../src/models/convert.js';
 import { openTorchCheckpoint } from '../../src/models/torch_checkpoint.js';
 import { listFiles, requireOracle, runCli, tempDir } from '../helpers.js';
@@ -92,5 +96,31 @@ test('real checkpoint: truncated (zip and legacy), wrong arch -> one-line error 
   const json = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'));
   assert.equal(json.userDefinedMetadata.dnnkit.arch, 'resnet18');
   assert.equal(statSync(path.join(out, 'weights.bin')).size, 11_689_512 * 4 + 9_600 * 4);
-  mkdirSync(path.join(dir, 'unused'), { recursive: true });
+  // A model converted to --out keeps its metadata: used by path, it is still an ImageNet model.
+  await initBackend();
+  const m = await resolveModel(out, { quiet: true });
+  assert.deepEqual([m.name, m.outputsLogits, m.classNames?.length, m.inputShape], ['out', true, 1000, [224, 224, 3]]);
+  const { input, display } = await m.preprocess(new URL('../../../data/images/coffee.png', import.meta.url).pathname);
+  assert.deepEqual([input.shape, display.width, display.height], [[1, 224, 224, 3], 224, 224]);
+  input.dispose();
+  m.model.dispose();
+});
+
+test('registry guard: every model builds with torchvision layer names, its Grad-CAM layer and input shape', async () => {
+  await initBackend();
+  for (const name of MODEL_NAMES) {
+    const entry = MODELS[name];
+    const model = entry.build({ zeroInit: true });
+    assert.deepEqual(model.inputs[0].shape, [null, ...entry.inputShape], name);
+    assert.deepEqual(model.outputs[0].shape, [null, 1000], name);
+    const last = model.getLayer(entry.lastConvLayer);
+    assert.equal((last.output as tf.SymbolicTensor).shape.length, 4, `${name}: ${entry.lastConvLayer} is a feature map`);
+    const names = new Set(model.layers.map((l) => l.name));
+    assert.equal(names.size, model.layers.length, 'layer names are unique');
+    assert.match(entry.file, /^[a-z0-9]+-[0-9a-f]{8}\.pth$/);
+    assert.equal(sha256PrefixOf(entry.file), entry.file.split('-')[1].slice(0, 8));
+    assert.ok(entry.url.endsWith(`/${entry.file}`));
+    model.dispose();
+  }
+  assert.equal(tf.memory().numTensors, 0, 'building and disposing leaves no tensors');
 });
