@@ -4,6 +4,8 @@
 Writes into OUT (a temporary folder; nothing here is committed):
   <arch>.pth           seeded random-init torchvision state_dict, zip format (torch >= 1.6)
   <arch>-legacy.pth    the same state_dict in the legacy (pre-1.6, non-zip) format, with --legacy
+  <arch>-wrapped.pth, <arch>-full.pth, <arch>-half.pth   with --variants: {'epoch', 'state_dict'},
+                       torch.save(model) (not a state_dict), float16 weights
   <arch>-inputs.f32    [n, 224, 224, 3] float32 little-endian, NHWC: torchvision-preprocessed images
   <arch>-logits.f32    [n, 1000] float32 little-endian: PyTorch's logits on those inputs (eval mode)
   <arch>.json          shapes, file names, image names, versions
@@ -64,6 +66,7 @@ def main() -> int:
     ap.add_argument('--noise', type=int, default=1, help='extra inputs of Gaussian noise')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--legacy', action='store_true', help='also write the legacy non-zip format')
+    ap.add_argument('--variants', action='store_true', help='also write wrapped, whole-model and float16 checkpoints')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
@@ -73,6 +76,10 @@ def main() -> int:
     torch.save(sd, os.path.join(args.out, f'{args.arch}.pth'))
     if args.legacy:
         torch.save(sd, os.path.join(args.out, f'{args.arch}-legacy.pth'), _use_new_zipfile_serialization=False)
+    if args.variants:
+        torch.save({'epoch': 3, 'state_dict': sd}, os.path.join(args.out, f'{args.arch}-wrapped.pth'))
+        torch.save(model, os.path.join(args.out, f'{args.arch}-full.pth'))
+        torch.save({k: v.half() for k, v in sd.items()}, os.path.join(args.out, f'{args.arch}-half.pth'))
 
     inputs = [PREPROCESS(Image.open(p).convert('RGB')) for p in args.images]
     gen = torch.Generator().manual_seed(args.seed + 1)

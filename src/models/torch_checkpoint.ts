@@ -126,7 +126,9 @@ function parseStateDict(reader: BufferReader, file: string): { tensors: Map<stri
     if (root instanceof Map && root.has(wrapper) && root.get(wrapper) instanceof Map) root = root.get(wrapper);
   }
   if (!(root instanceof Map)) {
-    throw new InputError(`${file}: the checkpoint holds a ${typeof root === 'object' && root ? (root.constructor?.name ?? 'object') : typeof root}, not a state_dict; save it with torch.save(model.state_dict(), path)`);
+    const proto = (root && typeof root === 'object' ? Object.getPrototypeOf(root) : undefined) as { __module__?: string; __name__?: string } | undefined;
+    const what = proto?.__name__ ? `a pickled ${proto.__module__}.${proto.__name__} object` : `a ${typeof root}`;
+    throw new InputError(`${file}: the checkpoint holds ${what}, not a state_dict; save it with torch.save(model.state_dict(), path)`);
   }
   const tensors = new Map<string, TorchTensorRef>();
   const strip = [...root.keys()].every((k) => String(k).startsWith('module.'));

@@ -58,9 +58,14 @@ test('not a checkpoint: a PNG, an empty file, a missing file, an unknown arch ->
 test('real checkpoint: truncated (zip and legacy), wrong arch -> one-line error naming the problem, nothing written', async (t) => {
   const py = requireOracle(t, ['torch', 'torchvision']);
   if (!py) return;
-  const fx = await torchFixture(py, 'resnet18', { noise: 1, legacy: true });
+  const fx = await torchFixture(py, 'resnet18', { noise: 1, legacy: true, variants: true });
   const dir = tempDir(t);
   const out = path.join(dir, 'out');
+
+  // Not a plain float32 state_dict: whole pickled model, float16.
+  await assert.rejects(convertCheckpoint(path.join(fx.dir, 'resnet18-full.pth'), 'resnet18', out),
+    /holds a pickled torchvision\.models\.resnet\.ResNet object, not a state_dict/);
+  await assert.rejects(convertCheckpoint(path.join(fx.dir, 'resnet18-half.pth'), 'resnet18', out), /conv1\.weight is float16/);
 
   const ckpt = await openTorchCheckpoint(fx.checkpoint);
   assert.equal(ckpt.format, 'zip');
@@ -88,6 +93,10 @@ test('real checkpoint: truncated (zip and legacy), wrong arch -> one-line error 
   const usage = await runCli(['models', 'convert', fx.checkpoint, '--arch', 'alexnet', '--out', out]);
   assert.equal(usage.code, 2);
   assert.deepEqual(listFiles(out), []);
+
+  // A state_dict wrapped in {'epoch', 'state_dict'} (a training checkpoint) converts.
+  const wrapped = await convertCheckpoint(path.join(fx.dir, 'resnet18-wrapped.pth'), 'resnet18', path.join(dir, 'wrapped'));
+  assert.equal(wrapped.parameters, 11_699_112);
 
   // And a good conversion writes exactly model.json + weights.bin with the metadata.
   const ok = await runCli(['models', 'convert', fx.checkpoint, '--arch', 'resnet18', '--out', out, '--json']);

@@ -31,7 +31,7 @@ function f32(file: string): Float32Array {
 }
 
 /** Generates (once) the fixture of `arch` with python `py`; removed when the process exits. */
-export function torchFixture(py: string, arch: 'resnet18' | 'vgg16', opts: { images?: string[]; noise?: number; legacy?: boolean } = {}): Promise<TorchFixture> {
+export function torchFixture(py: string, arch: 'resnet18' | 'vgg16', opts: { images?: string[]; noise?: number; legacy?: boolean; variants?: boolean } = {}): Promise<TorchFixture> {
   const key = `${arch}`;
   if (!cache.has(key)) {
     if (!root) {
@@ -43,6 +43,7 @@ export function torchFixture(py: string, arch: 'resnet18' | 'vgg16', opts: { ima
     const args = [path.join(ROOT, 'scripts', 'torch_fixtures.py'), '--arch', arch, '--out', dir, '--noise', String(opts.noise ?? 1)];
     if (opts.images?.length) args.push('--images', ...opts.images);
     if (opts.legacy) args.push('--legacy');
+    if (opts.variants) args.push('--variants');
     cache.set(key, new Promise<TorchFixture>((resolve, reject) => {
       const child = spawn(py, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
