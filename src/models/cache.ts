@@ -18,7 +18,7 @@ export interface PullOptions {
   home?: string;
   /** No progress bar or messages. */
   quiet?: boolean;
-  /** Download and convert again even when cached. */
+  /** Convert again even when cached (downloads again only if the kept checkpoint is missing or fails its checksum). */
   force?: boolean;
 }
 
@@ -103,14 +103,14 @@ export async function pullCheckpoint(name: ModelName, source: { file: string; ur
   await removeStaleTemps(path.dirname(pth));
   let downloaded = false;
   let sha256: string | undefined;
-  if (existsSync(pth) && !opts.force) {
+  if (existsSync(pth)) {
     sha256 = await sha256File(pth);
     if (prefix && !sha256.startsWith(prefix)) {
       say(`cached ${source.file} fails its checksum; downloading it again`);
       await fsp.rm(pth, { force: true });
     }
   }
-  if (!existsSync(pth) || opts.force) {
+  if (!existsSync(pth)) {
     const url = source.url;
     say(`downloading ${name} from ${url}`);
     try {

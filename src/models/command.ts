@@ -32,7 +32,7 @@ export async function runList(opts: ModelsOptions): Promise<{ home: string; mode
 
 export async function runPull(opts: ModelsOptions & { force?: boolean }, name: ModelName): Promise<PullResult> {
   const r = await pullModel(name, { home: opts.home, quiet: opts.json, force: opts.force });
-  if (!r.converted) createLogger(opts.json).info(`${name} is already cached in ${r.modelDir} (use --force to download and convert again)`);
+  if (!r.converted) createLogger(opts.json).info(`${name} is already cached in ${r.modelDir} (use --force to convert it again)`);
   return r;
 }
 
@@ -68,7 +68,7 @@ export function register(program: Command): void {
   models.command('pull').description('download a torchvision checkpoint, verify its SHA-256, convert it to tfjs and cache it')
     .addArgument(new Argument('<name>', 'model to pull').choices(MODEL_NAMES))
     .addOption(home())
-    .option('--force', 'download and convert again even when cached', false)
+    .option('--force', 'convert again even when cached (re-downloads only a missing or corrupt checkpoint)', false)
     .option('--json', 'print a JSON summary on stdout', false)
     .option('--debug', 'show stack traces on errors', false)
     .action(action((o: CommonOptions, args: string[]) => runPull(o as unknown as ModelsOptions, args[0] as ModelName)));

@@ -91,7 +91,9 @@ export async function resolveModel(spec: string, opts: { home?: string; quiet?: 
       await pullModel(spec, { home: opts.home, quiet: opts.quiet });
     }
     const dir = cachedModelDir(spec, opts.home);
-    const model = await loadModel(dir);
+    const model = await loadModel(dir).catch((err: Error) => {
+      throw new InputError(`the cached ${spec} in ${dir} is damaged (${err.message}); run: dnnkit models pull ${spec} --force`);
+    });
     return wrap(spec, model, spec, { arch: spec, outputsLogits: true, preprocessing: 'imagenet', classes: 'imagenet' });
   }
   if (!existsSync(spec)) {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, truncateSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -143,6 +143,11 @@ test('pull from a local server: download, verify, convert, cache; then --model l
   // Cached: no download (the server is gone) and resolveModel loads it.
   const again = await pullCheckpoint('resnet18', { file, url: `${s.url}/${file}` }, { home, quiet: true });
   assert.equal(again.converted, false);
+  // A damaged cached model is reported with the fix; --force re-converts from the kept checkpoint, offline.
+  truncateSync(path.join(home, 'models', 'resnet18', 'weights.bin'), 1000);
+  await assert.rejects(resolveModel('resnet18', { home, quiet: true }), /damaged .*dnnkit models pull resnet18 --force/);
+  const forced = await pullCheckpoint('resnet18', { file, url: `${s.url}/${file}` }, { home, quiet: true, force: true });
+  assert.deepEqual([forced.downloaded, forced.converted], [false, true]);
   const m = await resolveModel('resnet18', { home, quiet: true });
   assert.equal(m.name, 'resnet18');
   assert.deepEqual(m.inputShape, [224, 224, 3]);
