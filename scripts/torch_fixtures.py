@@ -58,9 +58,22 @@ def build(arch: str, seed: int) -> torch.nn.Module:
     return model.eval()
 
 
+def write_tiny(out: str) -> int:
+    """Known values: a = arange(6) as [2,3] float32; b = arange(5) float64; c = [7] int64; v = a view
+    of storage w (arange(10) float32) at offset 2, shape [4]; w itself. v and w share one storage."""
+    w = torch.arange(10, dtype=torch.float32)
+    sd = {'a': torch.arange(6, dtype=torch.float32).reshape(2, 3), 'b': torch.arange(5, dtype=torch.float64),
+          'c': torch.tensor([7]), 'v': w[2:6], 'w': w}
+    torch.save(sd, os.path.join(out, 'tiny.pth'))
+    torch.save(sd, os.path.join(out, 'tiny-legacy.pth'), _use_new_zipfile_serialization=False)
+    print(json.dumps({'arch': 'tiny'}))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--arch', required=True, choices=['resnet18', 'vgg16'])
+    ap.add_argument('--arch', required=True, choices=['resnet18', 'vgg16', 'tiny'],
+                    help="'tiny': a small hand-checkable state_dict (tiny.pth, tiny-legacy.pth) for the reader tests")
     ap.add_argument('--out', required=True)
     ap.add_argument('--images', nargs='*', default=[])
     ap.add_argument('--noise', type=int, default=1, help='extra inputs of Gaussian noise')
@@ -70,6 +83,8 @@ def main() -> int:
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
+    if args.arch == 'tiny':
+        return write_tiny(args.out)
 
     model = build(args.arch, args.seed)
     sd = model.state_dict()

@@ -114,7 +114,7 @@ function isContiguous(ref: TorchTensorRef): boolean {
  */
 const BLOCK_ROWS = 32;
 
-class PermutedWriter {
+export class PermutedWriter {
   readonly numel: number;
   count = 0;
   private readonly rows: number;
@@ -179,7 +179,7 @@ class PermutedWriter {
  * Turns byte chunks of one float32 storage into element runs for the tensors that view it (each a
  * contiguous element range [offset, offset + numel)), carrying bytes split across chunk borders.
  */
-function storageConsumer(targets: Array<{ offset: number; writer: PermutedWriter }>): ChunkConsumer {
+export function storageConsumer(targets: Array<{ offset: number; writer: PermutedWriter }>): ChunkConsumer {
   let carry = Buffer.alloc(0);
   let nextElement = 0;
   return (chunk) => {

@@ -181,6 +181,10 @@ async function openZipCheckpoint(file: string): Promise<TorchCheckpoint> {
     const pkl = entries.find((e) => e.fileName === 'data.pkl' || e.fileName.endsWith('/data.pkl'));
     if (!pkl) throw new InputError(`${file} is a zip file but not a PyTorch checkpoint (no data.pkl inside)`);
     const prefix = pkl.fileName.slice(0, -'data.pkl'.length);
+    const byteorder = entries.find((e) => e.fileName === `${prefix}byteorder`);
+    if (byteorder && (await readEntry(zip, byteorder)).toString().trim() !== 'little') {
+      throw new InputError(`${file} was saved on a big-endian machine; dnnkit reads little-endian checkpoints (re-save it on x86/arm)`);
+    }
     const { tensors, storages } = parseStateDict(new BufferReader(await readEntry(zip, pkl)), file);
     const byName = new Map(entries.map((e) => [e.fileName, e]));
     for (const s of storages.values()) {
@@ -219,7 +223,7 @@ async function openZipCheckpoint(file: string): Promise<TorchCheckpoint> {
 }
 
 /** Reads the legacy format's leading pickles from the head of the file (grows the head if needed). */
-async function openLegacyCheckpoint(file: string, size: number): Promise<TorchCheckpoint> {
+async function openLegacyCheckpoint(file: string, size: number, chunkSize: number): Promise<TorchCheckpoint> {
   const fh = await fsp.open(file, 'r');
   let head: Buffer;
   let headLen = Math.min(size, 1 << 20);
@@ -273,7 +277,7 @@ async function openLegacyCheckpoint(file: string, size: number): Promise<TorchCh
       let remaining = 0;
       let pos = 0;
       let consume: ChunkConsumer | undefined;
-      const stream = createReadStream(file, { start: dataStart, highWaterMark: 1 << 20 });
+      const stream = createReadStream(file, { start: dataStart, highWaterMark: chunkSize });
       for await (const c of stream) {
         let chunk = c as Buffer;
         while (chunk.length > 0 && i < keys.length) {
@@ -310,9 +314,10 @@ async function openLegacyCheckpoint(file: string, size: number): Promise<TorchCh
 
 /**
  * Opens a checkpoint and parses its state_dict (metadata only). Throws a one-line InputError for a
- * missing, empty, truncated, non-zip or non-torch file.
+ * missing, empty, truncated, non-zip or non-torch file. `chunkSize`: read size of the legacy format's
+ * stream (tests use tiny chunks to split every header).
  */
-export async function openTorchCheckpoint(file: string): Promise<TorchCheckpoint> {
+export async function openTorchCheckpoint(file: string, opts: { chunkSize?: number } = {}): Promise<TorchCheckpoint> {
   let st;
   try {
     st = await fsp.stat(file);
@@ -326,6 +331,6 @@ export async function openTorchCheckpoint(file: string): Promise<TorchCheckpoint
   await fh.read(magic, 0, 4, 0);
   await fh.close();
   if (magic.equals(ZIP_MAGIC)) return openZipCheckpoint(file);
-  if (magic[0] === 0x80 && magic[1] >= 2) return openLegacyCheckpoint(file, st.size);
+  if (magic[0] === 0x80 && magic[1] >= 2) return openLegacyCheckpoint(file, st.size, opts.chunkSize ?? 1 << 20);
   throw new InputError(`${path.basename(file)} is not a PyTorch checkpoint (neither a zip nor a legacy torch.save file): ${file}`);
 }
