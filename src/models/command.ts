@@ -2,16 +2,17 @@
  * Commands of the models module: `models list|pull|convert` and `classify`. Names and choices come
  * from the registry (registry.ts).
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Argument, Command, Option } from 'commander';
 import { action, addCommonOptions, type CommonOptions } from '../core/command.js';
-import { UsageError } from '../core/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { installConverted, listCache, pullModel, type CacheEntry, type PullResult } from './cache.js';
 import { run as runClassify, DEFAULT_CLASSIFY_MODEL, type ClassifyOptions } from './classify.js';
 import { convertCheckpoint, type ConvertResult } from './convert.js';
-import { dnnkitHome, MODEL_NAMES, type ModelName } from './registry.js';
+import { sha256File } from './download.js';
+import { dnnkitHome, MODEL_NAMES, MODELS, sha256PrefixOf, type ModelName } from './registry.js';
 
 interface ModelsOptions extends Pick<CommonOptions, 'json' | 'debug'> {
   home?: string;
@@ -44,6 +45,15 @@ export interface ConvertOptions extends ModelsOptions {
 
 export async function runConvert(opts: ConvertOptions, file: string): Promise<ConvertResult> {
   const log = createLogger(opts.json);
+  // torchvision's own file (e.g. fetched by hand for an offline machine): check its SHA-256 prefix.
+  if (path.basename(file) === MODELS[opts.arch].file && existsSync(file)) {
+    const sha = await sha256File(file);
+    const want = sha256PrefixOf(MODELS[opts.arch].file)!;
+    if (!sha.startsWith(want)) {
+      throw new InputError(`${file} has SHA-256 ${sha.slice(0, 16)}..., but torchvision's ${MODELS[opts.arch].file} starts with ${want}: the file is corrupt or incomplete; download it again`);
+    }
+    log.info(`${path.basename(file)}: SHA-256 prefix ${want} verified`);
+  }
   let result: ConvertResult;
   if (opts.out) {
     const st = await fsp.stat(opts.out).catch(() => undefined);

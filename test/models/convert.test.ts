@@ -94,6 +94,14 @@ test('real checkpoint: truncated (zip and legacy), wrong arch -> one-line error 
   assert.equal(usage.code, 2);
   assert.deepEqual(listFiles(out), []);
 
+  // A file carrying torchvision's name must carry its checksum too.
+  const named = path.join(dir, 'resnet18-f37072fd.pth');
+  copyFileSync(fx.checkpoint, named);
+  const corrupt = await runCli(['models', 'convert', named, '--arch', 'resnet18', '--out', out]);
+  assert.equal(corrupt.code, 1);
+  assert.match(corrupt.stderr, /starts with f37072fd: the file is corrupt or incomplete/);
+  assert.deepEqual(listFiles(out), []);
+
   // A state_dict wrapped in {'epoch', 'state_dict'} (a training checkpoint) converts.
   const wrapped = await convertCheckpoint(path.join(fx.dir, 'resnet18-wrapped.pth'), 'resnet18', path.join(dir, 'wrapped'));
   assert.equal(wrapped.parameters, 11_699_112);
