@@ -9,6 +9,8 @@
  * for most non-neighbours. Everything lives in flat typed arrays; there are no node objects.
  */
 
+import { Worker } from 'node:worker_threads';
+
 /** Leaves hold at most this many points. */
 const LEAF_SIZE = 16;
 /** Inputs wider than this are searched unrotated (the D x D eigendecomposition and N x D^2 rotation get too costly). */
@@ -145,16 +147,94 @@ export function rotate(x: FlatPoints, pa: PrincipalAxes): Float64Array {
   return out;
 }
 
+/** Below this many points a helper thread costs more than it saves. */
+const PARALLEL_MIN_POINTS = 2000;
+/** Queries are handed out in this many chunks (both threads take the next free one). */
+const CHUNKS = 64;
+/** Give up on a silent helper thread after this long (ms). */
+const WORKER_TIMEOUT_MS = 300_000;
+// control words: next chunk to take, chunks finished, helper failed
+const NEXT = 0, FINISHED = 1, FAILED = 2;
+
 /**
  * The k nearest other points of every point, exact. `axes` (from `principalAxes`) may be passed
  * when already computed; without it they are computed when the dimension is > 2 and <= 256.
+ * With threads >= 2 (and n >= 2000) a worker thread builds the same tree and takes chunks of the
+ * queries; every query is independent, so the result does not depend on who answered it.
  */
-export function knnAll(x: FlatPoints, k: number, axes?: PrincipalAxes): KnnResult {
+export function knnAll(x: FlatPoints, k: number, axes?: PrincipalAxes, threads = 1): KnnResult {
   const { n, dim } = x;
   if (!Number.isInteger(k) || k < 1 || k > n - 1) throw new RangeError(`knnAll: k = ${k} needs 1 <= k <= n - 1 = ${n - 1}`);
   let coords = x.data;
   if (dim > 2 && dim <= MAX_ROTATE_DIM) coords = rotate(x, axes ?? principalAxes(x));
+  if (threads < 2 || n < PARALLEL_MIN_POINTS) {
+    const indices = new Int32Array(n * k);
+    const distances = new Float64Array(n * k);
+    searchRange(buildKdTree(coords, n, dim), k, 0, n, indices, distances);
+    return { k, indices, distances };
+  }
+  const shared = new Float64Array(new SharedArrayBuffer(8 * coords.length));
+  shared.set(coords);
+  const indices = new Int32Array(new SharedArrayBuffer(4 * n * k));
+  const distances = new Float64Array(new SharedArrayBuffer(8 * n * k));
+  const ctrl = new Int32Array(new SharedArrayBuffer(16));
+  let worker: Worker | null = null;
+  try {
+    worker = new Worker(new URL('./knn_worker.js', import.meta.url), {
+      workerData: { coords: shared.buffer, n, dim, k, indices: indices.buffer, distances: distances.buffer, ctrl: ctrl.buffer },
+    });
+    worker.unref();
+  } catch {
+    worker = null; // no helper: this thread takes every chunk
+  }
+  runChunks(buildKdTree(shared, n, dim), k, indices, distances, ctrl);
+  const t0 = Date.now();
+  for (;;) {
+    const finished = Atomics.load(ctrl, FINISHED);
+    if (finished === CHUNKS) break;
+    if (Atomics.load(ctrl, FAILED) === 1) throw new Error('k-NN worker thread failed');
+    if (Date.now() - t0 > WORKER_TIMEOUT_MS) throw new Error(`k-NN worker thread did not finish within ${WORKER_TIMEOUT_MS / 1000} s`);
+    Atomics.wait(ctrl, FINISHED, finished, 1000);
+  }
+  if (worker) void worker.terminate();
+  return { k, indices: new Int32Array(indices), distances: new Float64Array(distances) };
+}
 
+/** Takes chunks of the queries until none is left (the worker's and the caller's loop). */
+export function runChunks(tree: KdTree, k: number, indices: Int32Array, distances: Float64Array, ctrl: Int32Array): void {
+  const n = tree.order.length;
+  for (;;) {
+    const c = Atomics.add(ctrl, NEXT, 1);
+    if (c >= CHUNKS) return;
+    searchRange(tree, k, Math.floor((c * n) / CHUNKS), Math.floor(((c + 1) * n) / CHUNKS), indices, distances);
+    Atomics.add(ctrl, FINISHED, 1);
+    Atomics.notify(ctrl, FINISHED);
+  }
+}
+
+/** Marks the shared control block as failed (the worker calls this when it throws). */
+export function markFailed(ctrl: Int32Array): void {
+  Atomics.store(ctrl, FAILED, 1);
+  Atomics.notify(ctrl, FINISHED);
+}
+
+/** A k-d tree over `coords` [n, dim]; node t covers tree positions [lo[t], hi[t]). */
+export interface KdTree {
+  dim: number;
+  /** Point ids in tree order. */
+  order: Int32Array;
+  lo: Int32Array;
+  hi: Int32Array;
+  /** First child (the second is left + 1), -1 for a leaf. */
+  left: Int32Array;
+  splitDim: Int32Array;
+  splitVal: Float64Array;
+  /** Coordinates in tree order [n, dim]: leaf scans read contiguous memory. */
+  pts: Float64Array;
+}
+
+/** Builds the tree: split the widest coordinate at its median until leaves hold <= LEAF_SIZE points. Deterministic. */
+export function buildKdTree(coords: Float64Array, n: number, dim: number): KdTree {
   // --- build: order[] holds point ids; node t covers [lo[t], hi[t]); internal nodes split on splitDim at splitVal
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -203,13 +283,16 @@ export function knnAll(x: FlatPoints, k: number, axes?: PrincipalAxes): KnnResul
     hi[r] = b;
     todo.push(l, r);
   }
-  // points copied into tree order so that leaf scans read contiguous memory
   const pts = new Float64Array(n * dim);
   for (let p = 0; p < n; p++) pts.set(coords.subarray(order[p] * dim, order[p] * dim + dim), p * dim);
+  return { dim, order, lo, hi, left, splitDim, splitVal, pts };
+}
+
+/** Answers the queries at tree positions [p0, p1), writing rows order[p] of indices/distances. */
+export function searchRange(tree: KdTree, k: number, p0: number, p1: number, indices: Int32Array, distances: Float64Array): void {
+  const { dim, order, lo, hi, left, splitDim, splitVal, pts } = tree;
 
   // --- search
-  const indices = new Int32Array(n * k);
-  const distances = new Float64Array(n * k);
   const heapD = new Float64Array(k); // max-heap of squared distances
   const heapI = new Int32Array(k);
   const offs = new Float64Array(dim); // per-dimension offset of the query from the current cell
@@ -297,7 +380,7 @@ export function knnAll(x: FlatPoints, k: number, axes?: PrincipalAxes): KnnResul
     }
   };
 
-  for (let p = 0; p < n; p++) {
+  for (let p = p0; p < p1; p++) {
     const i = order[p]; // queries in tree order: neighbouring queries touch the same leaves
     for (let d = 0; d < dim; d++) q[d] = pts[p * dim + d];
     size = 0;
@@ -327,7 +410,6 @@ export function knnAll(x: FlatPoints, k: number, axes?: PrincipalAxes): KnnResul
       heapI[c] = lastI;
     }
   }
-  return { k, indices, distances };
 }
 
 /** Partially sorts positions [left, right] of (vals, keys) by key so that position k holds its order statistic. */

@@ -78,7 +78,8 @@ export function tsne(points: ArrayLike<number>[], opts: TsneOptions): Float64Arr
   // 1-3: sparse joint probabilities over the nearest neighbours
   const k = Math.min(n - 1, Math.floor(3 * o.perplexity + 1));
   const axes = x.dim > 2 && x.dim <= 256 ? principalAxes(x) : undefined;
-  const knn = knnAll(x, k, axes);
+  const threads = o.threads ?? (n >= PARALLEL_MIN_POINTS && availableParallelism() >= 2 ? 2 : 1);
+  const knn = knnAll(x, k, axes, threads);
   const cond = conditionalProbabilities(knn.distances, n, k, o.perplexity);
   const P = symmetrise(cond, knn.indices, n, k);
 
@@ -87,7 +88,6 @@ export function tsne(points: ArrayLike<number>[], opts: TsneOptions): Float64Arr
 
   // 5: optimisation
   const lr = o.learningRate === 'auto' ? Math.max(n / EARLY_EXAGGERATION / 4, 50) : o.learningRate;
-  const threads = o.threads ?? (n >= PARALLEL_MIN_POINTS && availableParallelism() >= 2 ? 2 : 1);
   const engine = createGradientEngine(P, n, theta, threads);
   try {
     const { y, attr, negF } = engine;

@@ -184,3 +184,13 @@ test('t-SNE gives bit-identical results on 1 and 2 threads', () => {
   assert.deepEqual(two, one);
   assert.throws(() => tsne(points, { ...opts, threads: 0 }), /threads/);
 });
+
+test('k-NN on a worker thread equals the single-thread search', () => {
+  const rng = createRng(10);
+  const pts = Array.from({ length: 2500 }, () => Array.from({ length: 5 }, () => rng.normal()));
+  const x = flattenPoints(pts);
+  const one = knnAll(x, 8, undefined, 1);
+  const two = knnAll(x, 8, undefined, 2);
+  assert.deepEqual(two.indices, one.indices);
+  assert.deepEqual(two.distances, one.distances);
+});
