@@ -44,6 +44,7 @@ export function register(program: Command): void {
     .option('--embedding-dim <n>', 'word vector size (learned from scratch)', intArg('--embedding-dim', 1, 4096), d.embeddingDim)
     .option('--dropout <x>', 'dropout rate on word vectors, between layers and before the output', floatArg('--dropout', 0, 1, { maxExclusive: true }), d.dropout)
     .option('--min-count <n>', 'words seen fewer times in train become <oov>', intArg('--min-count', 1, 1_000_000), d.minCount)
+    .option('--word-dropout <x>', 'share of training tokens replaced by <oov> at random', floatArg('--word-dropout', 0, 1, { maxExclusive: true }), d.wordDropout)
     .option('--max-len <n>', 'longest sentence in tokens, longer ones keep their last tokens (default: 95th percentile of train)', intArg('--max-len', 1, 100_000))
     .option('--train-limit <n>', 'train on a random subset of this many sentences (quick runs)', intArg('--train-limit', 2, 10_000_000))
     .addOption(new Option('--embed-plot <method>', 'project the extracted features to 2-D').choices([...PROJECTION_CHOICES, 'none']).default(d.embedPlot))

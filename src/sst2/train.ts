@@ -14,9 +14,9 @@ import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';
 import { createProgress } from '../core/progress.js';
 import { createLogger } from '../core/log.js';
-import { createRng } from '../core/rng.js';
+import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
-import { buildVocabulary, encode, lengthBatches, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
+import { buildVocabulary, encode, lengthBatches, loadSst2, oovRate, LAYOUTS, OOV_ID, type Example, type Vocabulary } from './data.js';
 import { featureLayerNames, LstmSentimentClassifier, type Sst2ModelConfig } from './model.js';
 import { loadClassifier, saveClassifier } from './saved.js';
 
@@ -46,6 +46,8 @@ export interface Sst2TrainOptions {
   dropout: number;
   /** Words seen fewer times in train map to <oov>. */
   minCount: number;
+  /** Share of training tokens replaced by <oov> at random in each batch (word dropout, Iyyer et al. 2015). */
+  wordDropout: number;
   /** Longest sentence kept (tokens); undefined = 95th percentile of train lengths. */
   maxLen?: number;
   /** Train on only the first N training sentences (quick runs, tests); undefined = all. */
@@ -69,6 +71,7 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   embeddingDim: 128,
   dropout: 0.5,
   minCount: 2,
+  wordDropout: 0.1,
   maxLen: undefined,
   trainLimit: undefined,
   embedPlot: 'pca',
@@ -117,11 +120,16 @@ function encodeSplit(examples: Example[], vocab: Vocabulary): EncodedSplit {
   return { ids: examples.map((e) => encode(e.tokens, vocab)), labels: examples.map((e) => (e.label === null ? -1 : e.label)), examples };
 }
 
-/** Batch tensors: ids [batch, time] int32 and labels [batch] float32. */
-function batchTensors(split: EncodedSplit, idx: number[]): { ids: tf.Tensor2D; labels: tf.Tensor1D } {
+/**
+ * Batch tensors: ids [batch, time] int32 and labels [batch] float32. With `wordDropout` > 0,
+ * that share of the tokens becomes <oov> (drawn from `rng`), so the model cannot lean on single
+ * rare words and the <oov> vector learns what an unknown word at test time looks like.
+ */
+function batchTensors(split: EncodedSplit, idx: number[], wordDropout = 0, rng?: Rng): { ids: tf.Tensor2D; labels: tf.Tensor1D } {
   const time = split.ids[idx[0]].length;
   const flat = new Int32Array(idx.length * time);
   idx.forEach((i, k) => flat.set(split.ids[i], k * time));
+  if (wordDropout > 0 && rng) for (let j = 0; j < flat.length; j++) if (rng.next() < wordDropout) flat[j] = OOV_ID;
   return {
     ids: tf.tensor2d(flat, [idx.length, time], 'int32'),
     labels: tf.tensor1d(idx.map((i) => Math.max(0, split.labels[i])), 'float32'),
@@ -266,7 +274,7 @@ export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
       let correct = 0;
       let seen = 0;
       for (const idx of batches) {
-        const { ids, labels } = batchTensors(train, idx);
+        const { ids, labels } = batchTensors(train, idx, opts.wordDropout, rng);
         let probs: tf.Tensor1D | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const { logits } = model.forward(ids, { training: true, rng });

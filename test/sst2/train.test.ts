@@ -27,6 +27,7 @@ test('sst2: a short run on a subset beats chance clearly; outputs, saved model a
   const res = await runCli(['sst2', '--data-dir', data, '--out', out, '--epochs', '4', '--units', '32', '--embedding-dim', '32',
     '--embed-plot', 'pca', '--seed', '3', '--json']);
   assert.equal(res.code, 0, res.stderr);
+  assert.equal(res.stdout.trim().split('\n').length, 1, 'stdout holds only the JSON summary');
   const summary = lastJson(res);
   for (const key of ['devAccuracy', 'testAccuracy', 'epochs', 'backend']) assert.ok(key in summary, key);
   // Chance is 50% (the subset is balanced to within a few points); 4 epochs of 2,500 sentences give ~65-70%.
