@@ -122,6 +122,7 @@ export async function pullCheckpoint(name: ModelName, source: { file: string; ur
       if (err instanceof DroppedConnectionError) {
         throw new InputError(`downloading ${name} from ${url} kept breaking off (${err.message}); nothing was cached: run dnnkit models pull ${name} again, or ${offlineHint(name)}`);
       }
+      if (err instanceof InputError && /answered HTTP \d+/.test(err.message)) throw new InputError(`${err.message}; ${offlineHint(name)}`);
       throw err;
     }
     downloaded = true;
