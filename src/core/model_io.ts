@@ -57,11 +57,13 @@ export function fileLoadHandler(modelJsonPath: string): tf.io.IOHandler {
           const buf = await fsp.readFile(file).catch(() => {
             throw new InputError(`weights file ${file} named in ${modelJsonPath} is missing; copy it beside model.json`);
           });
-          buffers.push(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
+          // A large file read by fs owns its ArrayBuffer: use it as is rather than copying.
+          const whole = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
+          buffers.push((whole ? buf.buffer : buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)) as ArrayBuffer);
         }
         specs.push(...group.weights);
       }
-      const weightData = tf.io.concatenateArrayBuffers(buffers);
+      const weightData = buffers.length === 1 ? buffers[0] : tf.io.concatenateArrayBuffers(buffers);
       const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (s.dtype === 'float32' || s.dtype === 'int32' ? 4 : 1), 0);
       if (expected !== weightData.byteLength) {
         throw new InputError(`weights in ${dir} hold ${weightData.byteLength} bytes but model.json describes ${expected}; the files do not belong together or are truncated`);
