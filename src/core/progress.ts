@@ -30,7 +30,7 @@ function formatMetrics(metrics: Record<string, number | string>): string {
 export function createProgress(opts: ProgressOptions): Progress {
   if (opts.quiet) return { update: () => {}, stop: () => {} };
   if (!process.stderr.isTTY) {
-    const every = (opts.plainEverySec ?? 10) * 1000;
+    const every = (opts.plainEverySec ?? 5) * 1000;
     let last = Date.now();
     return {
       update(value, metrics = {}) {
