@@ -4,7 +4,7 @@
  * theta 0.5). Reports seconds, the ratio sklearn_seconds / dnnkit_seconds (>= 1: dnnkit is faster)
  * and the trustworthiness (k = 10) of both embeddings, computed by the same code.
  *
- *   node dist/scripts/bench_tsne.js [--sizes 5000,20000] [--repeats 1] [--dim 64] [--no-sklearn] [--json FILE]
+ *   node dist/scripts/bench_tsne.js [--sizes 5000,20000] [--repeats 1] [--threads 2] [--dim 64] [--no-sklearn] [--json FILE]
  *
  * The data: a mixture of 10 Gaussian clusters in 64-d whose covariances are low-rank plus noise
  * (rank 8 plus isotropic noise of std 0.5), the shape of learned feature vectors; centres ~ N(0, 3^2 I).
@@ -27,8 +27,8 @@ export interface BenchTsneOptions {
   repeats: number;
   /** Run scikit-learn too (needs a python3 with sklearn). */
   sklearn: boolean;
-  /** Threads scikit-learn may use (n_jobs and OpenMP). */
-  sklearnThreads: number;
+  /** Threads for both sides: dnnkit's tsne({threads}), scikit-learn's n_jobs and OMP_NUM_THREADS. */
+  threads: number;
   seed: number;
   /** Progress lines go here (stderr by default). */
   log: (line: string) => void;
@@ -38,8 +38,14 @@ export interface BenchTsneRow {
   workload: string;
   points: number;
   dim: number;
+  /** Wall-clock seconds (median over repeats). */
   dnnkitSeconds: number;
   sklearnSeconds: number | null;
+  /** CPU seconds of all threads (median); a steadier measure on a shared machine. */
+  dnnkitCpuSeconds: number;
+  sklearnCpuSeconds: number | null;
+  /** Threads dnnkit used. */
+  dnnkitThreads: number;
   /** sklearnSeconds / dnnkitSeconds: >= 1 means dnnkit is at least as fast. */
   ratio: number | null;
   dnnkitTrustworthiness: number;
@@ -53,7 +59,7 @@ export const BENCH_TSNE_DEFAULTS: BenchTsneOptions = {
   dim: 64,
   repeats: 1,
   sklearn: true,
-  sklearnThreads: 2,
+  threads: 2,
   seed: 42,
   log: (line) => process.stderr.write(line + '\n'),
 };
@@ -116,28 +122,34 @@ export async function benchTsne(options: Partial<BenchTsneOptions> = {}): Promis
 
       const ours: number[] = [];
       const theirs: number[] = [];
+      const oursCpu: number[] = [];
+      const theirsCpu: number[] = [];
       let yOurs: Float64Array = new Float64Array(0);
       let yTheirs: Float64Array | null = null;
       let version: string | null = null;
       let threads: number | null = null;
       const runOurs = () => {
         const t0 = performance.now();
-        yOurs = tsne(points, { ...TSNE_DEFAULTS, seed: o.seed });
+        const c0 = process.cpuUsage();
+        yOurs = tsne(points, { ...TSNE_DEFAULTS, seed: o.seed, threads: o.threads });
+        const c1 = process.cpuUsage(c0);
         ours.push((performance.now() - t0) / 1000);
-        o.log(`bench_tsne: n=${n} dnnkit ${ours[ours.length - 1].toFixed(2)} s`);
+        oursCpu.push((c1.user + c1.system) / 1e6);
+        o.log(`bench_tsne: n=${n} dnnkit ${ours[ours.length - 1].toFixed(2)} s (cpu ${oursCpu[oursCpu.length - 1].toFixed(2)} s, ${o.threads} threads)`);
       };
       const runTheirs = () => {
-        const env = { ...process.env, OMP_NUM_THREADS: String(o.sklearnThreads) };
-        const args = [SCRIPT, inFile, String(n), String(o.dim), outFile, '--n-jobs', String(o.sklearnThreads), '--seed', String(o.seed)];
+        const env = { ...process.env, OMP_NUM_THREADS: String(o.threads) };
+        const args = [SCRIPT, inFile, String(n), String(o.dim), outFile, '--n-jobs', String(o.threads), '--seed', String(o.seed)];
         const r = spawnSync(py!, args, { env, encoding: 'utf8', maxBuffer: 1 << 24 });
         if (r.status !== 0) throw new Error(`sklearn_tsne.py failed (exit ${r.status}): ${r.stderr.trim().split('\n').pop()}`);
         const info = JSON.parse(r.stdout.trim().split('\n').pop()!);
         theirs.push(info.seconds);
+        theirsCpu.push(info.cpu_seconds);
         version = info.sklearn;
         threads = info.threads;
         const buf = readFileSync(outFile);
         yTheirs = new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8).slice();
-        o.log(`bench_tsne: n=${n} sklearn ${info.seconds.toFixed(2)} s (${info.threads} threads)`);
+        o.log(`bench_tsne: n=${n} sklearn ${info.seconds.toFixed(2)} s (cpu ${info.cpu_seconds.toFixed(2)} s, ${info.threads} threads)`);
       };
       for (let r = 0; r < o.repeats; r++) {
         // alternate the order so neither side always runs on a warmer (or busier) machine
@@ -163,6 +175,9 @@ export async function benchTsne(options: Partial<BenchTsneOptions> = {}): Promis
         dim: o.dim,
         dnnkitSeconds: dn,
         sklearnSeconds: sk,
+        dnnkitCpuSeconds: median(oursCpu),
+        sklearnCpuSeconds: theirsCpu.length ? median(theirsCpu) : null,
+        dnnkitThreads: o.threads,
         ratio: sk === null ? null : sk / dn,
         dnnkitTrustworthiness: trust[0],
         sklearnTrustworthiness: trust.length > 1 ? trust[1] : null,
@@ -180,11 +195,13 @@ export async function benchTsne(options: Partial<BenchTsneOptions> = {}): Promis
 export function formatTsneTable(rows: BenchTsneRow[]): string {
   const f = (v: number | null, d: number) => (v === null ? 'n/a' : v.toFixed(d));
   const lines = [
-    '| workload | dnnkit s | sklearn s | ratio sklearn/dnnkit | trust. dnnkit | trust. sklearn |',
-    '|---|---|---|---|---|---|',
+    '| workload | threads | dnnkit s | sklearn s | ratio sklearn/dnnkit | dnnkit cpu s | sklearn cpu s | trust. dnnkit | trust. sklearn |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.workload} | ${f(r.dnnkitSeconds, 2)} | ${f(r.sklearnSeconds, 2)} | ${f(r.ratio, 2)} | ${f(r.dnnkitTrustworthiness, 4)} | ${f(r.sklearnTrustworthiness, 4)} |`);
+    lines.push(
+      `| ${r.workload} | ${r.dnnkitThreads} | ${f(r.dnnkitSeconds, 1)} | ${f(r.sklearnSeconds, 1)} | ${f(r.ratio, 2)} | ${f(r.dnnkitCpuSeconds, 1)} | ${f(r.sklearnCpuSeconds, 1)} | ${f(r.dnnkitTrustworthiness, 4)} | ${f(r.sklearnTrustworthiness, 4)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -202,7 +219,7 @@ function parseArgs(argv: string[]): { opts: Partial<BenchTsneOptions>; json: str
     if (arg === '--sizes') opts.sizes = next().split(',').map((s) => Number.parseInt(s, 10));
     else if (arg === '--repeats') opts.repeats = Number.parseInt(next(), 10);
     else if (arg === '--dim') opts.dim = Number.parseInt(next(), 10);
-    else if (arg === '--threads') opts.sklearnThreads = Number.parseInt(next(), 10);
+    else if (arg === '--threads') opts.threads = Number.parseInt(next(), 10);
     else if (arg === '--seed') opts.seed = Number.parseInt(next(), 10);
     else if (arg === '--no-sklearn') opts.sklearn = false;
     else if (arg === '--json') json = next();
