@@ -14,9 +14,9 @@
  * Deterministic for a given seed. Keep callers on `tsne()` only: the internals may be replaced by a
  * faster method without touching them.
  */
+import { availableParallelism } from 'node:os';
 import { UsageError } from '../core/errors.js';
 import { createRng } from '../core/rng.js';
-import { availableParallelism } from 'node:os';
 import { createGradientEngine, type SparseP } from './tsne_gradient.js';
 import { flattenPoints, knnAll, principalAxes, type FlatPoints, type PrincipalAxes } from './knn.js';
 
@@ -27,7 +27,7 @@ export interface TsneOptions {
   learningRate: number | 'auto';
   /** Total optimisation iterations, the first min(250, iterations) with early exaggeration. */
   iterations: number;
-  /** Seed for the random init and the neighbour tree. */
+  /** Seed of the 'random' init (the PCA init and everything else are deterministic anyway). */
   seed: number;
   /** 'pca': first two principal components scaled to std 1e-4 (sklearn); 'random': N(0, 1e-4^2). */
   init: 'pca' | 'random';

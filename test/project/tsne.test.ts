@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { createRng } from '../../src/core/rng.js';
 import { UsageError } from '../../src/core/errors.js';
 import { knnAccuracy } from '../../src/project/metrics.js';
 import { TSNE_DEFAULTS, conditionalProbabilities, symmetrise, tsne } from '../../src/project/tsne.js';
 import { QuadTree, repulsion } from '../../src/project/tsne_bh.js';
 import { flattenPoints, knnAll, principalAxes } from '../../src/project/knn.js';
+import { requireOracle, tempDir } from '../helpers.js';
 
 /** `perCluster` points around each of `clusters` centres 10 apart in `dim` dimensions, seeded. */
 function blobs(clusters: number, perCluster: number, dim: number, seed: number) {
@@ -193,4 +197,45 @@ test('k-NN on a worker thread equals the single-thread search', () => {
   const two = knnAll(x, 8, undefined, 2);
   assert.deepEqual(two.indices, one.indices);
   assert.deepEqual(two.distances, one.distances);
+});
+
+test('joint probabilities match scikit-learn (_joint_probabilities_nn on the 3*perplexity+1 neighbours)', (t) => {
+  const py = requireOracle(t, ['sklearn']);
+  if (!py) return;
+  const { points } = blobs(3, 40, 5, 11);
+  const perplexity = 8;
+  const dir = tempDir(t);
+  const file = path.join(dir, 'x.json');
+  writeFileSync(file, JSON.stringify(points));
+  const script = [
+    'import json, sys',
+    'import numpy as np',
+    'from sklearn.neighbors import NearestNeighbors',
+    'from sklearn.manifold._t_sne import _joint_probabilities_nn',
+    'X = np.array(json.load(open(sys.argv[1])))',
+    `k = min(X.shape[0] - 1, int(3.0 * ${perplexity} + 1))`,
+    'D = NearestNeighbors(n_neighbors=k).fit(X).kneighbors_graph(mode="distance")',
+    'D.data **= 2',
+    `P = _joint_probabilities_nn(D, ${perplexity}, 0)`,
+    'print(json.dumps(P.toarray().tolist()))',
+  ].join('\n');
+  const r = spawnSync(py, ['-c', script, file], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  assert.equal(r.status, 0, r.stderr);
+  const expected: number[][] = JSON.parse(r.stdout);
+  const x = flattenPoints(points);
+  const k = Math.floor(3 * perplexity + 1);
+  const knn = knnAll(x, k);
+  const P = symmetrise(conditionalProbabilities(knn.distances, x.n, k, perplexity), knn.indices, x.n, k);
+  let maxErr = 0;
+  let maxP = 0;
+  for (let i = 0; i < x.n; i++) {
+    const row = new Float64Array(x.n);
+    for (let e = P.rowPtr[i]; e < P.rowPtr[i + 1]; e++) row[P.cols[e]] = P.vals[e];
+    for (let j = 0; j < x.n; j++) {
+      maxErr = Math.max(maxErr, Math.abs(row[j] - expected[i][j]));
+      maxP = Math.max(maxP, expected[i][j]);
+    }
+  }
+  // sklearn runs the bisection in float32, so agreement is to float32 precision
+  assert.ok(maxErr < 1e-5 * maxP, `max |P - P_sklearn| = ${maxErr} (max P ${maxP})`);
 });
