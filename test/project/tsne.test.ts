@@ -239,3 +239,18 @@ test('joint probabilities match scikit-learn (_joint_probabilities_nn on the 3*p
   // sklearn runs the bisection in float32, so agreement is to float32 precision
   assert.ok(maxErr < 1e-5 * maxP, `max |P - P_sklearn| = ${maxErr} (max P ${maxP})`);
 });
+
+test('t-SNE copes with degenerate inputs: identical points, duplicates, 1-D and 300-D rows', () => {
+  const opts = { ...TSNE_DEFAULTS, perplexity: 5, iterations: 300 };
+  const cases: [string, number[][]][] = [
+    ['identical', Array.from({ length: 50 }, () => [1, 2, 3])],
+    ['duplicates', Array.from({ length: 60 }, (_, i) => [i % 20, (i * 7) % 20])],
+    ['1-D', Array.from({ length: 40 }, (_, i) => [i])],
+    ['300-D', Array.from({ length: 40 }, (_, i) => Array.from({ length: 300 }, (_, d) => Math.sin(i * d)))],
+  ];
+  for (const [name, pts] of cases) {
+    const y = tsne(pts, opts);
+    assert.equal(y.length, 2 * pts.length, name);
+    assert.ok(y.every(Number.isFinite), `${name}: non-finite coordinates`);
+  }
+});
