@@ -9,6 +9,8 @@ import chalk from 'chalk';
 export interface Progress {
   /** Sets the position and the live values shown after the bar (e.g. loss, acc). */
   update(value: number, metrics?: Record<string, number | string>): void;
+  /** Prints a line above the bar (e.g. an epoch summary); silent when quiet. */
+  log(line: string): void;
   stop(): void;
 }
 
@@ -28,7 +30,7 @@ function formatMetrics(metrics: Record<string, number | string>): string {
 }
 
 export function createProgress(opts: ProgressOptions): Progress {
-  if (opts.quiet) return { update: () => {}, stop: () => {} };
+  if (opts.quiet) return { update: () => {}, log: () => {}, stop: () => {} };
   if (!process.stderr.isTTY) {
     const every = (opts.plainEverySec ?? 5) * 1000;
     let last = Date.now();
@@ -39,6 +41,7 @@ export function createProgress(opts: ProgressOptions): Progress {
           process.stderr.write(`${opts.label} ${value}/${opts.total} ${formatMetrics(metrics)}\n`);
         }
       },
+      log: (line) => process.stderr.write(line + '\n'),
       stop() {},
     };
   }
@@ -55,6 +58,8 @@ export function createProgress(opts: ProgressOptions): Progress {
   bar.start(opts.total, 0, { metrics: '' });
   return {
     update: (value, metrics = {}) => bar.update(value, { metrics: formatMetrics(metrics) }),
+    // Clear the bar's line, print, and let the bar redraw below on its next tick.
+    log: (line) => process.stderr.write(`\r\x1b[2K${line}\n`),
     stop: () => bar.stop(),
   };
 }

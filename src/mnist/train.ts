@@ -49,7 +49,7 @@ export const TRAIN_MNIST_DEFAULTS = {
   batchSize: 128,
   lr: 1e-3,
   lrDecay: 0.8,
-  augment: 0,
+  augment: 2,
   validationSplit: 0.1,
 } as const;
 
@@ -138,6 +138,12 @@ export function splitIndices(count: number, validationSplit: number): { train: n
     train: Array.from({ length: nTrain }, (_, i) => i),
     val: Array.from({ length: nVal }, (_, i) => nTrain + i),
   };
+}
+
+function formatEpoch(h: EpochMetrics): string {
+  return `epoch ${h.epoch}: loss ${h.loss.toFixed(4)} acc ${h.acc.toFixed(4)}` +
+    (h.val_acc !== null ? ` val_loss ${h.val_loss!.toFixed(4)} val_acc ${h.val_acc.toFixed(4)}` : '') +
+    ` (${h.seconds.toFixed(1)} s, ${h.samples_per_sec.toFixed(0)} samples/s)`;
 }
 
 function setLearningRate(model: tf.LayersModel, lr: number): void {
@@ -291,16 +297,12 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
         seconds,
         samples_per_sec: p.seen / seconds,
       });
+      progress.log(formatEpoch(state.history[state.history.length - 1]));
       state.epochPartial = { lossSum: 0, accSum: 0, seen: 0, seconds: 0 };
       state.shuffleStateAtEpochStart = rng.getState();
       t0 = Date.now();
     }
     progress.stop();
-    for (const h of state.history) {
-      log.info(`epoch ${h.epoch}: loss ${h.loss.toFixed(4)} acc ${h.acc.toFixed(4)}` +
-        (h.val_acc !== null ? ` val_loss ${h.val_loss!.toFixed(4)} val_acc ${h.val_acc.toFixed(4)}` : '') +
-        ` (${h.seconds.toFixed(1)} s, ${h.samples_per_sec.toFixed(0)} samples/s)`);
-    }
     test = evaluateModel(model, data.test, Array.from({ length: data.test.count }, (_, i) => i));
   } finally {
     progress.stop();
