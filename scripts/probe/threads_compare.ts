@@ -4,7 +4,9 @@
  * 1-thread run's:
  *   node dist/scripts/probe/threads_compare.js [--rounds 3] [--threads 2] [--workloads mnist,resnet18]
  *        [--reps 3] [--batch-resnet18 16] [--batch-vgg16 4] [--nice 10]
- * Prints per-run lines on stderr and a JSON summary (medians) on stdout.
+ * Prints per-run lines on stderr and a JSON summary (medians) on stdout. On a loaded machine the
+ * wall-clock ratio says little; `idleSpeedupEstimate` compares the CPU time of the busiest thread
+ * per rep (Linux /proc), the wall time the work would need on idle cores.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,7 +26,7 @@ const niceness = arg('nice', '10');
 const bench = path.join(path.dirname(fileURLToPath(import.meta.url)), 'threads_bench.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dnnkit-threads-'));
 
-interface Run { workload: string; threads: number; initMs: number; wallMs: number[]; cpuMs: number[]; throughput: number[]; unit: string; rssMB: number }
+interface Run { workload: string; threads: number; initMs: number; wallMs: number[]; cpuMs: number[]; perThreadCpuMs: number[]; throughput: number[]; unit: string; rssMB: number }
 const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const maxAbsDiff = (a: string, b: string) => {
   const x = new Float32Array(new Uint8Array(fs.readFileSync(a)).buffer);
@@ -51,7 +53,7 @@ for (const workload of workloads) {
       runs[t].push(run);
       if (reference === undefined && t === 1) reference = dump;
       if (reference !== undefined && dump !== reference) diffs.push(maxAbsDiff(reference, dump));
-      console.error(`${workload} round ${r} threads ${run.threads}: init ${run.initMs} ms, ${run.throughput.map((v) => v.toFixed(1)).join(' ')} ${run.unit}, wall ${run.wallMs.join(' ')} ms, cpu ${run.cpuMs.join(' ')} ms, rss ${run.rssMB} MB`);
+      console.error(`${workload} round ${r} threads ${run.threads}: init ${run.initMs} ms, ${run.throughput.map((v) => v.toFixed(1)).join(' ')} ${run.unit}, wall ${run.wallMs.join(' ')} ms, cpu ${run.cpuMs.join(' ')} ms, busiest threads ${(run.perThreadCpuMs ?? []).join(" ")} ms, rss ${run.rssMB} MB`);
     }
   }
   const stats = (t: number) => ({
@@ -59,12 +61,16 @@ for (const workload of workloads) {
     medianThroughput: median(runs[t].flatMap((x) => x.throughput)),
     medianWallMs: median(runs[t].flatMap((x) => x.wallMs)),
     medianCpuMs: median(runs[t].flatMap((x) => x.cpuMs)),
+    /** Per rep: CPU of the busiest thread (a lower bound of the wall time on an idle machine). */
+    medianBusiestThreadCpuMsPerRep: median(runs[t].map((x) => (x.perThreadCpuMs?.[0] ?? NaN) / x.wallMs.length)),
+    medianSecondThreadCpuMsPerRep: median(runs[t].map((x) => (x.perThreadCpuMs?.[1] ?? NaN) / x.wallMs.length)),
     medianInitMs: median(runs[t].map((x) => x.initMs)),
     medianRssMB: median(runs[t].map((x) => x.rssMB)),
     unit: runs[t][0].unit,
   });
   const one = stats(1); const many = stats(threads);
-  summary[workload] = { [`t1`]: one, [`t${threads}`]: many, speedup: many.medianThroughput / one.medianThroughput, maxAbsDiffVsFirst1Thread: Math.max(0, ...diffs), runs: rounds };
+  summary[workload] = { [`t1`]: one, [`t${threads}`]: many, speedup: many.medianThroughput / one.medianThroughput,
+    idleSpeedupEstimate: one.medianBusiestThreadCpuMsPerRep / many.medianBusiestThreadCpuMsPerRep, maxAbsDiffVsFirst1Thread: Math.max(0, ...diffs), runs: rounds };
 }
 fs.rmSync(tmp, { recursive: true, force: true });
 console.log(JSON.stringify({ date: new Date().toISOString(), loadavg: os.loadavg(), ...summary }, null, 1));
