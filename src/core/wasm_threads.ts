@@ -39,6 +39,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
+import { UsageError } from './errors.js';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -62,14 +63,14 @@ let factoryWrapped = false;
 /** What happened when the backend initialised (undefined before). */
 let initOutcome: { threads: number; error?: string } | undefined;
 
-/** The thread count DNNKIT_WASM_THREADS asks for (undefined when unset or empty). */
+/** The thread count DNNKIT_WASM_THREADS asks for (undefined when unset or empty); UsageError when malformed. */
 export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env[WASM_THREADS_ENV]?.trim();
   if (raw === undefined || raw === '') return undefined;
   if (raw === 'auto') return os.availableParallelism();
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`${WASM_THREADS_ENV}='${raw}' is not a thread count; use an integer >= 1 or 'auto'`);
+    throw new UsageError(`${WASM_THREADS_ENV}='${raw}' is not a thread count; use an integer >= 1 or 'auto'`);
   }
   return n;
 }
