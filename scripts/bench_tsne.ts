@@ -4,7 +4,7 @@
  * theta 0.5). Reports seconds, the ratio sklearn_seconds / dnnkit_seconds (>= 1: dnnkit is faster)
  * and the trustworthiness (k = 10) of both embeddings, computed by the same code.
  *
- *   node dist/scripts/bench_tsne.js [--sizes 5000,20000] [--repeats 1] [--threads 2] [--dim 64] [--no-sklearn] [--json FILE]
+ *   node dist/scripts/bench_tsne.js [--sizes 5000,20000] [--repeats 1] [--threads 1] [--dim 64] [--no-sklearn] [--json FILE]
  *
  * The data: a mixture of 10 Gaussian clusters in 64-d whose covariances are low-rank plus noise
  * (rank 8 plus isotropic noise of std 0.5), the shape of learned feature vectors; centres ~ N(0, 3^2 I).
@@ -27,7 +27,11 @@ export interface BenchTsneOptions {
   repeats: number;
   /** Run scikit-learn too (needs a python3 with sklearn). */
   sklearn: boolean;
-  /** Threads for both sides: dnnkit's tsne({threads}), scikit-learn's n_jobs and OMP_NUM_THREADS. */
+  /**
+   * Threads for both sides: dnnkit's tsne({threads}), scikit-learn's n_jobs and OMP_NUM_THREADS.
+   * Default 1: on a shared, oversubscribed machine scikit-learn's OpenMP threads spin at barriers
+   * and its 2-thread times balloon, which would flatter the ratio.
+   */
   threads: number;
   seed: number;
   /** Progress lines go here (stderr by default). */
@@ -59,7 +63,7 @@ export const BENCH_TSNE_DEFAULTS: BenchTsneOptions = {
   dim: 64,
   repeats: 1,
   sklearn: true,
-  threads: 2,
+  threads: 1,
   seed: 42,
   log: (line) => process.stderr.write(line + '\n'),
 };
