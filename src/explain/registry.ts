@@ -96,7 +96,7 @@ function classText(ctx: ImageContext): string {
 }
 
 function pct(p: number): string {
-  return p >= 0.995 ? p.toFixed(3) : p.toFixed(2);
+  return p >= 0.995 ? p.toFixed(3) : p >= 0.01 ? p.toFixed(2) : p.toPrecision(2);
 }
 
 /** Grad-CAM as a registry entry. */
