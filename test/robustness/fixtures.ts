@@ -104,3 +104,13 @@ export function assertCleanError(res: CliResult, code: 1 | 2, pattern: RegExp): 
 export function assertNothingWritten(dir: string, what: string): void {
   assert.deepEqual(listFiles(dir), [], `${what}: nothing written`);
 }
+
+/** A tiny model with MNIST's input shape ([28, 28, 1] -> flatten -> dense(10, softmax)), saved to `dir`. */
+export async function makeTinyMnistModel(dir: string): Promise<string> {
+  const m = tf.sequential();
+  m.add(tf.layers.flatten({ inputShape: [28, 28, 1] }));
+  m.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: 4 }) }));
+  await saveModel(m, dir);
+  m.dispose();
+  return dir;
+}
