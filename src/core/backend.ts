@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels } from './kernels/index.js';
+import { enableWasmThreads, threadsFromEnv, wasmThreadsOutcome } from './wasm_threads.js';
 import { UsageError } from './errors.js';
 
 export const BACKENDS = ['node', 'wasm', 'cpu'] as const;
@@ -30,6 +31,13 @@ export interface BackendInfo {
 
 const requireCjs = createRequire(import.meta.url);
 let current: BackendInfo | undefined;
+/** Threads asked for with --threads (set by the CLI before the backend initialises). */
+let requestedThreads: number | undefined;
+
+/** Sets the wasm thread count (from --threads); DNNKIT_WASM_THREADS is the fallback, 1 the default. */
+export function requestThreads(threads: number | undefined): void {
+  requestedThreads = threads;
+}
 
 async function tryNode(): Promise<string | undefined> {
   try {
@@ -43,12 +51,19 @@ async function tryNode(): Promise<string | undefined> {
   }
 }
 
-async function initWasm(): Promise<void> {
+/** Initialises wasm; returns what the thread request came to (a phrase for the reason). */
+async function initWasm(): Promise<string> {
+  const threads = requestedThreads ?? threadsFromEnv() ?? 1;
+  const t = threads > 1 ? await enableWasmThreads(threads) : undefined;
   await import('@tensorflow/tfjs-backend-wasm');
   const ok = await tf.setBackend('wasm');
   if (!ok) throw new Error('the wasm backend failed to initialise');
   await tf.ready();
   registerWasmKernels();
+  const outcome = wasmThreadsOutcome();
+  if (t === undefined) return '1 thread (--threads N for more)';
+  if (outcome?.error) return `${threads} threads requested but the threaded build failed (${outcome.error}); 1 thread`;
+  return t.threads > 1 ? `${t.threads} threads` : `1 thread (${t.reason})`;
 }
 
 /**
@@ -74,10 +89,10 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
     throw new UsageError(`--backend node is not available: ${nodeProblem}; use --backend wasm`);
   } else if (requested === undefined || requested === 'wasm') {
     try {
-      await initWasm();
+      const threadNote = await initWasm();
       name = 'wasm';
       projectKernels = registerWasmKernels();
-      reason = `${requested === 'wasm' ? 'requested' : nodeProblem}; using wasm with ${projectKernels.length} project kernels (${projectKernels.join(', ')})`;
+      reason = `${requested === 'wasm' ? 'requested' : nodeProblem}; using wasm with ${projectKernels.length} project kernels (${projectKernels.join(', ')}), ${threadNote}`;
     } catch (err) {
       if (requested === 'wasm') throw err;
       await tf.setBackend('cpu');

@@ -5,7 +5,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import chalk from 'chalk';
-import { BACKENDS, type BackendName } from './backend.js';
+import { BACKENDS, requestThreads, type BackendName } from './backend.js';
+import { MAX_WASM_THREADS } from './wasm_threads.js';
 import { exitCodeOf, InputError, UsageError } from './errors.js';
 import { removePendingTemps } from './fsutil.js';
 
@@ -21,6 +22,8 @@ export interface CommonOptions {
   backend?: BackendName;
   /** Show stack traces. */
   debug: boolean;
+  /** Threads of the wasm backend (default: DNNKIT_WASM_THREADS, else 1). */
+  threads?: number;
 }
 
 /** Parses an integer option within [min, max]. */
@@ -61,6 +64,7 @@ export function addCommonOptions(cmd: Command, name: string): Command {
     .option('--seed <n>', 'random seed (shuffles, initialisation, sampling)', intArg('--seed', 0, 2 ** 31 - 1), 42)
     .option('--json', 'print a JSON summary on stdout as the last line', false)
     .addOption(new Option('--backend <name>', 'tfjs backend (default: best available)').choices(BACKENDS as unknown as string[]))
+    .option('--threads <n>', `threads of the wasm backend (default: $DNNKIT_WASM_THREADS or 1)`, intArg('--threads', 1, MAX_WASM_THREADS))
     .option('--debug', 'show stack traces on errors', false);
 }
 
@@ -74,6 +78,7 @@ export function action<O extends CommonOptions>(run: (opts: O, args: string[]) =
     const opts = cmd.opts() as O;
     const args = cmd.args;
     try {
+      requestThreads(opts.threads);
       const summary = await run(opts, args);
       if (opts.json && summary) process.stdout.write(JSON.stringify(summary) + '\n');
     } catch (err) {
