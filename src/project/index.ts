@@ -100,7 +100,9 @@ export function validateProjectionInput(input: Omit<ProjectFeaturesInput, 'outDi
   if (methodsOf(input.method).includes('tsne')) {
     const perplexity = input.perplexity ?? TSNE_DEFAULTS.perplexity;
     if (!(n > 3 * perplexity)) {
-      throw new InputError(`${source}: ${n} points are too few for t-SNE with perplexity ${perplexity} (needs more than 3 x perplexity = ${3 * perplexity}); lower --perplexity to below ${(n / 3).toFixed(1)} or use --method pca`);
+      // --perplexity accepts values >= 1, so lowering it helps only when n > 3 rows.
+      const wayOut = n > 3 ? `lower --perplexity to below ${(n / 3).toFixed(1)} (it must stay >= 1), add rows, or use --method pca` : 'add rows (t-SNE needs at least 4) or use --method pca';
+      throw new InputError(`${source}: ${n} points are too few for t-SNE with perplexity ${perplexity} (needs more than 3 x perplexity = ${3 * perplexity}); ${wayOut}`);
     }
   }
 }

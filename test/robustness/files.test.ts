@@ -89,11 +89,12 @@ test('project: ragged rows, NaN, text cells, blank and infinite cells, no rows, 
   await expectFailure(['project', f('missing.csv')], 1, /CSV file not found: .*missing\.csv/);
 });
 
-test('project: too few rows for t-SNE names the row count and a valid way out', { todo: 'src/project (not mine): the message suggests "lower --perplexity to below 1.0" but --perplexity must be >= 1' }, async () => {
+test('project: too few rows for t-SNE names the row count and a valid way out', async () => {
   writeFileSync(f('three.csv'), 'a,b\n1,2\n3,4\n5,6\n');
   await expectFailure(['project', f('three.csv'), '--method', 'tsne'], 1, /3 points are too few for t-SNE/);
   const res = await runCli(['project', f('three.csv'), '--method', 'tsne', '--out', f(`out${n++}`)]);
   assert.doesNotMatch(res.stderr, /below 1\.0/, 'must not suggest a --perplexity the option parser rejects');
+  assert.match(res.stderr, /add rows \(t-SNE needs at least 4\) or use --method pca/);
 });
 
 /** A --data-dir with the bundled MNIST files linked in, and `broken` written over some of them. */

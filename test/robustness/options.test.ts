@@ -124,10 +124,11 @@ describe('numeric options: 0, -1, abc, 1e309 (in-process, full matrix)', () => {
   });
 });
 
-describe('numeric options through the real CLI: one bad value per option, rotating', { concurrency: 2 }, () => {
+describe('numeric options through the real CLI: every other option, one bad value each, rotating', { concurrency: 2 }, () => {
   TABLE.forEach(([base, option, valid], i) => {
+    if (i % 2 === 1) return; // the in-process matrix covers every option; ~1 s of CPU per child process
     const values = BAD_VALUES.filter((v) => !valid.includes(v));
-    const value = values[i % values.length];
+    const value = values[(i / 2) % values.length];
     it(`exit 2: dnnkit ${label([...base(), option, value])}`, async () => {
       await expectUsageError([...base(), option, value], new RegExp(`${escape(option)}.*${escape(value)}`));
     });
