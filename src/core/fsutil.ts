@@ -83,28 +83,67 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Takes an exclusive lock on an output directory (a lock file holding the pid, created with
- * O_EXCL). A second dnnkit writing to the same --out fails with a clear message; a lock left by
- * a process that no longer runs is taken over. Released at exit.
+ * One attempt at a lock file (created with O_EXCL, holding our pid). Returns undefined when we
+ * hold it now, otherwise the pid of the live process that holds it (0: a holder that is still
+ * writing its pid). A lock left by a process that no longer runs is removed and taken over.
  */
-export async function lockOutDir(dir: string): Promise<void> {
-  const lock = path.join(dir, LOCK_NAME);
-  if (heldLocks.has(lock)) return;
-  for (let attempt = 0; attempt < 2; attempt++) {
+async function tryLock(lock: string): Promise<number | undefined> {
+  for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await fsp.writeFile(lock, String(process.pid), { flag: 'wx' });
       heldLocks.add(lock);
-      return;
+      return undefined;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await fsp.readFile(lock, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-        throw new UsageError(`another dnnkit (pid ${pid}) is writing to --out ${dir}; wait for it to finish or choose another --out`);
+      const text = (await fsp.readFile(lock, 'utf8').catch(() => '')).trim();
+      const pid = Number(text);
+      if (text === '') {
+        // Created but not yet written (another process is between open and write), unless old.
+        const st = await fsp.stat(lock).catch(() => undefined);
+        if (st && Date.now() - st.mtimeMs < 5000) return 0;
+      } else if (Number.isInteger(pid) && pid > 0 && pidAlive(pid) && (pid !== process.pid || heldLocks.has(lock))) {
+        return pid;
       }
       await fsp.rm(lock, { force: true }); // stale: its process is gone
     }
   }
-  throw new UsageError(`could not lock --out ${dir}; remove ${lock} if no dnnkit is running`);
+  throw new UsageError(`could not take the lock ${lock}; remove it if no dnnkit is running`);
+}
+
+/**
+ * Takes an exclusive lock on an output directory. A second dnnkit writing to the same --out
+ * fails with a clear message; a lock left by a process that no longer runs is taken over.
+ * Released at exit.
+ */
+export async function lockOutDir(dir: string): Promise<void> {
+  const lock = path.join(dir, LOCK_NAME);
+  if (heldLocks.has(lock)) return;
+  const holder = await tryLock(lock);
+  if (holder !== undefined) {
+    throw new UsageError(`another dnnkit${holder ? ` (pid ${holder})` : ''} is writing to --out ${dir}; wait for it to finish or choose another --out`);
+  }
+}
+
+/**
+ * Runs `fn` holding the lock file `lock`, waiting (polling every `pollMs`) while another live
+ * process holds it; `onWait(pid)` is called once when waiting starts. Used where a second
+ * process should wait rather than fail (two pulls of the same model).
+ */
+export async function withLock<T>(lock: string, fn: () => Promise<T>, opts: { onWait?: (pid: number) => void; pollMs?: number } = {}): Promise<T> {
+  let waited = false;
+  for (;;) {
+    const holder = await tryLock(lock);
+    if (holder === undefined) break;
+    if (!waited) opts.onWait?.(holder);
+    waited = true;
+    await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 250));
+  }
+  try {
+    return await fn();
+  } finally {
+    heldLocks.delete(lock);
+    await fsp.rm(lock, { force: true });
+  }
 }
 
 /** Releases every lock this process holds (synchronously: safe in an exit handler). */

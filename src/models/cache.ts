@@ -8,6 +8,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../core/errors.js';
+import { withLock } from '../core/fsutil.js';
 import { MODEL_JSON } from '../core/model_io.js';
 import { convertCheckpoint, type ConvertResult } from './convert.js';
 import { DroppedConnectionError, downloadFile, sha256File, UnreachableError } from './download.js';
@@ -94,11 +95,24 @@ export async function pullCheckpoint(name: ModelName, source: { file: string; ur
   const home = dnnkitHome(opts.home);
   const modelDir = cachedModelDir(name, home);
   const pth = path.join(path.dirname(checkpointPath(name, home)), source.file);
-  const prefix = sha256PrefixOf(source.file);
   const say = (m: string) => { if (!opts.quiet) process.stderr.write(m + '\n'); };
   if (!opts.force && isCached(name, home)) {
     return { name, modelDir, checkpoint: pth, downloaded: false, converted: false };
   }
+  // One pull of a model at a time: a second process waits, then finds the model cached.
+  await fsp.mkdir(path.dirname(modelDir), { recursive: true });
+  const lock = path.join(path.dirname(modelDir), `.${name}.pull.lock`);
+  let waited = false;
+  return withLock(lock, async () => {
+    if (waited && isCached(name, home)) return { name, modelDir, checkpoint: pth, downloaded: false, converted: false };
+    return pullLocked(name, source, opts, home, modelDir, pth);
+  }, { onWait: (pid) => { waited = true; say(`another dnnkit${pid ? ` (pid ${pid})` : ''} is pulling ${name}; waiting for it`); } });
+}
+
+/** The body of pullCheckpoint, run while holding the model's pull lock. */
+async function pullLocked(name: ModelName, source: { file: string; url: string }, opts: PullOptions, home: string, modelDir: string, pth: string): Promise<PullResult> {
+  const prefix = sha256PrefixOf(source.file);
+  const say = (m: string) => { if (!opts.quiet) process.stderr.write(m + '\n'); };
   await fsp.mkdir(path.dirname(pth), { recursive: true });
   await removeStaleTemps(path.dirname(pth));
   let downloaded = false;

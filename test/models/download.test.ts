@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, truncateSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -153,5 +154,45 @@ test('pull from a local server: download, verify, convert, cache; then --model l
   assert.deepEqual(m.inputShape, [224, 224, 3]);
   assert.equal(m.outputsLogits, true);
   assert.equal(m.classNames?.length, 1000);
+  m.model.dispose();
+});
+
+test('two processes pulling the same model at once: one downloads and converts, the other waits and finds it cached', async (t) => {
+  const py = requireOracle(t, ['torch', 'torchvision']);
+  if (!py) return;
+  const fx = await torchFixture(py, 'resnet18', { noise: 1, legacy: true });
+  const pth = readFileSync(fx.checkpoint);
+  const file = `resnet18-${createHash('sha256').update(pth).digest('hex').slice(0, 8)}.pth`;
+  // A slow server (the body after 1.5 s), so that the second process starts while the first pulls.
+  const s = await serve((_req, res) => {
+    setTimeout(() => { res.setHeader('content-length', pth.length); res.end(pth); }, 1500);
+  });
+  t.after(() => s.close());
+  const home = tempDir(t);
+  const cacheJs = new URL('../../src/models/cache.js', import.meta.url).href;
+  const backendJs = new URL('../../src/core/backend.js', import.meta.url).href;
+  const script = `const { initBackend } = await import(${JSON.stringify(backendJs)}); await initBackend();
+    const { pullCheckpoint } = await import(${JSON.stringify(cacheJs)});
+    const r = await pullCheckpoint('resnet18', { file: ${JSON.stringify(file)}, url: ${JSON.stringify(`${s.url}/${file}`)} }, { home: ${JSON.stringify(home)} });
+    console.log(JSON.stringify(r));`;
+  const child = (delayMs: number) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    setTimeout(() => {
+      execFile(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }, (err, stdout, stderr) => {
+        resolve({ code: err ? (err as NodeJS.ErrnoException & { code?: number }).code as unknown as number ?? 1 : 0, stdout, stderr });
+      });
+    }, delayMs);
+  });
+  const [a, b] = await Promise.all([child(0), child(700)]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  const ra = JSON.parse(a.stdout.trim().split('\n').pop()!);
+  const rb = JSON.parse(b.stdout.trim().split('\n').pop()!);
+  assert.equal(s.hits, 1, 'the checkpoint is downloaded once');
+  assert.deepEqual([ra.downloaded, ra.converted], [true, true]);
+  assert.deepEqual([rb.downloaded, rb.converted], [false, false]);
+  assert.match(b.stderr, /another dnnkit \(pid \d+\) is pulling resnet18; waiting for it/);
+  assert.deepEqual(listFiles(home), [`checkpoints/${file}`, 'models/resnet18/model.json', 'models/resnet18/weights.bin']);
+  await initBackend();
+  const m = await resolveModel('resnet18', { home, quiet: true });
   m.model.dispose();
 });
