@@ -51,6 +51,16 @@ export async function assertReadableFile(file: string, what = 'file'): Promise<v
   });
 }
 
+/** Removes temporary files/folders left in `dir` by dnnkit processes that are no longer running. */
+export async function removeStaleTemps(dir: string): Promise<void> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    const m = /^\.dnnkit-tmp-(\d+)-/.exec(n);
+    if (!m) continue;
+    if (!pidAlive(Number(m[1]))) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
+  }
+}
+
 /**
  * Checks that `dir` can be created and written, before any work starts, so that a bad --out
  * fails fast with nothing written. Creates the directory and locks it for this process.
@@ -67,6 +77,7 @@ export async function prepareOutDir(dir: string): Promise<string> {
     throw new UsageError(`cannot write to --out ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose a writable directory`);
   }
   await lockOutDir(abs);
+  await removeStaleTemps(abs); // left by a dnnkit that was killed (kill -9) while writing here
   return abs;
 }
 

@@ -8,7 +8,7 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../core/errors.js';
-import { withLock } from '../core/fsutil.js';
+import { removeStaleTemps, withLock } from '../core/fsutil.js';
 import { MODEL_JSON } from '../core/model_io.js';
 import { convertCheckpoint, type ConvertResult } from './convert.js';
 import { DroppedConnectionError, downloadFile, sha256File, UnreachableError } from './download.js';
@@ -40,22 +40,6 @@ export function isCached(name: ModelName, home?: string): boolean {
 /** The exact command that installs a model from a checkpoint obtained some other way. */
 export function offlineHint(name: ModelName): string {
   return `download ${MODELS[name].file} (${MODELS[name].url}) on a machine with network, then run: dnnkit models convert ${MODELS[name].file} --arch ${name}`;
-}
-
-/** Removes temporary files/folders left in `dir` by dnnkit processes that are no longer running. */
-async function removeStaleTemps(dir: string): Promise<void> {
-  const names = await fsp.readdir(dir).catch(() => [] as string[]);
-  for (const n of names) {
-    const m = /^\.dnnkit-tmp-(\d+)-/.exec(n);
-    if (!m) continue;
-    let alive = true;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch {
-      alive = false;
-    }
-    if (!alive) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
-  }
 }
 
 /**
