@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
 import { PROJECTION_CHOICES } from '../project/index.js';
-import { FEATURE_LAYER_HELP } from './model.js';
+import { FEATURE_LAYER_HELP, POOLINGS } from './model.js';
 import { runSst2, SST2_DEFAULTS, type Sst2RunOptions } from './train.js';
 import { runPredict, type PredictOptions } from './predict.js';
 import { runRepeat } from './repeat.js';
@@ -38,9 +38,13 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'sentences per batch', intArg('--batch-size', 1, 4096), d.batchSize)
     .option('--learning-rate <x>', 'Adam step size', floatArg('--learning-rate', 0, 1, { minExclusive: true }), d.learningRate)
     .option('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm', 0, 1e6), d.clipNorm)
+    .option('--weight-decay <x>', 'decoupled weight decay of embeddings and kernels per step, times the learning rate (AdamW; 0 = off)', floatArg('--weight-decay', 0, 1e6), d.weightDecay)
+    .option('--ema-decay <x>', 'evaluate and keep an exponential moving average of the weights with this decay per step (0 = off)', floatArg('--ema-decay', 0, 1, { maxExclusive: true }), d.emaDecay)
     .option('--units <n>', 'hidden units per LSTM direction', intArg('--units', 1, 4096), d.units)
     .option('--layers <n>', 'stacked LSTM layers', intArg('--layers', 1, 8), d.layers)
     .option('--bidirectional', 'add a right-to-left LSTM in every layer', d.bidirectional)
+    .option('--no-bidirectional', 'left-to-right LSTMs only')
+    .addOption(new Option('--pooling <how>', 'sentence vector from the last LSTM layer: last = final state, max / mean = max / mean of the hidden states over time, meanmax = both').choices([...POOLINGS]).default(d.pooling))
     .option('--embedding-dim <n>', 'word vector size (learned from scratch)', intArg('--embedding-dim', 1, 4096), d.embeddingDim)
     .option('--dropout <x>', 'dropout rate on word vectors, between layers and before the output', floatArg('--dropout', 0, 1, { maxExclusive: true }), d.dropout)
     .option('--min-count <n>', 'words seen fewer times in train become <oov>', intArg('--min-count', 1, 1_000_000), d.minCount)

@@ -33,6 +33,36 @@ export interface Sst2ModelConfig {
   bidirectional: boolean;
   /** Dropout rate on the word vectors, between LSTM layers and before the dense layer. */
   dropout: number;
+  /**
+   * How the last LSTM layer's hidden states become the sentence vector fed to the dense layer:
+   * `last` = final state (after the last word; for right-to-left, after the first), `max` =
+   * element-wise maximum over time (BiLSTM-max, Conneau et al. 2017), `mean` = average over
+   * time, `meanmax` = both concatenated. Missing in models saved before the option: `last`.
+   */
+  pooling?: Pooling;
+}
+
+/** Ways to turn the hidden states of a sentence into one vector (see Sst2ModelConfig.pooling). */
+export const POOLINGS = ['last', 'max', 'mean', 'meanmax'] as const;
+export type Pooling = (typeof POOLINGS)[number];
+
+/** Size of the sentence vector fed to the dense layer. */
+export function pooledDim(config: Pick<Sst2ModelConfig, 'units' | 'bidirectional' | 'pooling'>): number {
+  return config.units * (config.bidirectional ? 2 : 1) * (config.pooling === 'meanmax' ? 2 : 1);
+}
+
+/**
+ * Pools time-major hidden states `hs` [time, batch, dim] to [batch, dim'] (tf ops, so autodiff
+ * gives the gradient). `finals` are the final states [batch, dim] (used by `last`).
+ */
+export function poolStates(hs: tf.Tensor3D, finals: tf.Tensor2D, pooling: Pooling): tf.Tensor2D {
+  switch (pooling) {
+    case 'last': return finals;
+    case 'max': return tf.max(hs, 0) as tf.Tensor2D;
+    case 'mean': return tf.mean(hs, 0) as tf.Tensor2D;
+    case 'meanmax': return tf.concat([tf.mean(hs, 0), tf.max(hs, 0)], 1) as tf.Tensor2D;
+    default: throw new Error(`unknown pooling '${pooling as string}'`);
+  }
 }
 
 /** Weights of one LSTM direction. */
@@ -47,12 +77,12 @@ interface LstmCellWeights {
 
 /** Names of the layers whose activations can be extracted (`--layer`). */
 export function featureLayerNames(config: Pick<Sst2ModelConfig, 'layers'>): string[] {
-  return ['embedding', ...Array.from({ length: config.layers }, (_, i) => `lstm${i + 1}`), 'lstm'];
+  return ['embedding', ...Array.from({ length: config.layers }, (_, i) => `lstm${i + 1}`), 'lstm', 'pooled'];
 }
 
 /** What each feature layer holds (help text). */
 export const FEATURE_LAYER_HELP =
-  "embedding = mean word vector of the sentence; lstmK = final state of LSTM layer K (both directions concatenated); lstm = the last LSTM layer's final state (default)";
+  "embedding = mean word vector of the sentence; lstmK = final state of LSTM layer K (both directions concatenated); lstm = the last LSTM layer's final state; pooled = the sentence vector the dense layer sees (the last layer's states pooled over time as --pooling says)";
 
 export interface ForwardOptions {
   /** Apply dropout (training only). */
@@ -107,7 +137,8 @@ export class LstmSentimentClassifier {
 
   /** Creates fresh weights from `seed`, or wraps `weights` (see namedWeights) when given. */
   constructor(config: Sst2ModelConfig, seed: number, weights?: tf.NamedTensorMap) {
-    this.config = { ...config };
+    this.config = { ...config, pooling: config.pooling ?? 'last' };
+    if (!(POOLINGS as readonly string[]).includes(this.config.pooling!)) throw new Error(`unknown pooling '${this.config.pooling}'`);
     instanceCount += 1;
     const instance = instanceCount;
     const rng = createRng(seed);
@@ -149,7 +180,7 @@ export class LstmSentimentClassifier {
       }
       this.cells.push(layer);
     }
-    const featDim = units * dirs;
+    const featDim = pooledDim(this.config);
     this.denseKernel = make('dense/kernel', [featDim, 1], () => uniform(featDim, Math.sqrt(6 / (featDim + 1)), rng));
     this.denseBias = make('dense/bias', [1], () => new Float32Array(1));
   }
@@ -186,6 +217,7 @@ export class LstmSentimentClassifier {
     if (want.has('embedding')) features.embedding = words.mean(0) as tf.Tensor2D;
     let seq: tf.Tensor3D = drop(words);
     let finalState: tf.Tensor2D | undefined;
+    let lastSeq: tf.Tensor3D | undefined;
     this.cells.forEach((layer, l) => {
       const outputs: tf.Tensor3D[] = [];
       const finals: tf.Tensor2D[] = [];
@@ -201,13 +233,16 @@ export class LstmSentimentClassifier {
       const name = `lstm${l + 1}`;
       if (want.has(name)) features[name] = state;
       finalState = state;
-      if (l + 1 < this.cells.length) {
-        // [time, batch, units * directions] input of the next layer.
-        seq = drop(outputs.length === 1 ? outputs[0] : tf.concat(outputs, 2));
-      }
+      // [time, batch, units * directions] all hidden states of this layer.
+      const all = outputs.length === 1 ? outputs[0] : tf.concat(outputs, 2);
+      if (l + 1 < this.cells.length) seq = drop(all);
+      else lastSeq = all;
     });
     if (want.has('lstm')) features.lstm = finalState!;
-    const logits = tf.add(tf.matMul(drop(finalState!), this.denseKernel), this.denseBias).reshape([batch]) as tf.Tensor1D;
+    // [batch, pooledDim] sentence vector.
+    const pooled = poolStates(lastSeq!, finalState!, this.config.pooling!);
+    if (want.has('pooled')) features.pooled = pooled;
+    const logits = tf.add(tf.matMul(drop(pooled), this.denseKernel), this.denseBias).reshape([batch]) as tf.Tensor1D;
     return { logits, features };
   }
 

@@ -17,7 +17,7 @@ import { createLogger } from '../core/log.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
 import { buildVocabulary, encode, lengthBatches, loadSst2, oovRate, LAYOUTS, OOV_ID, type Example, type Vocabulary } from './data.js';
-import { featureLayerNames, LstmSentimentClassifier, type Sst2ModelConfig } from './model.js';
+import { featureLayerNames, LstmSentimentClassifier, POOLINGS, type Pooling, type Sst2ModelConfig } from './model.js';
 import { loadClassifier, saveClassifier } from './saved.js';
 
 /** Training settings; the defaults live in SST2_DEFAULTS and every run writes them to run.json. */
@@ -34,12 +34,25 @@ export interface Sst2TrainOptions {
   learningRate: number;
   /** Clip the global gradient norm to this (0 = no clipping). */
   clipNorm: number;
+  /**
+   * Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): after each step every embedding
+   * and kernel (not the biases) shrinks by learningRate * weightDecay of itself (0 = off).
+   */
+  weightDecay: number;
+  /**
+   * Exponential moving average of the weights (Polyak averaging): after each step
+   * avg = d * avg + (1 - d) * w with d = min(emaDecay, (1 + step) / (10 + step)); dev accuracy,
+   * the kept checkpoint and test accuracy use the averaged weights (0 = off, the raw weights).
+   */
+  emaDecay: number;
   /** Hidden units per LSTM direction. */
   units: number;
   /** Stacked LSTM layers. */
   layers: number;
   /** Add a right-to-left LSTM to every layer. */
   bidirectional: boolean;
+  /** Sentence vector from the last layer's hidden states: last | max | mean | meanmax (see Sst2ModelConfig.pooling). */
+  pooling: Pooling;
   /** Word vector size (learned from scratch: no pretrained vectors). */
   embeddingDim: number;
   /** Dropout on word vectors, between layers and before the output. */
@@ -65,9 +78,12 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   batchSize: 32,
   learningRate: 0.002,
   clipNorm: 5,
+  weightDecay: 0,
+  emaDecay: 0,
   units: 128,
   layers: 1,
-  bidirectional: false,
+  bidirectional: true,
+  pooling: 'max',
   embeddingDim: 128,
   dropout: 0.5,
   minCount: 2,
@@ -75,7 +91,7 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   maxLen: undefined,
   trainLimit: undefined,
   embedPlot: 'pca',
-  layer: 'lstm',
+  layer: 'pooled',
 };
 
 export type Sst2RunOptions = Sst2TrainOptions & CommonOptions & { quiet?: boolean };
@@ -136,6 +152,46 @@ function batchTensors(split: EncodedSplit, idx: number[], wordDropout = 0, rng?:
   };
 }
 
+/** Decoupled weight decay: every variable shrinks to (1 - rate) of itself. */
+export function decayWeights(vars: tf.Variable[], rate: number): void {
+  tf.tidy(() => vars.forEach((v) => v.assign(tf.mul(v, 1 - rate))));
+}
+
+/**
+ * Exponential moving average of some variables (Polyak averaging, as tf.train.ExponentialMovingAverage
+ * with num_updates): after update number n, avg = d * avg + (1 - d) * w with
+ * d = min(decay, (1 + n) / (10 + n)), so early averages are not stuck at the initial weights.
+ */
+export class WeightAverage {
+  readonly averaged: tf.Variable[];
+  private updates = 0;
+
+  constructor(private readonly vars: tf.Variable[], private readonly decay: number) {
+    this.averaged = vars.map((v) => tf.variable(v.clone() as tf.Tensor, false));
+  }
+
+  /** Folds the variables' current values into the average. */
+  update(): void {
+    this.updates += 1;
+    const d = Math.min(this.decay, (1 + this.updates) / (10 + this.updates));
+    tf.tidy(() => this.vars.forEach((v, i) => this.averaged[i].assign(tf.add(tf.mul(this.averaged[i], d), tf.mul(v, 1 - d)))));
+  }
+
+  /** Exchanges the variables' values with the averages (call twice to undo). */
+  swap(): void {
+    this.vars.forEach((v, i) => {
+      const raw = v.clone();
+      v.assign(this.averaged[i]);
+      this.averaged[i].assign(raw);
+      raw.dispose();
+    });
+  }
+
+  dispose(): void {
+    tf.dispose(this.averaged);
+  }
+}
+
 /** P(positive) for every sentence of a split, plus requested features (rows in split order). */
 export async function predictSplit(model: LstmSentimentClassifier, split: { ids: Int32Array[] }, batchSize: number, featureLayer?: string)
   : Promise<{ probs: Float32Array; features: Float32Array[] }> {
@@ -179,6 +235,9 @@ export function validateOptions(opts: Sst2RunOptions): void {
   const layers = featureLayerNames(opts);
   if (!layers.includes(opts.layer)) {
     throw new UsageError(`--layer '${opts.layer}' does not exist in a ${opts.layers}-layer model; use one of ${layers.join(', ')}`);
+  }
+  if (!(POOLINGS as readonly string[]).includes(opts.pooling)) {
+    throw new UsageError(`--pooling '${opts.pooling}' is unknown; use one of ${POOLINGS.join(', ')}`);
   }
   if (opts.embedPlot !== 'none' && !(PROJECTION_CHOICES as readonly string[]).includes(opts.embedPlot)) {
     throw new UsageError(`--embed-plot '${opts.embedPlot}' is unknown; use one of ${[...PROJECTION_CHOICES, 'none'].join(', ')}`);
@@ -251,10 +310,14 @@ export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
 
   const config: Sst2ModelConfig = {
     vocabSize: vocab.tokens.length, embeddingDim: opts.embeddingDim, units: opts.units,
-    layers: opts.layers, bidirectional: opts.bidirectional, dropout: opts.dropout,
+    layers: opts.layers, bidirectional: opts.bidirectional, dropout: opts.dropout, pooling: opts.pooling,
   };
   const model = new LstmSentimentClassifier(config, opts.seed);
   const optimizer = tf.train.adam(opts.learningRate);
+  // Weights that decay (embeddings and kernels; biases do not).
+  const decaying = Object.entries(model.namedWeights()).filter(([name]) => !name.endsWith('bias')).map(([, v]) => v as tf.Variable);
+  const average = opts.emaDecay > 0 ? new WeightAverage(model.variables, opts.emaDecay) : null;
+
   const modelDir = path.join(outDir, 'model');
   const rows: EpochMetrics[] = [];
   let best = { epoch: 0, devAcc: -1, devLoss: Infinity };
@@ -288,6 +351,8 @@ export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
           return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
         });
         optimizer.applyGradients(clipped as tf.NamedTensorMap as never);
+        if (opts.weightDecay > 0) decayWeights(decaying, opts.learningRate * opts.weightDecay);
+        average?.update();
         const [lossVal, p] = await Promise.all([value.data(), probs!.data()]);
         tf.dispose([value, probs!, ids, labels, ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
         lossSum += lossVal[0] * idx.length;
@@ -299,6 +364,7 @@ export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
       const trainTime = (Date.now() - t0) / 1000;
       trainSeconds += trainTime;
       trainSentences += seen;
+      average?.swap(); // evaluate and save the averaged weights
       const devPred = await predictSplit(model, dev, 128);
       const devM = lossAndAccuracy(devPred.probs, dev.labels);
       const row: EpochMetrics = { epoch, loss: lossSum / seen, acc: correct / seen, dev_loss: devM.loss, dev_acc: devM.acc, seconds: (Date.now() - t0) / 1000 };
@@ -309,6 +375,7 @@ export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
         best = { epoch, devAcc: devM.acc, devLoss: devM.loss };
         await saveClassifier(model, vocab, modelDir, { epoch, devAccuracy: devM.acc, seed: opts.seed, settings });
       }
+      average?.swap(); // back to the raw weights for training
       await writeCsv(path.join(outDir, 'metrics.csv'), ['epoch', 'loss', 'acc', 'dev_loss', 'dev_acc', 'seconds'],
         rows.map((r) => [r.epoch, r.loss, r.acc, r.dev_loss, r.dev_acc, r.seconds]));
       if (epoch - best.epoch >= opts.patience) {
@@ -318,6 +385,7 @@ export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
     }
   } finally {
     optimizer.dispose();
+    average?.dispose();
     model.dispose();
   }
 

@@ -60,6 +60,8 @@ const TABLE: Row[] = [
   [() => ['sst2', '--data-dir', NOWHERE], '--clip-norm', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--dropout', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--word-dropout', ['0']],
+  [() => ['sst2', '--data-dir', NOWHERE], '--weight-decay', ['0']],
+  [() => ['sst2', '--data-dir', NOWHERE], '--ema-decay', ['0']],
 ];
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

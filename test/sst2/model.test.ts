@@ -3,15 +3,16 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
 import { createRng } from '../../src/core/rng.js';
-import { featureLayerNames, LstmSentimentClassifier, type Sst2ModelConfig } from '../../src/sst2/model.js';
+import { featureLayerNames, LstmSentimentClassifier, pooledDim, type Sst2ModelConfig } from '../../src/sst2/model.js';
 
 const configs: Sst2ModelConfig[] = [
   { vocabSize: 20, embeddingDim: 6, units: 5, layers: 1, bidirectional: false, dropout: 0.5 },
   { vocabSize: 20, embeddingDim: 6, units: 5, layers: 2, bidirectional: true, dropout: 0.3 },
+  { vocabSize: 20, embeddingDim: 6, units: 5, layers: 2, bidirectional: true, dropout: 0.3, pooling: 'meanmax' },
 ];
 
 for (const config of configs) {
-  test(`every feature layer has shape [batch, dim], training and inference leak nothing (${config.layers} layer(s), bidirectional ${config.bidirectional})`, async () => {
+  test(`every feature layer has shape [batch, dim], training and inference leak nothing (${config.layers} layer(s), bidirectional ${config.bidirectional}, pooling ${config.pooling ?? 'last'})`, async () => {
     await initBackend();
     const model = new LstmSentimentClassifier(config, 1);
     const ids = tf.tensor2d(Int32Array.from([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]), [3, 4], 'int32');
@@ -19,6 +20,7 @@ for (const config of configs) {
     const dirs = config.bidirectional ? 2 : 1;
     const expectedDim: Record<string, number> = { embedding: config.embeddingDim, lstm: config.units * dirs };
     for (let l = 1; l <= config.layers; l++) expectedDim[`lstm${l}`] = config.units * dirs;
+    expectedDim.pooled = pooledDim(config);
     assert.deepEqual(Object.keys(expectedDim).sort(), featureLayerNames(config).sort());
 
     const before = tf.memory().numTensors;

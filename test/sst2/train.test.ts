@@ -25,7 +25,7 @@ test('sst2: a short run on a subset beats chance clearly; outputs, saved model a
   const data = subset(dir, { train: 2500, dev: 300, test: 300 });
   const out = path.join(dir, 'out');
   const res = await runCli(['sst2', '--data-dir', data, '--out', out, '--epochs', '4', '--units', '32', '--embedding-dim', '32',
-    '--embed-plot', 'pca', '--seed', '3', '--json']);
+    '--embed-plot', 'pca', '--seed', '3', '--ema-decay', '0.99', '--json']);
   assert.equal(res.code, 0, res.stderr);
   assert.equal(res.stdout.trim().split('\n').length, 1, 'stdout holds only the JSON summary');
   const summary = lastJson(res);
@@ -46,19 +46,24 @@ test('sst2: a short run on a subset beats chance clearly; outputs, saved model a
   assert.equal(metrics.length - 1, summary.epochs);
   const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
   assert.equal(run.settings.units, 32);
+  assert.equal(run.settings.pooling, 'max');
+  assert.equal(run.settings.emaDecay, 0.99);
+  assert.equal(run.model.pooling, 'max');
+  assert.equal(run.model.bidirectional, true);
   assert.equal(run.seed, 3);
   assert.ok(run.backend.name && run.versions.tfjs);
 
-  // features.csv: one row per dev and test sentence, the final LSTM state (32 units).
+  // features.csv: one row per dev and test sentence, the pooled BiLSTM states (2 x 32 units).
   const features = readFileSync(path.join(out, 'features.csv'), 'utf8').trim().split('\n');
   assert.equal(features.length, 1 + 300 + 300);
   const header = features[0].split(',');
   assert.deepEqual(header.slice(0, 5), ['id', 'split', 'label', 'predicted', 'f0']);
-  assert.equal(header.length, 4 + 32);
+  assert.equal(header.length, 4 + 64);
 
-  // The saved model, loaded back in this process, reproduces the run's dev accuracy.
+  // The saved model (the averaged weights), loaded back in this process, reproduces the run's dev accuracy.
   await initBackend();
   const { model, vocab } = await loadClassifier(path.join(out, 'model'));
+  assert.equal(model.config.pooling, 'max');
   const devLines = readFileSync(path.join(data, 'dev.tsv'), 'utf8').split('\n');
   const ids = devLines.map((l) => encode(tokenize(l.split('\t')[0]), vocab));
   const before = tf.memory().numTensors;
