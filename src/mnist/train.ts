@@ -10,7 +10,8 @@ import { initBackend, type BackendInfo } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
 import { writeCsv } from '../core/csv.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
-import { createLogger, type Logger } from '../core/log.js';
+import { createLogger } from '../core/log.js';
+import { watchInterrupts, yieldToEventLoop } from '../core/interrupt.js';
 import { fileLoadHandler, fileSaveHandler, saveModel } from '../core/model_io.js';
 import { createProgress } from '../core/progress.js';
 import { createRng, seedGlobalRandom } from '../core/rng.js';
@@ -176,28 +177,6 @@ async function writeCheckpoint(ckpt: string, model: tf.LayersModel, state: Train
   await writeFileAtomic(path.join(ckpt, 'state.json'), JSON.stringify(state));
 }
 
-/** Ctrl-C / SIGTERM: the first asks the loop to checkpoint after the current batch, the second exits. */
-function watchInterrupts(log: Logger): { requested: () => boolean; dispose: () => void } {
-  let requested = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (requested) {
-      log.warn(`${signal} again: exiting without a checkpoint`);
-      process.exit(130);
-    }
-    requested = true;
-    log.warn(`${signal}: finishing the current batch, then saving a checkpoint (press again to quit at once)`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    requested: () => requested,
-    dispose: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
-
 /** Trains, evaluates and writes every output; returns the --json summary. */
 export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary> {
   const started = Date.now();
@@ -266,7 +245,7 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
         p.seen += idx.length;
         progress.update((state.epoch - 1) * batchesPerEpoch + state.batch + 1, { epoch: state.epoch, loss: p.lossSum / p.seen, acc: p.accSum / p.seen });
         // Yield to the event loop: signals and the progress bar's timer run here.
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
         if (interrupts.requested()) {
           progress.stop();
           p.seconds += (Date.now() - t0) / 1000;

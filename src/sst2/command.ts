@@ -53,6 +53,7 @@ export function register(program: Command): void {
     .option('--train-limit <n>', 'train on a random subset of this many sentences (quick runs)', intArg('--train-limit', 2, 10_000_000))
     .addOption(new Option('--embed-plot <method>', 'project the extracted features to 2-D').choices([...PROJECTION_CHOICES, 'none']).default(d.embedPlot))
     .option('--layer <name>', `layer whose activations go to features.csv: ${FEATURE_LAYER_HELP}`, d.layer)
+    .option('--resume <dir>', 'continue an interrupted run (Ctrl-C saves a checkpoint in its --out); its settings are kept')
     .action(action((opts: Sst2RunOptions) => runSst2(opts)));
 
   sst2.command('repeat')

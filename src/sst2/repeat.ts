@@ -39,6 +39,8 @@ export interface RepeatSummary {
   devAccuracy: SpreadStats;
   /** null when the test split has no labels. */
   testAccuracy: SpreadStats | null;
+  /** True when Ctrl-C stopped the repeat during a seed (the summary covers the finished seeds). */
+  interrupted?: boolean;
   runs: Pick<Sst2Summary, 'seed' | 'devAccuracy' | 'testAccuracy' | 'bestEpoch' | 'epochs' | 'seconds' | 'trainSentencesPerSecond' | 'backend'>[];
   outDir: string;
 }
@@ -52,6 +54,11 @@ export async function runRepeat(opts: Sst2RunOptions, seedsText: string): Promis
   for (const seed of seeds) {
     log.info(`--- seed ${seed} (${runs.length + 1}/${seeds.length}) ---`);
     const s = await runSst2({ ...opts, seed, out: path.join(outDir, `seed-${seed}`) });
+    if (s.interrupted) {
+      // The finished seeds are in seeds.csv; the interrupted one resumes with dnnkit sst2 --resume.
+      log.warn(`stopped during seed ${seed}: finished seeds in ${path.join(outDir, 'seeds.csv')}; continue this one with dnnkit sst2 --resume ${s.outDir}`);
+      return { seeds, devAccuracy: spread(runs.map((r) => r.devAccuracy)), testAccuracy: null, runs, outDir, interrupted: true };
+    }
     runs.push({ seed, devAccuracy: s.devAccuracy, testAccuracy: s.testAccuracy, bestEpoch: s.bestEpoch, epochs: s.epochs, seconds: s.seconds, trainSentencesPerSecond: s.trainSentencesPerSecond, backend: s.backend });
     await writeCsv(path.join(outDir, 'seeds.csv'), ['seed', 'dev_accuracy', 'test_accuracy', 'best_epoch', 'epochs', 'seconds', 'train_sentences_per_second'],
       runs.map((r) => [r.seed, r.devAccuracy, r.testAccuracy ?? '', r.bestEpoch, r.epochs, r.seconds, r.trainSentencesPerSecond]));

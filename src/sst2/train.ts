@@ -4,16 +4,18 @@
  * the model, run.json, and the features of an intermediate layer with their 2-D projection.
  */
 import * as path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
-import { UsageError } from '../core/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
 import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';
 import { createProgress } from '../core/progress.js';
 import { createLogger } from '../core/log.js';
+import { watchInterrupts, yieldToEventLoop } from '../core/interrupt.js';
+import { CHECKPOINT_DIR, readSst2Checkpoint, writeSst2Checkpoint } from './checkpoint.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
 import { buildVocabulary, encode, lengthBatches, loadSst2, oovRate, LAYOUTS, OOV_ID, type Example, type Vocabulary } from './data.js';
@@ -94,7 +96,11 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   layer: 'pooled',
 };
 
-export type Sst2RunOptions = Sst2TrainOptions & CommonOptions & { quiet?: boolean };
+export type Sst2RunOptions = Sst2TrainOptions & CommonOptions & {
+  quiet?: boolean;
+  /** Continue the interrupted run whose --out is this folder (its settings win over the others). */
+  resume?: string;
+};
 
 export interface EpochMetrics {
   epoch: number;
@@ -123,6 +129,8 @@ export interface Sst2Summary {
   seed: number;
   outDir: string;
   projection: ProjectionSummary | null;
+  /** True when Ctrl-C / SIGTERM stopped the run and it left a checkpoint (the other fields are partial). */
+  interrupted?: boolean;
 }
 
 /** Encoded split: token ids per sentence and labels (-1 when unlabelled). */
@@ -168,6 +176,17 @@ export class WeightAverage {
 
   constructor(private readonly vars: tf.Variable[], private readonly decay: number) {
     this.averaged = vars.map((v) => tf.variable(v.clone() as tf.Tensor, false));
+  }
+
+  /** Updates folded in so far (saved in checkpoints). */
+  get updateCount(): number {
+    return this.updates;
+  }
+
+  /** Restores a checkpoint: the averages' values and the update count. */
+  restore(values: tf.Tensor[], updates: number): void {
+    values.forEach((t, i) => this.averaged[i].assign(t));
+    this.updates = updates;
   }
 
   /** Folds the variables' current values into the average. */
@@ -290,8 +309,13 @@ function curvesSpec(rows: EpochMetrics[], bestEpoch: number, title: string): Rec
 }
 
 /** Trains, evaluates, saves and projects; returns the --json summary. */
-export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
+export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   const started = Date.now();
+  const resumed = cliOpts.resume !== undefined ? await readSst2Checkpoint(cliOpts.resume) : undefined;
+  // A resumed run continues with the settings it started with.
+  const opts: Sst2RunOptions = resumed
+    ? { ...(resumed.state.options as unknown as Sst2RunOptions), out: resumed.outDir, json: cliOpts.json, debug: cliOpts.debug, backend: cliOpts.backend, quiet: cliOpts.quiet, resume: undefined }
+    : cliOpts;
   validateOptions(opts);
   const log = createLogger(opts.json || opts.quiet);
   const data = await loadSst2(opts.dataDir);
@@ -319,24 +343,62 @@ export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
   const average = opts.emaDecay > 0 ? new WeightAverage(model.variables, opts.emaDecay) : null;
 
   const modelDir = path.join(outDir, 'model');
-  const rows: EpochMetrics[] = [];
+  let rows: EpochMetrics[] = [];
   let best = { epoch: 0, devAcc: -1, devLoss: Infinity };
   let trainSeconds = 0;
   let trainSentences = 0;
+  let firstEpoch = 1;
   const settings = {
     ...Object.fromEntries(Object.keys(SST2_DEFAULTS).map((k) => [k, (opts as unknown as Record<string, unknown>)[k] ?? null])),
     maxLen: vocab.maxLen, seed: opts.seed,
   };
+  // Every tensor that --resume needs, by checkpoint name.
+  const checkpointTensors = async (): Promise<tf.NamedTensorMap> => ({
+    ...Object.fromEntries(Object.entries(model.namedWeights()).map(([k, v]) => [`model/${k}`, v])),
+    ...Object.fromEntries((await optimizer.getWeights()).map((w, k) => [`adam/${k}`, w.tensor])),
+    ...Object.fromEntries((average?.averaged ?? []).map((v, k) => [`average/${k}`, v])),
+  });
+  if (resumed) {
+    const st = resumed.state;
+    const t = resumed.tensors;
+    const take = (prefix: string) => Object.keys(t).filter((k) => k.startsWith(prefix)).sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length))).map((k) => t[k]);
+    for (const [name, v] of Object.entries(model.namedWeights())) {
+      if (!t[`model/${name}`]) throw new InputError(`--resume ${cliOpts.resume}: the checkpoint has no weight ${name}; it belongs to another model, start the run again`);
+      (v as tf.Variable).assign(t[`model/${name}`]);
+    }
+    const adam = take('adam/');
+    if (adam.length > 0) {
+      await optimizer.setWeights(adam.map((tensor, k) => ({ name: k === 0 ? 'iter' : `acc${k}`, tensor })));
+      const powers = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+      powers.accBeta1.assign(tf.scalar(st.adamBetaPowers[0]));
+      powers.accBeta2.assign(tf.scalar(st.adamBetaPowers[1]));
+    }
+    if (average) average.restore(take('average/'), st.averageUpdates);
+    tf.dispose(Object.values(t));
+    rows = st.rows as EpochMetrics[];
+    best = st.best;
+    trainSeconds = st.trainSeconds;
+    trainSentences = st.trainSentences;
+    firstEpoch = st.epoch;
+    log.info(`resuming at epoch ${st.epoch}, batch ${st.batch + 1}`);
+  }
+  const interrupts = watchInterrupts(log);
 
   try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    for (let epoch = firstEpoch; epoch <= opts.epochs; epoch++) {
       const t0 = Date.now();
+      const resumeHere = resumed && epoch === resumed.state.epoch ? resumed.state : undefined;
+      if (resumeHere) rng.setState(resumeHere.rngAtEpochStart);
+      const rngAtEpochStart = rng.getState();
       const batches = lengthBatches(train.ids.map((s) => s.length), opts.batchSize, rng);
       const progress = createProgress({ total: train.ids.length, label: `epoch ${epoch}/${opts.epochs}`, quiet: opts.json || opts.quiet });
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      for (const idx of batches) {
+      let lossSum = resumeHere?.partial.lossSum ?? 0;
+      let correct = resumeHere?.partial.correct ?? 0;
+      let seen = resumeHere?.partial.seen ?? 0;
+      const earlierSeconds = resumeHere?.partial.seconds ?? 0;
+      if (resumeHere) rng.setState(resumeHere.rng);
+      for (let b = resumeHere?.batch ?? 0; b < batches.length; b++) {
+        const idx = batches[b];
         const { ids, labels } = batchTensors(train, idx, opts.wordDropout, rng);
         let probs: tf.Tensor1D | undefined;
         const { value, grads } = tf.variableGrads(() => {
@@ -359,15 +421,36 @@ export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
         idx.forEach((i, k) => { if ((p[k] >= 0.5 ? 1 : 0) === train.labels[i]) correct += 1; });
         seen += idx.length;
         progress.update(seen, { loss: lossSum / seen, acc: correct / seen });
+        await yieldToEventLoop(); // signal handlers run here
+        if (interrupts.requested()) {
+          progress.stop();
+          const { resume: _r, json: _j, debug: _d, backend: _b, quiet: _q, threads: _t, ...options } = opts;
+          const powers = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+          const ckpt = await writeSst2Checkpoint(outDir, {
+            version: 1, options, epoch, batch: b + 1, rngAtEpochStart, rng: rng.getState(),
+            partial: { lossSum, correct, seen, seconds: earlierSeconds + (Date.now() - t0) / 1000 },
+            rows, best, trainSeconds, trainSentences,
+            adamBetaPowers: [powers.accBeta1.dataSync()[0], powers.accBeta2.dataSync()[0]],
+            averageUpdates: average?.updateCount ?? 0,
+          }, await checkpointTensors());
+          const resumeCmd = `dnnkit sst2 --resume ${path.relative(process.cwd(), outDir) || '.'}`;
+          log.warn(`interrupted at epoch ${epoch}, batch ${b + 1}/${batches.length}: checkpoint saved in ${ckpt}; continue with: ${resumeCmd}`);
+          process.exitCode = 130;
+          return {
+            devAccuracy: best.devAcc, testAccuracy: null, testLoss: null, epochs: rows.length, bestEpoch: best.epoch, backend: backend.name,
+            layout: data.layout, vocabularySize: vocab.tokens.length, maxLen: vocab.maxLen, parameters: model.parameterCount,
+            trainSentencesPerSecond: NaN, seconds: (Date.now() - started) / 1000, seed: opts.seed, outDir, projection: null, interrupted: true,
+          };
+        }
       }
       progress.stop();
-      const trainTime = (Date.now() - t0) / 1000;
+      const trainTime = earlierSeconds + (Date.now() - t0) / 1000;
       trainSeconds += trainTime;
       trainSentences += seen;
       average?.swap(); // evaluate and save the averaged weights
       const devPred = await predictSplit(model, dev, 128);
       const devM = lossAndAccuracy(devPred.probs, dev.labels);
-      const row: EpochMetrics = { epoch, loss: lossSum / seen, acc: correct / seen, dev_loss: devM.loss, dev_acc: devM.acc, seconds: (Date.now() - t0) / 1000 };
+      const row: EpochMetrics = { epoch, loss: lossSum / seen, acc: correct / seen, dev_loss: devM.loss, dev_acc: devM.acc, seconds: earlierSeconds + (Date.now() - t0) / 1000 };
       rows.push(row);
       const improved = devM.acc > best.devAcc;
       log.info(`epoch ${epoch}: loss ${row.loss.toFixed(4)} acc ${row.acc.toFixed(4)} | dev loss ${row.dev_loss.toFixed(4)} acc ${row.dev_acc.toFixed(4)} | ${row.seconds.toFixed(1)} s, ${(seen / trainTime).toFixed(0)} sentences/s${improved ? ' (best so far, saved)' : ''}`);
@@ -384,10 +467,12 @@ export async function runSst2(opts: Sst2RunOptions): Promise<Sst2Summary> {
       }
     }
   } finally {
+    interrupts.dispose();
     optimizer.dispose();
     average?.dispose();
     model.dispose();
   }
+  await fsp.rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
 
   // Evaluate the kept (best-dev) checkpoint, read back from disk: what the user gets.
   const { model: bestModel } = await loadClassifier(modelDir);

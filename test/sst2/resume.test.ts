@@ -1,0 +1,81 @@
+/**
+ * Ctrl-C during `dnnkit sst2` saves a checkpoint after the current batch and exits 130;
+ * `--resume` continues it. With the same seed, the interrupted-and-resumed run ends with the same
+ * weights, metrics and test accuracy as an uninterrupted run in another process. Run with the
+ * weight average on, so that its state is part of what must survive.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { BIN, ROOT, runCli, tempDir } from '../helpers.js';
+
+function subset(dir: string, sizes: Record<string, number>): string {
+  const out = path.join(dir, 'data');
+  mkdirSync(out);
+  for (const [split, n] of Object.entries(sizes)) {
+    const lines = readFileSync(path.join(ROOT, 'data', 'sst2', `${split}.tsv`), 'utf8').split('\n').slice(0, n);
+    writeFileSync(path.join(out, `${split}.tsv`), lines.join('\n'));
+  }
+  return out;
+}
+
+const ARGS = (data: string) => ['sst2', '--data-dir', data, '--epochs', '3', '--patience', '3', '--units', '16', '--embedding-dim', '16',
+  '--batch-size', '16', '--ema-decay', '0.9', '--embed-plot', 'none', '--seed', '5', '--backend', 'wasm'];
+
+/** metrics.csv without the seconds column. */
+const metrics = (dir: string) => readFileSync(path.join(dir, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 5).join(','));
+const result = (dir: string) => {
+  const r = JSON.parse(readFileSync(path.join(dir, 'run.json'), 'utf8')).result;
+  return [r.devAccuracy, r.testAccuracy, r.bestEpoch, r.epochs];
+};
+
+test('sst2: interrupt with SIGINT mid-epoch, resume, and match an uninterrupted run exactly', async (t) => {
+  const dir = tempDir(t);
+  const data = subset(dir, { train: 800, dev: 150, test: 150 });
+  const ref = path.join(dir, 'ref');
+  const full = await runCli([...ARGS(data), '--out', ref]);
+  assert.equal(full.code, 0, full.stderr);
+
+  const out = path.join(dir, 'interrupted');
+  const first = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...ARGS(data), '--out', out], { env: { ...process.env, FORCE_COLOR: '0' } });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      // Interrupt during the second epoch, so that both the finished-epoch state and a partial epoch are saved.
+      if (!sent && /epoch 1: loss/.test(stderr)) { sent = true; setTimeout(() => child.kill('SIGINT'), 300); }
+    });
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  assert.equal(first.code, 130, `exit code after SIGINT: ${first.stderr}`);
+  assert.match(first.stderr, /interrupted at epoch 2, batch \d+\/\d+: checkpoint saved in .*checkpoint; continue with: dnnkit sst2 --resume/);
+  assert.ok(existsSync(path.join(out, 'checkpoint', 'state.json')));
+  assert.equal(existsSync(path.join(out, 'run.json')), false, 'no run.json before the run finished');
+
+  // Options given with --resume do not change the run: the checkpoint's settings win.
+  const resumed = await runCli(['sst2', '--resume', out, '--epochs', '1']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming at epoch 2, batch \d+/);
+  assert.equal(existsSync(path.join(out, 'checkpoint')), false, 'checkpoint removed after a finished run');
+  assert.deepEqual(metrics(out), metrics(ref));
+  assert.deepEqual(result(out), result(ref));
+  assert.ok(readFileSync(path.join(out, 'model', 'weights.bin')).equals(readFileSync(path.join(ref, 'model', 'weights.bin'))), 'identical best-dev weights');
+  assert.deepEqual(readFileSync(path.join(out, 'features.csv'), 'utf8'), readFileSync(path.join(ref, 'features.csv'), 'utf8'));
+});
+
+test('sst2 --resume of a folder without a checkpoint, or with a damaged one, is a one-line error', async (t) => {
+  const dir = tempDir(t);
+  const none = await runCli(['sst2', '--resume', dir]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /--resume .*: no readable checkpoint\/state\.json there; give the --out folder of an interrupted dnnkit sst2 run/);
+  assert.doesNotMatch(none.stderr, /\n\s+at /, 'no stack trace');
+  mkdirSync(path.join(dir, 'checkpoint'));
+  writeFileSync(path.join(dir, 'checkpoint', 'state.json'), JSON.stringify({ version: 1, tensors: [{ name: 'model/embedding', shape: [4, 2], dtype: 'float32' }] }));
+  writeFileSync(path.join(dir, 'checkpoint', 'tensors.bin'), Buffer.alloc(8));
+  const damaged = await runCli(['sst2', '--resume', dir]);
+  assert.equal(damaged.code, 1);
+  assert.match(damaged.stderr, /tensors\.bin is missing or holds 8 bytes instead of 32; the checkpoint is damaged/);
+});
