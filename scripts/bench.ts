@@ -185,8 +185,10 @@ async function main() {
     });
   }
   const f = (v: number | null, digits = 1) => (v === null ? 'n/a' : v.toFixed(digits));
+  // The dnnkit column names the kernels in use: wasm alone, or wasm with the native oneDNN kernels.
+  const label = backend.nativeKernels.length > 0 ? `${backend.name} + ${backend.nativeKernels.length} native kernels, oneDNN` : backend.name;
   const lines = [
-    `| workload | batch | dnnkit (${backend.name}, ${threads} thr) | PyTorch ${threads} thr | ratio | PyTorch ${cores} thr | ratio |`,
+    `| workload | batch | dnnkit (${label}, ${threads} thr) | PyTorch ${threads} thr | ratio | PyTorch ${cores} thr | ratio |`,
     '|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.description} | ${r.batch} | ${f(r.dnnkit)} ${r.unit} | ${f(r.torchSameThreads)} | ${f(r.ratioSameThreads, 2)} | ${f(r.torchAllCores)} | ${f(r.ratioAllCores, 2)} |`),
   ];
@@ -199,7 +201,7 @@ async function main() {
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify({
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-      date: new Date().toISOString(), backend: backend.name, threads, cores, rows, tsne: tsneRows,
+      date: new Date().toISOString(), backend: backend.name, nativeKernels: backend.nativeKernels, threads, cores, rows, tsne: tsneRows,
     }, null, 2) + '\n');
   }
 }

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels } from './kernels/index.js';
 import { enableWasmThreads, threadsFromEnv, wasmThreadsOutcome } from './wasm_threads.js';
 import { UsageError } from './errors.js';
+import { describeNative, registerNativeKernels } from './native/index.js';
 
 export const BACKENDS = ['node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -21,6 +22,8 @@ export interface BackendInfo {
   reason: string;
   /** Kernels dnnkit registered for this backend. */
   projectKernels: string[];
+  /** Kernels computed by the native oneDNN addon (wasm only; empty without it or with DNNKIT_NATIVE=0). */
+  nativeKernels: string[];
   tfjsVersion: string;
   /** Threads the backend computes with. */
   threads: number;
@@ -52,18 +55,20 @@ async function tryNode(): Promise<string | undefined> {
 }
 
 /** Initialises wasm; returns what the thread request came to (a phrase for the reason). */
-async function initWasm(): Promise<string> {
-  const threads = requestedThreads ?? threadsFromEnv() ?? 1;
-  const t = threads > 1 ? await enableWasmThreads(threads) : undefined;
+async function initWasm(): Promise<{ threadNote: string; threads: number }> {
+  const requested = requestedThreads ?? threadsFromEnv() ?? 1;
+  const t = requested > 1 ? await enableWasmThreads(requested) : undefined;
   await import('@tensorflow/tfjs-backend-wasm');
   const ok = await tf.setBackend('wasm');
   if (!ok) throw new Error('the wasm backend failed to initialise');
   await tf.ready();
   registerWasmKernels();
+  // oneDNN (the native kernels) computes with as many threads as wasm actually got.
+  const threads = (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
   const outcome = wasmThreadsOutcome();
-  if (t === undefined) return '1 thread (--threads N for more)';
-  if (outcome?.error) return `${threads} threads requested but the threaded build failed (${outcome.error}); 1 thread`;
-  return t.threads > 1 ? `${t.threads} threads` : `1 thread (${t.reason})`;
+  if (t === undefined) return { threadNote: '1 thread (--threads N for more)', threads };
+  if (outcome?.error) return { threadNote: `${requested} threads requested but the threaded build failed (${outcome.error}); 1 thread`, threads };
+  return { threadNote: t.threads > 1 ? `${t.threads} threads` : `1 thread (${t.reason})`, threads };
 }
 
 /**
@@ -78,6 +83,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
   let name: BackendName;
   let reason: string;
   let projectKernels: string[] = [];
+  let nativeKernels: string[] = [];
   let warning: string | undefined;
   const nodeProblem = requested === undefined || requested === 'node' ? await tryNode() : 'not requested';
   if ((requested === undefined || requested === 'node') && nodeProblem === undefined) {
@@ -89,10 +95,14 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
     throw new UsageError(`--backend node is not available: ${nodeProblem}; use --backend wasm`);
   } else if (requested === undefined || requested === 'wasm') {
     try {
-      const threadNote = await initWasm();
+      const { threadNote, threads } = await initWasm();
       name = 'wasm';
       projectKernels = registerWasmKernels();
-      reason = `${requested === 'wasm' ? 'requested' : nodeProblem}; using wasm with ${projectKernels.length} project kernels (${projectKernels.join(', ')}), ${threadNote}`;
+      // After the project kernels: the native ones fall back to whatever is registered now.
+      // oneDNN computes with wasm's thread count (1 by default; --threads N).
+      const native = registerNativeKernels(threads);
+      nativeKernels = native.kernels;
+      reason = `${requested === 'wasm' ? 'requested' : nodeProblem}; using wasm with ${projectKernels.length} project kernels (${projectKernels.join(', ')}), ${threadNote}; ${describeNative(native)}`;
     } catch (err) {
       if (requested === 'wasm') throw err;
       await tf.setBackend('cpu');
@@ -113,6 +123,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
     tfjsName: tf.getBackend(),
     reason,
     projectKernels,
+    nativeKernels,
     tfjsVersion: tf.version.tfjs,
     threads: name === 'wasm' ? (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount() : name === 'node' ? 0 : 1,
     simd,

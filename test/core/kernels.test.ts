@@ -1,6 +1,8 @@
 /**
  * Every kernel dnnkit registers for wasm against the tfjs cpu backend's result, on seeded random
  * inputs over several shapes, strides and paddings: max |difference| <= 1e-4.
+ * These are the pure wasm kernels: the native oneDNN overrides are off here (DNNKIT_NATIVE=0;
+ * test/core/native.test.ts tests those).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,7 +38,9 @@ async function assertSameAsCpu(name: string, inputs: Inputs, attrs: Record<strin
 }
 
 before(async () => {
-  await initBackend('wasm');
+  process.env.DNNKIT_NATIVE = '0';
+  const info = await initBackend('wasm');
+  assert.deepEqual(info.nativeKernels, [], 'the pure wasm kernels are under test');
 });
 
 test('the project registers exactly the kernels it tests here', () => {

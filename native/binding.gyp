@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "dnnkit_native",
+      "sources": ["src/dnnkit_native.cc"],
+      "include_dirs": ["<!(node -p \"process.env.DNNKIT_DNNL_INCLUDE || '/usr/include'\")"],
+      "libraries": ["-ldnnl", "-fopenmp"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,541 @@
+// dnnkit's optional native kernels: oneDNN (Debian's libdnnl) primitives that compute directly
+// on the tfjs wasm backend's heap. JavaScript passes Float32Array views of the wasm memory; their
+// data pointers are the tensors (NHWC activations, HWIO filters, row-major matrices): no copies.
+//
+// Every entry point takes typed arrays plus an Int32Array of shape parameters, and throws a JS
+// error when oneDNN refuses (the TypeScript side then runs the wasm kernel instead).
+// Primitives are cached by their parameters; oneDNN runs with the OpenMP thread count set by
+// setThreads (1 by default).
+#include <node_api.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+namespace {
+
+dnnl::engine& Engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+dnnl::stream& Stream() {
+  static dnnl::stream s(Engine());
+  return s;
+}
+
+struct JsError {
+  std::string msg;
+};
+
+// ---- N-API helpers -------------------------------------------------------------------------
+
+float* F32(napi_env env, napi_value v, size_t* len = nullptr) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta) throw JsError{"expected a Float32Array"};
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset);
+  if (type != napi_float32_array) throw JsError{"expected a Float32Array"};
+  if (len) *len = length;
+  return static_cast<float*>(data);
+}
+
+float* F32OrNull(napi_env env, napi_value v) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_null || t == napi_undefined) return nullptr;
+  return F32(env, v);
+}
+
+std::vector<int64_t> Params(napi_env env, napi_value v) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta) throw JsError{"expected an Int32Array of parameters"};
+  napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset);
+  if (type != napi_int32_array) throw JsError{"expected an Int32Array of parameters"};
+  const int32_t* p = static_cast<const int32_t*>(data);
+  return std::vector<int64_t>(p, p + length);
+}
+
+std::string Key(const char* kind, const std::vector<int64_t>& p, int extra = 0) {
+  std::string k(kind);
+  for (int64_t v : p) k += ',' + std::to_string(v);
+  k += '|' + std::to_string(extra);
+  return k;
+}
+
+using Fn = void (*)(napi_env, napi_value*, size_t);
+
+template <Fn F, size_t ARGC>
+napi_value Wrap(napi_env env, napi_callback_info info) {
+  napi_value argv[ARGC];
+  size_t argc = ARGC;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  try {
+    if (argc < ARGC) throw JsError{"too few arguments"};
+    F(env, argv, argc);
+  } catch (const JsError& e) {
+    napi_throw_error(env, "DNNKIT_NATIVE", e.msg.c_str());
+  } catch (const dnnl::error& e) {
+    napi_throw_error(env, "DNNKIT_ONEDNN", (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, "DNNKIT_NATIVE", e.what());
+  }
+  return nullptr;
+}
+
+// ---- convolution ---------------------------------------------------------------------------
+// Parameters: N H W C KH KW F OH OW sh sw pt pl pb pr dh dw act   (act: 0 linear, 1 relu)
+
+struct ConvShape {
+  memory::dims src, wei, dst, strides, dil, pl, pr;
+  memory::desc src_md, wei_user_md, dst_md, wei_any_md;
+  explicit ConvShape(const std::vector<int64_t>& p) {
+    if (p.size() < 18) throw JsError{"conv: 18 parameters expected"};
+    const int64_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], F = p[6], OH = p[7], OW = p[8];
+    src = {N, C, H, W};
+    wei = {F, C, KH, KW};
+    dst = {N, F, OH, OW};
+    strides = {p[9], p[10]};
+    pl = {p[11], p[12]};
+    pr = {p[13], p[14]};
+    dil = {p[15] - 1, p[16] - 1};
+    src_md = memory::desc(src, dt::f32, tag::nhwc);
+    dst_md = memory::desc(dst, dt::f32, tag::nhwc);
+    wei_user_md = memory::desc(wei, dt::f32, tag::hwio);
+    wei_any_md = memory::desc(wei, dt::f32, tag::any);
+  }
+};
+
+// The filter in the primitive's preferred layout (a buffer owned by the cache entry) and the
+// reorder between it and tfjs's HWIO, when they differ.
+struct WeightsBuffer {
+  bool reorder_needed = false;
+  memory internal;
+  dnnl::reorder to_internal, from_internal;
+  void Init(const memory::desc& user, const memory::desc& prim, bool forward) {
+    reorder_needed = !(user == prim);
+    if (!reorder_needed) return;
+    internal = memory(prim, Engine());
+    memory user_mem(user, Engine(), DNNL_MEMORY_NONE);
+    if (forward) {
+      to_internal = dnnl::reorder(user_mem, internal);
+    } else {
+      from_internal = dnnl::reorder(internal, user_mem);
+    }
+  }
+};
+
+struct ConvFwd {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  WeightsBuffer w;
+  memory::desc bias_md;
+  bool has_bias;
+};
+std::unordered_map<std::string, std::unique_ptr<ConvFwd>> conv_fwd_cache;
+
+dnnl::convolution_forward::primitive_desc MakeConvFwdPd(const ConvShape& s, bool bias, bool relu, dnnl::prop_kind pk) {
+  memory::desc bias_md = bias ? memory::desc({s.wei[0]}, dt::f32, tag::x) : memory::desc();
+  dnnl::convolution_forward::desc d = bias
+      ? dnnl::convolution_forward::desc(pk, dnnl::algorithm::convolution_direct, s.src_md, s.wei_any_md, bias_md,
+                                        s.dst_md, s.strides, s.dil, s.pl, s.pr)
+      : dnnl::convolution_forward::desc(pk, dnnl::algorithm::convolution_direct, s.src_md, s.wei_any_md, s.dst_md,
+                                        s.strides, s.dil, s.pl, s.pr);
+  dnnl::primitive_attr attr;
+  if (relu) {
+    dnnl::post_ops po;
+    po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(po);
+  }
+  return dnnl::convolution_forward::primitive_desc(d, attr, Engine());
+}
+
+// conv2d(x, filter, bias | null, y, params)
+void Conv2D(napi_env env, napi_value* a, size_t) {
+  float* x = F32(env, a[0]);
+  float* w = F32(env, a[1]);
+  float* b = F32OrNull(env, a[2]);
+  float* y = F32(env, a[3]);
+  std::vector<int64_t> p = Params(env, a[4]);
+  const bool relu = p.size() > 17 && p[17] == 1;
+  std::string key = Key("fwd", p, b ? 1 : 0);
+  auto it = conv_fwd_cache.find(key);
+  if (it == conv_fwd_cache.end()) {
+    ConvShape s(p);
+    auto e = std::make_unique<ConvFwd>();
+    e->pd = MakeConvFwdPd(s, b != nullptr, relu, dnnl::prop_kind::forward_inference);
+    e->prim = dnnl::convolution_forward(e->pd);
+    e->w.Init(s.wei_user_md, e->pd.weights_desc(), true);
+    e->has_bias = b != nullptr;
+    if (b) e->bias_md = memory::desc({s.wei[0]}, dt::f32, tag::x);
+    it = conv_fwd_cache.emplace(key, std::move(e)).first;
+  }
+  ConvFwd& e = *it->second;
+  dnnl::stream& st = Stream();
+  memory src(e.pd.src_desc(), Engine(), x);
+  memory dst(e.pd.dst_desc(), Engine(), y);
+  memory wu(memory::desc(e.pd.weights_desc().dims(), dt::f32, tag::hwio), Engine(), w);
+  memory wk = wu;
+  if (e.w.reorder_needed) {
+    e.w.to_internal.execute(st, wu, e.w.internal);
+    wk = e.w.internal;
+  }
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wk}, {DNNL_ARG_DST, dst}};
+  if (b) args.emplace(DNNL_ARG_BIAS, memory(e.bias_md, Engine(), b));
+  e.prim.execute(st, args);
+  st.wait();
+}
+
+struct ConvBwdData {
+  dnnl::convolution_backward_data::primitive_desc pd;
+  dnnl::convolution_backward_data prim;
+  WeightsBuffer w;
+};
+std::unordered_map<std::string, std::unique_ptr<ConvBwdData>> conv_bwd_data_cache;
+
+// conv2dBackpropInput(dy, filter, dx, params)
+void Conv2DBackpropInput(napi_env env, napi_value* a, size_t) {
+  float* dy = F32(env, a[0]);
+  float* w = F32(env, a[1]);
+  float* dx = F32(env, a[2]);
+  std::vector<int64_t> p = Params(env, a[3]);
+  p.resize(18, 0);
+  p[17] = 0;
+  std::string key = Key("bwd_data", p);
+  auto it = conv_bwd_data_cache.find(key);
+  if (it == conv_bwd_data_cache.end()) {
+    ConvShape s(p);
+    auto e = std::make_unique<ConvBwdData>();
+    auto hint = MakeConvFwdPd(s, false, false, dnnl::prop_kind::forward_training);
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, s.src_md, s.wei_any_md, s.dst_md,
+                                            s.strides, s.dil, s.pl, s.pr);
+    e->pd = dnnl::convolution_backward_data::primitive_desc(d, Engine(), hint);
+    e->prim = dnnl::convolution_backward_data(e->pd);
+    e->w.Init(s.wei_user_md, e->pd.weights_desc(), true);
+    it = conv_bwd_data_cache.emplace(key, std::move(e)).first;
+  }
+  ConvBwdData& e = *it->second;
+  dnnl::stream& st = Stream();
+  memory ddst(e.pd.diff_dst_desc(), Engine(), dy);
+  memory dsrc(e.pd.diff_src_desc(), Engine(), dx);
+  memory wu(memory::desc(e.pd.weights_desc().dims(), dt::f32, tag::hwio), Engine(), w);
+  memory wk = wu;
+  if (e.w.reorder_needed) {
+    e.w.to_internal.execute(st, wu, e.w.internal);
+    wk = e.w.internal;
+  }
+  e.prim.execute(st, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wk}, {DNNL_ARG_DIFF_SRC, dsrc}});
+  st.wait();
+}
+
+struct ConvBwdWeights {
+  dnnl::convolution_backward_weights::primitive_desc pd;
+  dnnl::convolution_backward_weights prim;
+  WeightsBuffer w;
+};
+std::unordered_map<std::string, std::unique_ptr<ConvBwdWeights>> conv_bwd_w_cache;
+
+// conv2dBackpropFilter(x, dy, dw, params)
+void Conv2DBackpropFilter(napi_env env, napi_value* a, size_t) {
+  float* x = F32(env, a[0]);
+  float* dy = F32(env, a[1]);
+  float* dw = F32(env, a[2]);
+  std::vector<int64_t> p = Params(env, a[3]);
+  p.resize(18, 0);
+  p[17] = 0;
+  std::string key = Key("bwd_w", p);
+  auto it = conv_bwd_w_cache.find(key);
+  if (it == conv_bwd_w_cache.end()) {
+    ConvShape s(p);
+    auto e = std::make_unique<ConvBwdWeights>();
+    auto hint = MakeConvFwdPd(s, false, false, dnnl::prop_kind::forward_training);
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, s.src_md, s.wei_any_md, s.dst_md,
+                                               s.strides, s.dil, s.pl, s.pr);
+    e->pd = dnnl::convolution_backward_weights::primitive_desc(d, Engine(), hint);
+    e->prim = dnnl::convolution_backward_weights(e->pd);
+    e->w.Init(s.wei_user_md, e->pd.diff_weights_desc(), false);
+    it = conv_bwd_w_cache.emplace(key, std::move(e)).first;
+  }
+  ConvBwdWeights& e = *it->second;
+  dnnl::stream& st = Stream();
+  memory src(e.pd.src_desc(), Engine(), x);
+  memory ddst(e.pd.diff_dst_desc(), Engine(), dy);
+  memory wu(memory::desc(e.pd.diff_weights_desc().dims(), dt::f32, tag::hwio), Engine(), dw);
+  memory wk = e.w.reorder_needed ? e.w.internal : wu;
+  e.prim.execute(st, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, wk}});
+  if (e.w.reorder_needed) e.w.from_internal.execute(st, e.w.internal, wu);
+  st.wait();
+}
+
+// ---- matmul --------------------------------------------------------------------------------
+// Parameters: batchA batchB M K N transposeA transposeB act   (act: 0 linear, 1 relu)
+// a is [batchA, M, K] ([batchA, K, M] when transposed), b is [batchB, K, N] ([batchB, N, K]).
+
+struct MatMul {
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul prim;
+  memory::desc a_md, b_md, c_md, bias_md;
+};
+std::unordered_map<std::string, std::unique_ptr<MatMul>> matmul_cache;
+
+// matmul(a, b, bias | null, c, params)
+void MatMulFn(napi_env env, napi_value* a, size_t) {
+  float* A = F32(env, a[0]);
+  float* B = F32(env, a[1]);
+  float* bias = F32OrNull(env, a[2]);
+  float* C = F32(env, a[3]);
+  std::vector<int64_t> p = Params(env, a[4]);
+  if (p.size() < 8) throw JsError{"matmul: 8 parameters expected"};
+  std::string key = Key("mm", p, bias ? 1 : 0);
+  auto it = matmul_cache.find(key);
+  if (it == matmul_cache.end()) {
+    const int64_t bA = p[0], bB = p[1], M = p[2], K = p[3], N = p[4];
+    const bool tA = p[5] != 0, tB = p[6] != 0, relu = p[7] == 1;
+    const int64_t batch = std::max(bA, bB);
+    auto e = std::make_unique<MatMul>();
+    e->a_md = memory::desc({bA, M, K}, dt::f32, tA ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
+    e->b_md = memory::desc({bB, K, N}, dt::f32, tB ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
+    e->c_md = memory::desc({batch, M, N}, dt::f32, memory::dims{M * N, N, 1});
+    dnnl::primitive_attr attr;
+    if (relu) {
+      dnnl::post_ops po;
+      po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(po);
+    }
+    if (bias) {
+      e->bias_md = memory::desc({1, 1, N}, dt::f32, memory::dims{N, N, 1});
+      e->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(e->a_md, e->b_md, e->bias_md, e->c_md), attr, Engine());
+    } else {
+      e->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(e->a_md, e->b_md, e->c_md), attr, Engine());
+    }
+    e->prim = dnnl::matmul(e->pd);
+    it = matmul_cache.emplace(key, std::move(e)).first;
+  }
+  MatMul& e = *it->second;
+  dnnl::stream& st = Stream();
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(e.a_md, Engine(), A)},
+                                       {DNNL_ARG_WEIGHTS, memory(e.b_md, Engine(), B)},
+                                       {DNNL_ARG_DST, memory(e.c_md, Engine(), C)}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, memory(e.bias_md, Engine(), bias));
+  e.prim.execute(st, args);
+  st.wait();
+}
+
+// ---- elementwise ---------------------------------------------------------------------------
+
+// relu(x, y): y = max(x, 0); NaN stays NaN as in tfjs.
+void Relu(napi_env env, napi_value* a, size_t) {
+  size_t n, m;
+  const float* x = F32(env, a[0], &n);
+  float* y = F32(env, a[1], &m);
+  if (m < n) throw JsError{"relu: output too small"};
+  for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+// batchNorm(x, mean, variance, offset | null, scale | null, y, params [channels], epsilon)
+// Per-channel parameters on the innermost axis: y = (x - mean) * scale / sqrt(variance + eps) + offset.
+void BatchNorm(napi_env env, napi_value* a, size_t) {
+  size_t n, nm, nv;
+  const float* x = F32(env, a[0], &n);
+  const float* mean = F32(env, a[1], &nm);
+  const float* var = F32(env, a[2], &nv);
+  const float* off = F32OrNull(env, a[3]);
+  const float* scale = F32OrNull(env, a[4]);
+  float* y = F32(env, a[5]);
+  std::vector<int64_t> p = Params(env, a[6]);
+  double eps;
+  napi_get_value_double(env, a[7], &eps);
+  const size_t C = static_cast<size_t>(p.at(0));
+  if (C == 0 || nm != C || nv != C || n % C != 0) throw JsError{"batchNorm: per-channel parameters expected"};
+  std::vector<float> mul(C), add(C);
+  for (size_t c = 0; c < C; c++) {
+    const float inv = 1.0f / std::sqrt(var[c] + static_cast<float>(eps));
+    mul[c] = (scale ? scale[c] : 1.0f) * inv;
+    add[c] = (off ? off[c] : 0.0f) - mean[c] * mul[c];
+  }
+  const size_t rows = n / C;
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    for (size_t c = 0; c < C; c++) yr[c] = xr[c] * mul[c] + add[c];
+  }
+}
+
+// maxPoolGrad(dy, x, dx, params: N H W C OH OW KH KW sh sw pt pl)
+// The gradient of each window goes to its first maximum in row-major scan order (as tfjs's cpu
+// backend picks it); padding is never a candidate.
+void MaxPoolGrad(napi_env env, napi_value* a, size_t) {
+  size_t ndy, nx, ndx;
+  const float* dy = F32(env, a[0], &ndy);
+  const float* x = F32(env, a[1], &nx);
+  float* dx = F32(env, a[2], &ndx);
+  std::vector<int64_t> p = Params(env, a[3]);
+  if (p.size() < 12) throw JsError{"maxPoolGrad: 12 parameters expected"};
+  const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5], KH = p[6], KW = p[7], sh = p[8],
+                sw = p[9], pt = p[10], pl = p[11];
+  if (static_cast<int64_t>(nx) != N * H * W * C || static_cast<int64_t>(ndx) != N * H * W * C ||
+      static_cast<int64_t>(ndy) != N * OH * OW * C) {
+    throw JsError{"maxPoolGrad: sizes do not match the parameters"};
+  }
+  std::vector<float> best(C);
+  if (sh >= KH && sw >= KW && pt == 0 && pl == 0) {
+    // Windows that do not overlap: every input element has at most one window, so dx is written
+    // once, sequentially: the window's first maximum gets dy, the rest 0 (no scatter).
+    const bool covered = sh == KH && sw == KW && OH * KH == H && OW * KW == W;
+    if (!covered) std::memset(dx, 0, ndx * sizeof(float));
+    std::vector<uint32_t> taken(C);
+    for (int64_t n = 0; n < N; n++) {
+      for (int64_t oy = 0; oy < OH; oy++) {
+        const int64_t ky1 = std::min<int64_t>(KH, H - oy * sh);
+        for (int64_t ox = 0; ox < OW; ox++) {
+          const int64_t kx1 = std::min<int64_t>(KW, W - ox * sw);
+          const int64_t origin = ((n * H + oy * sh) * W + ox * sw) * C;
+          float* __restrict bp = best.data();
+          uint32_t* __restrict tp = taken.data();
+          for (int64_t c = 0; c < C; c++) {
+            bp[c] = -INFINITY;
+            tp[c] = 0;
+          }
+          for (int64_t ky = 0; ky < ky1; ky++) {
+            for (int64_t kx = 0; kx < kx1; kx++) {
+              const float* __restrict xr = x + origin + (ky * W + kx) * C;
+              for (int64_t c = 0; c < C; c++) bp[c] = xr[c] > bp[c] ? xr[c] : bp[c];
+            }
+          }
+          // Branch-free (random data mispredicts): bit masks select dy or +0.
+          const uint32_t* __restrict dyb = reinterpret_cast<const uint32_t*>(dy + ((n * OH + oy) * OW + ox) * C);
+          for (int64_t ky = 0; ky < ky1; ky++) {
+            for (int64_t kx = 0; kx < kx1; kx++) {
+              const float* __restrict xr = x + origin + (ky * W + kx) * C;
+              uint32_t* __restrict dxb = reinterpret_cast<uint32_t*>(dx + origin + (ky * W + kx) * C);
+              for (int64_t c = 0; c < C; c++) {
+                const uint32_t first = (0u - static_cast<uint32_t>(xr[c] == bp[c])) & ~tp[c];
+                dxb[c] = dyb[c] & first;
+                tp[c] |= first;
+              }
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
+  std::memset(dx, 0, ndx * sizeof(float));
+  std::vector<int32_t> at(C);
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+      const int64_t y0 = oy * sh - pt;
+      const int64_t ky0 = std::max<int64_t>(0, -y0), ky1 = std::min<int64_t>(KH, H - y0);
+      for (int64_t ox = 0; ox < OW; ox++) {
+        const int64_t x0 = ox * sw - pl;
+        const int64_t kx0 = std::max<int64_t>(0, -x0), kx1 = std::min<int64_t>(KW, W - x0);
+        float* __restrict bp = best.data();
+        int32_t* __restrict ap = at.data();
+        for (int64_t c = 0; c < C; c++) {
+          bp[c] = -INFINITY;
+          ap[c] = -1;
+        }
+        // Window positions in row-major order; a later position wins only when strictly larger.
+        for (int64_t ky = ky0; ky < ky1; ky++) {
+          for (int64_t kx = kx0; kx < kx1; kx++) {
+            const float* __restrict xr = x + ((n * H + y0 + ky) * W + x0 + kx) * C;
+            const int32_t pos = static_cast<int32_t>((ky * W + kx) * C);  // offset from the window's origin
+            for (int64_t c = 0; c < C; c++) {
+              const bool gt = xr[c] > bp[c];
+              bp[c] = gt ? xr[c] : bp[c];
+              ap[c] = gt ? pos : ap[c];
+            }
+          }
+        }
+        const float* __restrict dyr = dy + ((n * OH + oy) * OW + ox) * C;
+        const int64_t origin = ((n * H + y0) * W + x0) * C;  // negative in the padding; origin + ap[c] is not
+        for (int64_t c = 0; c < C; c++) {
+          if (ap[c] >= 0) dx[origin + ap[c] + c] += dyr[c];
+        }
+      }
+    }
+  }
+}
+
+// sumRows(x, y, params: rows cols): y[c] = sum over r of x[r * cols + c], rows in order.
+void SumRows(napi_env env, napi_value* a, size_t) {
+  size_t nx, ny;
+  const float* x = F32(env, a[0], &nx);
+  float* y = F32(env, a[1], &ny);
+  std::vector<int64_t> p = Params(env, a[2]);
+  if (p.size() < 2) throw JsError{"sumRows: 2 parameters expected"};
+  const int64_t rows = p[0], cols = p[1];
+  if (static_cast<int64_t>(nx) != rows * cols || static_cast<int64_t>(ny) != cols) throw JsError{"sumRows: sizes"};
+  std::memset(y, 0, ny * sizeof(float));
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    for (int64_t c = 0; c < cols; c++) y[c] += xr[c];
+  }
+}
+
+void SetThreads(napi_env env, napi_value* a, size_t) {
+  int32_t n = 1;
+  napi_get_value_int32(env, a[0], &n);
+  if (n < 1) n = 1;
+  omp_set_num_threads(n);
+}
+
+napi_value Version(napi_env env, napi_callback_info) {
+  const dnnl_version_t* v = dnnl_version();
+  std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  napi_value out;
+  napi_create_string_utf8(env, s.c_str(), s.size(), &out);
+  return out;
+}
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_int32(env, omp_get_max_threads(), &out);
+  return out;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"conv2d", nullptr, Wrap<Conv2D, 5>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropInput", nullptr, Wrap<Conv2DBackpropInput, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropFilter", nullptr, Wrap<Conv2DBackpropFilter, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matmul", nullptr, Wrap<MatMulFn, 5>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"relu", nullptr, Wrap<Relu, 2>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNorm", nullptr, Wrap<BatchNorm, 8>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGrad", nullptr, Wrap<MaxPoolGrad, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumRows", nullptr, Wrap<SumRows, 3>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, Wrap<SetThreads, 1>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  // One thread until told otherwise (PyTorch comparisons run with dnnkit's thread count).
+  omp_set_num_threads(1);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

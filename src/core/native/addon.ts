@@ -1,0 +1,57 @@
+/**
+ * Loading dnnkit's optional native addon (native/, oneDNN from Debian's libdnnl-dev, built at
+ * install time by scripts/build_native.mjs). Absent or broken, dnnkit runs on wasm alone.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's functions: typed-array views of the wasm heap in, results written in place. */
+export interface NativeAddon {
+  /** params: N H W C KH KW F OH OW sh sw pt pl pb pr dh dw act (act 1 = relu). */
+  conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, y: Float32Array, params: Int32Array): void;
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, params: Int32Array): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, params: Int32Array): void;
+  /** params: batchA batchB M K N transposeA transposeB act. */
+  matmul(a: Float32Array, b: Float32Array, bias: Float32Array | null, c: Float32Array, params: Int32Array): void;
+  relu(x: Float32Array, y: Float32Array): void;
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null,
+    scale: Float32Array | null, y: Float32Array, params: Int32Array, epsilon: number): void;
+  /** params: N H W C OH OW KH KW sh sw pt pl. */
+  maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, params: Int32Array): void;
+  /** params: rows cols; y[c] = sum_r x[r, c]. */
+  sumRows(x: Float32Array, y: Float32Array, params: Int32Array): void;
+  setThreads(n: number): void;
+  threads(): number;
+  /** libdnnl's version, e.g. '2.6.3'. */
+  version(): string;
+}
+
+export const NATIVE_ENV = 'DNNKIT_NATIVE';
+
+/** dist/src/core/native/ -> the project root. */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+export const ADDON_PATH = path.join(ROOT, 'native', 'build', 'Release', 'dnnkit_native.node');
+
+export type AddonLoad = { addon: NativeAddon; problem?: undefined } | { addon?: undefined; problem: string };
+
+let loaded: AddonLoad | undefined;
+
+/** Loads the addon once; `problem` says why not (disabled, not built, failed to load). */
+export function loadAddon(env: NodeJS.ProcessEnv = process.env): AddonLoad {
+  if (env[NATIVE_ENV] === '0') return { problem: `${NATIVE_ENV}=0` };
+  if (loaded) return loaded;
+  if (!existsSync(ADDON_PATH)) {
+    loaded = { problem: 'the native addon is not built (apt-get install libdnnl-dev, then npm rebuild)' };
+    return loaded;
+  }
+  try {
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    addon.version();
+    loaded = { addon };
+  } catch (err) {
+    loaded = { problem: `the native addon did not load (${(err as Error).message.split('\n')[0]})` };
+  }
+  return loaded;
+}

@@ -1,0 +1,61 @@
+/**
+ * dnnkit's optional oneDNN kernels for the wasm backend (see addon.ts and kernels.ts).
+ * registerNativeKernels runs after registerWasmKernels: each native kernel replaces the kernel
+ * registered for 'wasm' at that moment (dnnkit's or tfjs's), which stays its fallback.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { loadAddon, NATIVE_ENV } from './addon.js';
+import { fallbacks, makeNativeKernels, nativeStats } from './kernels.js';
+
+export { nativeStats, fallbacks, NATIVE_ENV };
+
+export interface NativeStatus {
+  /** Kernels computed by oneDNN (empty when the addon is not in use). */
+  kernels: string[];
+  /** libdnnl's version when loaded. */
+  version?: string;
+  /** oneDNN's thread count when loaded. */
+  threads?: number;
+  /** Why the native kernels are not used. */
+  problem?: string;
+}
+
+let status: NativeStatus | undefined;
+
+/** Registers the native kernels for 'wasm' (idempotent) with oneDNN on `threads` threads. */
+export function registerNativeKernels(threads: number): NativeStatus {
+  if (status) return status;
+  const load = loadAddon();
+  if (!load.addon) return (status = { kernels: [], problem: load.problem });
+  const { addon } = load;
+  addon.setThreads(threads);
+  const kernels: string[] = [];
+  for (const config of makeNativeKernels(addon)) {
+    const previous = tf.getKernel(config.kernelName, 'wasm');
+    if (previous === undefined) continue;
+    fallbacks.set(config.kernelName, previous.kernelFunc);
+    tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel(config);
+    kernels.push(config.kernelName);
+  }
+  return (status = { kernels, version: addon.version(), threads: addon.threads() });
+}
+
+/** The outcome of registerNativeKernels, or undefined before it ran. */
+export function nativeStatus(): NativeStatus | undefined {
+  return status;
+}
+
+/** The native kernels that run oneDNN primitives; the others are plain C++ loops in the addon. */
+export const ONEDNN_KERNELS: readonly string[] = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul'];
+
+/** One phrase for the backend's reason. */
+export function describeNative(s: NativeStatus): string {
+  if (s.kernels.length > 0) {
+    const onednn = s.kernels.filter((k) => ONEDNN_KERNELS.includes(k));
+    const loops = s.kernels.filter((k) => !ONEDNN_KERNELS.includes(k));
+    return `with ${onednn.length} oneDNN kernels (libdnnl ${s.version})` +
+      (loops.length ? ` and ${loops.length} native C++ kernels (${loops.join(', ')})` : '');
+  }
+  return `no oneDNN kernels: ${s.problem}`;
+}

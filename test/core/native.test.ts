@@ -1,0 +1,305 @@
+/**
+ * The native oneDNN kernels (src/core/native/, native/) against the tfjs cpu backend on seeded
+ * random inputs: several shapes, strides 1 and 2, 'valid' / 'same' / explicit padding, batch 1
+ * and > 1. Tolerance: max |native - cpu| <= 1e-4 * max(1, max |cpu|) (relative for the large sums
+ * of wide convolutions, absolute below magnitude 1).
+ *
+ * Each case also checks that the native path ran (and, for unsupported attributes, that the
+ * fallback ran). Without the addon built the tests skip, unless DNNKIT_REQUIRE_NATIVE=1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/core/backend.js';
+import { nativeStats, nativeStatus } from '../../src/core/native/index.js';
+import { createRng, seedGlobalRandom } from '../../src/core/rng.js';
+import { buildMnistCnn } from '../../src/mnist/model.js';
+
+const TOL = 1e-4;
+const rng = createRng(11);
+const randn = (shape: number[]) => Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+
+const info = await initBackend('wasm');
+const status = nativeStatus();
+const required = process.env.DNNKIT_REQUIRE_NATIVE === '1';
+const skip = info.nativeKernels.length > 0 || required ? false : `native oneDNN kernels not in use: ${status?.problem ?? 'unknown'}`;
+
+test('the native kernels are in use (DNNKIT_REQUIRE_NATIVE=1 makes their absence a failure)', { skip }, () => {
+  assert.ok(status && status.kernels.length > 0, `native kernels not in use: ${status?.problem}`);
+  assert.deepEqual([...info.nativeKernels].sort(),
+    ['BatchMatMul', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'FusedConv2D', 'MaxPoolGrad', 'Relu', 'Sum', '_FusedMatMul']);
+  assert.match(info.reason, /with 6 oneDNN kernels \(libdnnl \d+\.\d+\.\d+\) and 4 native C\+\+ kernels \(Relu, FusedBatchNorm, MaxPoolGrad, Sum\)/);
+  assert.equal(status.threads, 1);
+});
+
+type Inputs = Record<string, { shape: number[]; values: Float32Array }>;
+
+async function runOn(backend: string, name: string, inputs: Inputs, attrs: Record<string, unknown>) {
+  await tf.setBackend(backend);
+  const ts: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.values, v.shape, 'float32');
+  const out = tf.engine().runKernel(name, ts as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const result = { values: out.dataSync() as Float32Array, shape: out.shape };
+  tf.dispose([out, ...Object.values(ts)]);
+  return result;
+}
+
+/** Runs kernel `name` on cpu and on wasm; checks the values and which path wasm took. */
+async function assertNativeMatchesCpu(name: string, inputs: Inputs, attrs: Record<string, unknown>, expectNative = true) {
+  const cpu = await runOn('cpu', name, inputs, attrs);
+  const before = { ...(nativeStats[name] ?? { native: 0, fallback: 0 }) };
+  const nat = await runOn('wasm', name, inputs, attrs);
+  const after = nativeStats[name] ?? { native: 0, fallback: 0 };
+  assert.equal(after.native - before.native, expectNative ? 1 : 0, `${name}: native runs`);
+  assert.equal(after.fallback - before.fallback, expectNative ? 0 : 1, `${name}: fallback runs`);
+  assert.deepEqual(nat.shape, cpu.shape, `${name} shape`);
+  let maxDiff = 0;
+  let maxAbs = 0;
+  for (let i = 0; i < cpu.values.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(cpu.values[i] - nat.values[i]));
+    maxAbs = Math.max(maxAbs, Math.abs(cpu.values[i]));
+  }
+  assert.ok(maxAbs > 0, `${name}: the cpu result is not all zero`);
+  assert.ok(maxDiff <= TOL * Math.max(1, maxAbs), `${name} ${JSON.stringify(attrs)}: max |native - cpu| = ${maxDiff} (max |cpu| ${maxAbs})`);
+  return nat.values;
+}
+
+type Pad = tf.Conv2DBackpropFilterAttrs['pad'];
+// [x shape, filter shape, stride, pad]
+const CONV_CASES: [number[], number[], number, Pad][] = [
+  [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'valid'],
+  [[1, 8, 8, 3], [3, 3, 3, 5], 1, 'same'],
+  [[3, 9, 9, 2], [3, 3, 2, 4], 2, 'same'],
+  [[2, 10, 10, 2], [3, 3, 2, 3], 2, 'valid'], // last row/column never read
+  [[1, 11, 9, 4], [5, 5, 4, 2], 3, 'valid'],
+  [[2, 12, 12, 3], [7, 7, 3, 4], 2, 3 as never], // ResNet stem: 7x7, stride 2, pad 3
+  [[2, 9, 9, 3], [3, 3, 3, 2], 1, [[0, 0], [1, 2], [2, 0], [0, 0]] as never], // explicit, asymmetric
+  [[2, 8, 8, 4], [1, 1, 4, 6], 2, 'valid'], // ResNet downsample
+  [[4, 14, 14, 32], [3, 3, 32, 64], 1, 'valid'], // MNIST conv2 class (wide: vectorised kernels)
+  [[2, 16, 16, 64], [3, 3, 64, 64], 2, 'same'],
+  [[1, 15, 15, 16], [3, 3, 16, 32], 2, [[0, 0], [1, 1], [1, 1], [0, 0]] as never],
+];
+
+for (const [xShape, fShape, stride, pad] of CONV_CASES) {
+  const label = `x${JSON.stringify(xShape)} f${JSON.stringify(fShape)} s${stride} pad ${JSON.stringify(pad)}`;
+  const convInfo = tf.backend_util.computeConv2DInfo(xShape as never, fShape as never, stride, 1, pad as never);
+  const dyShape = convInfo.outShape;
+  const F = fShape[3];
+  test(`native Conv2D matches cpu: ${label}`, { skip }, async () => {
+    await assertNativeMatchesCpu('Conv2D',
+      { x: { shape: xShape, values: randn(xShape) }, filter: { shape: fShape, values: randn(fShape) } },
+      { strides: stride, pad, dataFormat: 'NHWC', dilations: 1 });
+  });
+  test(`native FusedConv2D (bias, relu) matches cpu: ${label}`, { skip }, async () => {
+    const values = await assertNativeMatchesCpu('FusedConv2D',
+      { x: { shape: xShape, values: randn(xShape) }, filter: { shape: fShape, values: randn(fShape) }, bias: { shape: [F], values: randn([F]) } },
+      { strides: stride, pad, dataFormat: 'NHWC', dilations: 1, activation: 'relu' });
+    assert.ok(values.every((v) => v >= 0), 'relu applied');
+  });
+  test(`native Conv2DBackpropInput matches cpu: ${label}`, { skip }, async () => {
+    await assertNativeMatchesCpu('Conv2DBackpropInput',
+      { dy: { shape: dyShape, values: randn(dyShape) }, filter: { shape: fShape, values: randn(fShape) } },
+      { strides: stride, pad, dataFormat: 'NHWC', inputShape: xShape });
+  });
+  test(`native Conv2DBackpropFilter matches cpu: ${label}`, { skip }, async () => {
+    await assertNativeMatchesCpu('Conv2DBackpropFilter',
+      { x: { shape: xShape, values: randn(xShape) }, dy: { shape: dyShape, values: randn(dyShape) } },
+      { strides: stride, pad, dataFormat: 'NHWC', filterShape: fShape });
+  });
+}
+
+test('native FusedConv2D: bias without activation, and no bias', { skip }, async () => {
+  const xShape = [2, 9, 9, 8];
+  const fShape = [3, 3, 8, 16];
+  await assertNativeMatchesCpu('FusedConv2D',
+    { x: { shape: xShape, values: randn(xShape) }, filter: { shape: fShape, values: randn(fShape) }, bias: { shape: [16], values: randn([16]) } },
+    { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation: 'linear' });
+  await assertNativeMatchesCpu('FusedConv2D',
+    { x: { shape: xShape, values: randn(xShape) }, filter: { shape: fShape, values: randn(fShape) } },
+    { strides: 2, pad: 'valid', dataFormat: 'NHWC', dilations: 1, activation: 'linear' });
+});
+
+test('unsupported attributes fall back to the wasm kernels (dilations 2, elu)', { skip }, async () => {
+  const xShape = [2, 9, 9, 3];
+  const fShape = [3, 3, 3, 4];
+  await assertNativeMatchesCpu('Conv2D',
+    { x: { shape: xShape, values: randn(xShape) }, filter: { shape: fShape, values: randn(fShape) } },
+    { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 2 }, false);
+  await assertNativeMatchesCpu('FusedConv2D',
+    { x: { shape: xShape, values: randn(xShape) }, filter: { shape: fShape, values: randn(fShape) }, bias: { shape: [4], values: randn([4]) } },
+    { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1, activation: 'elu' }, false);
+});
+
+for (const [ta, tb, bA, bB] of [[false, false, 3, 3], [true, false, 3, 3], [false, true, 1, 3], [true, true, 3, 1], [false, false, 1, 1]] as const) {
+  test(`native BatchMatMul matches cpu: transposeA ${ta}, transposeB ${tb}, batches ${bA}/${bB}`, { skip }, async () => {
+    const aShape = ta ? [bA, 17, 5] : [bA, 5, 17];
+    const bShape = tb ? [bB, 9, 17] : [bB, 17, 9];
+    await assertNativeMatchesCpu('BatchMatMul',
+      { a: { shape: aShape, values: randn(aShape) }, b: { shape: bShape, values: randn(bShape) } },
+      { transposeA: ta, transposeB: tb });
+  });
+}
+
+for (const [ta, tb] of [[false, false], [true, false], [false, true]] as const) {
+  test(`native BatchMatMul matches cpu on rank 2 (dense gradients): transposeA ${ta}, transposeB ${tb}`, { skip }, async () => {
+    const aShape = ta ? [40, 16] : [16, 40];
+    const bShape = tb ? [24, 40] : [40, 24];
+    await assertNativeMatchesCpu('BatchMatMul',
+      { a: { shape: aShape, values: randn(aShape) }, b: { shape: bShape, values: randn(bShape) } },
+      { transposeA: ta, transposeB: tb });
+  });
+}
+
+// [x shape, pool, stride, pad, zero fraction (ReLU outputs: ties between equal maxima)]
+const POOL_CASES: [number[], number, number, 'valid' | 'same', number][] = [
+  [[2, 8, 8, 3], 2, 2, 'valid', 0],
+  [[1, 9, 9, 3], 2, 2, 'valid', 0],
+  [[2, 9, 9, 2], 3, 2, 'same', 0],
+  [[1, 7, 7, 4], 3, 1, 'same', 0],
+  [[4, 26, 26, 32], 2, 2, 'valid', 0.6],
+  [[2, 11, 11, 16], 3, 2, 'valid', 0.6],
+];
+for (const [xShape, pool, stride, pad, zeros] of POOL_CASES) {
+  test(`native MaxPoolGrad matches cpu: x${JSON.stringify(xShape)} pool ${pool} stride ${stride} ${pad}, ${zeros * 100}% zeros`, { skip }, async () => {
+    const xVals = randn(xShape).map((v) => (rng.next() < zeros ? 0 : v));
+    await tf.setBackend('cpu');
+    const y = tf.maxPool(tf.tensor4d(xVals, xShape as never), pool, stride, pad);
+    const yVals = y.dataSync() as Float32Array;
+    const yShape = y.shape;
+    y.dispose();
+    await assertNativeMatchesCpu('MaxPoolGrad', {
+      dy: { shape: yShape, values: randn(yShape) },
+      input: { shape: xShape, values: xVals },
+      output: { shape: yShape, values: yVals },
+    }, { filterSize: pool, strides: stride, pad });
+  });
+}
+
+for (const [shape, axis, keepDims, native] of [
+  [[4, 5, 6, 3], [0, 1, 2], false, true], [[4, 5, 6], [0], true, true], [[7, 3], 0, false, true], [[3, 4, 5], [1, 0], false, true],
+  [[4, 5, 6], [1], false, false], [[4, 5], [0, 1], false, false],
+] as [number[], number | number[], boolean, boolean][]) {
+  test(`native Sum matches cpu: shape ${JSON.stringify(shape)} axis ${JSON.stringify(axis)} keepDims ${keepDims} (${native ? 'native' : 'fallback'})`, { skip }, async () => {
+    await assertNativeMatchesCpu('Sum', { x: { shape, values: randn(shape) } }, { axis, keepDims }, native);
+  });
+}
+
+test('native _FusedMatMul (dense layer: bias, relu) matches cpu', { skip }, async () => {
+  for (const [ta, tb] of [[false, false], [true, false], [false, true]]) {
+    const aShape = ta ? [1, 1600, 128] : [1, 128, 1600];
+    const bShape = tb ? [1, 64, 1600] : [1, 1600, 64];
+    for (const activation of ['relu', 'linear']) {
+      await assertNativeMatchesCpu('_FusedMatMul',
+        { a: { shape: aShape, values: randn(aShape) }, b: { shape: bShape, values: randn(bShape) }, bias: { shape: [64], values: randn([64]) } },
+        { transposeA: ta, transposeB: tb, activation });
+    }
+  }
+});
+
+test('native Relu and FusedBatchNorm match cpu', { skip }, async () => {
+  await assertNativeMatchesCpu('Relu', { x: { shape: [3, 5, 7, 11], values: randn([3, 5, 7, 11]) } }, {});
+  const shape = [2, 6, 5, 16];
+  const pos = () => Float32Array.from(randn([16]), (v) => Math.abs(v) + 0.1);
+  const base = { x: { shape, values: randn(shape) }, mean: { shape: [16], values: randn([16]) }, variance: { shape: [16], values: pos() } };
+  await assertNativeMatchesCpu('FusedBatchNorm', {
+    ...base, offset: { shape: [16], values: randn([16]) }, scale: { shape: [16], values: randn([16]) },
+  }, { varianceEpsilon: 1e-5 });
+  await assertNativeMatchesCpu('FusedBatchNorm', base, { varianceEpsilon: 1e-3 });
+});
+
+test('native kernels are deterministic: the same inputs give the same bits', { skip }, async () => {
+  await tf.setBackend('wasm');
+  const x = tf.tensor4d(randn([8, 13, 13, 32]), [8, 13, 13, 32]);
+  const dy = tf.tensor4d(randn([8, 11, 11, 64]), [8, 11, 11, 64]);
+  const run = () => tf.tidy(() => Array.from((tf.engine().runKernel('Conv2DBackpropFilter', { x, dy },
+    { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, 32, 64] }) as tf.Tensor).dataSync()));
+  const a = run();
+  const b = run();
+  assert.ok(a.length === 3 * 3 * 32 * 64);
+  assert.deepEqual(a, b);
+  tf.dispose([x, dy]);
+});
+
+test('MNIST CNN loss gradients: native matches cpu (1e-4), through the native kernels', { skip }, async () => {
+  const { restore } = seedGlobalRandom(5);
+  const model = buildMnistCnn();
+  restore();
+  const n = 8;
+  const xv = Float32Array.from({ length: n * 28 * 28 }, () => rng.next());
+  const yv = new Float32Array(n * 10);
+  for (let i = 0; i < n; i++) yv[i * 10 + rng.int(10)] = 1;
+  const grads = async (backend: string) => {
+    await tf.setBackend(backend);
+    const xs = tf.tensor4d(xv, [n, 28, 28, 1]);
+    const ys = tf.tensor2d(yv, [n, 10]);
+    const { value, grads: g } = tf.variableGrads(() =>
+      tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: false }) as tf.Tensor) as tf.Scalar);
+    const out: Record<string, Float32Array> = { loss: value.dataSync() as Float32Array };
+    for (const [k, t] of Object.entries(g)) out[k] = t.dataSync() as Float32Array;
+    tf.dispose([xs, ys, value, ...Object.values(g)]);
+    return out;
+  };
+  const filterRuns = nativeStats.Conv2DBackpropFilter?.native ?? 0;
+  const inputRuns = nativeStats.Conv2DBackpropInput?.native ?? 0;
+  const nat = await grads('wasm');
+  assert.equal((nativeStats.Conv2DBackpropFilter?.native ?? 0) - filterRuns, 2, 'both conv filter gradients native');
+  assert.equal((nativeStats.Conv2DBackpropInput?.native ?? 0) - inputRuns, 1, 'conv2 input gradient native');
+  const cpu = await grads('cpu');
+  assert.deepEqual(Object.keys(nat).sort(), Object.keys(cpu).sort());
+  assert.ok(Object.keys(nat).length >= 9);
+  for (const k of Object.keys(cpu)) {
+    let maxDiff = 0;
+    for (let i = 0; i < cpu[k].length; i++) maxDiff = Math.max(maxDiff, Math.abs(cpu[k][i] - nat[k][i]));
+    assert.ok(maxDiff <= TOL, `${k}: max |native - cpu| = ${maxDiff}`);
+  }
+  await tf.setBackend('wasm');
+  model.dispose();
+});
+
+test('native kernels leak no tensors or wasm memory (training steps, including fallbacks)', { skip }, async () => {
+  await tf.setBackend('wasm');
+  const x = tf.tensor4d(randn([2, 8, 8, 3]), [2, 8, 8, 3]);
+  const w = tf.variable(tf.tensor4d(randn([3, 3, 3, 4]), [3, 3, 3, 4]));
+  const d = tf.variable(tf.tensor2d(randn([64, 5]), [64, 5]));
+  const step = () => tf.tidy(() => {
+    const { grads } = tf.variableGrads(() => {
+      const h = tf.relu(tf.conv2d(x, w as tf.Tensor4D, 2, 'same'));
+      return tf.matMul(h.reshape([2, 64]), d).sum() as tf.Scalar;
+    });
+    tf.conv2d(x, w as tf.Tensor4D, 1, 'same', 'NHWC', 2).sum().dataSync(); // dilated: the fallback
+    tf.dispose(grads);
+  });
+  step();
+  const before = tf.memory();
+  const fallbacksBefore = nativeStats.Conv2D?.fallback ?? 0;
+  for (let i = 0; i < 5; i++) step();
+  const after = tf.memory();
+  assert.equal(after.numTensors, before.numTensors);
+  assert.equal(after.numBytes, before.numBytes);
+  assert.equal((nativeStats.Conv2D?.fallback ?? 0) - fallbacksBefore, 5);
+  tf.dispose([x, w, d]);
+});
+
+test('DNNKIT_NATIVE=0 keeps the pure wasm kernels (a fresh process)', () => {
+  const backendJs = fileURLToPath(new URL('../../src/core/backend.js', import.meta.url));
+  const script = `
+    const tf = await import('@tensorflow/tfjs');
+    const { initBackend } = await import(${JSON.stringify(backendJs)});
+    const info = await initBackend('wasm');
+    const x = tf.randomNormal([1, 6, 6, 2]);
+    const f = tf.randomNormal([3, 3, 2, 3]);
+    const y = tf.conv2d(x, f, 1, 'same');
+    console.log(JSON.stringify({ reason: info.reason, nativeKernels: info.nativeKernels, projectKernels: info.projectKernels, shape: y.shape }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8', env: { ...process.env, DNNKIT_NATIVE: '0' }, cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.deepEqual(out.nativeKernels, []);
+  assert.equal(out.projectKernels.length, 6);
+  assert.match(out.reason, /no oneDNN kernels: DNNKIT_NATIVE=0/);
+  assert.deepEqual(out.shape, [1, 6, 6, 3]);
+});
