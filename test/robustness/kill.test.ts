@@ -1,6 +1,6 @@
 /**
  * kill -9 at any moment never leaves a half-written output: train-mnist is killed (SIGKILL, no
- * handler runs) during training and at several moments while it writes its outputs. Every file
+ * handler runs) during training and at five points of its output writing. Every file
  * left under its final name must be complete; leftovers may only be `.dnnkit-tmp-*` files and the
  * lock, and the next run into the same --out takes over the stale lock, removes the leftovers and
  * finishes.
@@ -14,24 +14,28 @@ import sharp from 'sharp';
 import { BIN, runCli, tempDir } from '../helpers.js';
 
 const ARGS = ['train-mnist', '--limit', '600', '--epochs', '1', '--batch-size', '50', '--seed', '11', '--backend', 'wasm'];
-const FIRST_OUTPUT = 'weights.bin';
 
-/** Runs train-mnist into `out` and SIGKILLs it `delayMs` after `trigger` is seen. */
-function runAndKill(out: string, trigger: 'training' | 'writing', delayMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+/**
+ * Runs train-mnist into `out` and SIGKILLs it: 300 ms into training (`'training'`), as soon as
+ * the first temporary output file appears (`0`), or as soon as `n` outputs exist under their
+ * final names (`n`). Triggers follow the run's own progress, so they hit the same phases on a
+ * slow or a fast machine.
+ */
+function runAndKill(out: string, trigger: 'training' | number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...ARGS, '--out', out], { env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    let armed = false;
-    const kill = () => { if (!armed) { armed = true; setTimeout(() => child.kill('SIGKILL'), delayMs); } };
+    let sent = false;
     child.stderr.on('data', (d) => {
       stderr += d;
-      if (trigger === 'training' && /MNIST from/.test(stderr)) kill();
+      if (trigger === 'training' && !sent && /MNIST from/.test(stderr)) { sent = true; setTimeout(() => child.kill('SIGKILL'), 300); }
     });
-    // The writing phase starts when the first output appears under its temporary or final name.
     const poll = setInterval(() => {
-      if (trigger !== 'writing' || armed || !existsSync(out)) return;
-      if (readdirSync(out).some((n) => n.endsWith(FIRST_OUTPUT))) kill();
-    }, 2);
+      if (trigger === 'training' || sent || !existsSync(out)) return;
+      const names = readdirSync(out);
+      const final = names.filter((n) => !n.startsWith('.')).length;
+      if (trigger === 0 ? names.some((n) => n.startsWith('.dnnkit-tmp-')) : final >= trigger) { sent = true; child.kill('SIGKILL'); }
+    }, 1);
     child.on('close', (code, signal) => { clearInterval(poll); resolve({ code, signal }); });
   });
 }
@@ -60,17 +64,17 @@ test('kill -9 during training and while writing outputs: no half-written file; t
   const full = await runCli([...ARGS, '--out', ref]);
   assert.equal(full.code, 0, full.stderr);
 
-  const kills: Array<['training' | 'writing', number]> = [['training', 300], ['writing', 0], ['writing', 15], ['writing', 300], ['writing', 900], ['writing', 1800]];
+  const kills: Array<'training' | number> = ['training', 0, 2, 4, 6, 8];
   let killed = 0;
   let lastOut = '';
-  for (const [i, [trigger, delay]] of kills.entries()) {
+  for (const [i, trigger] of kills.entries()) {
     const out = path.join(dir, `kill${i}`);
-    const r = await runAndKill(out, trigger, delay);
+    const r = await runAndKill(out, trigger);
     if (r.signal === 'SIGKILL') killed++;
     else assert.equal(r.code, 0, `a run that was not killed finished normally (kill ${i})`);
     const leftovers = await checkComplete(out, ref);
     const whole = readdirSync(out).filter((n) => !leftovers.includes(n));
-    t.diagnostic(`kill ${i} (${trigger} + ${delay} ms): ${r.signal ?? `exit ${r.code}`}; complete outputs: ${whole.length}; leftovers: ${leftovers.join(' ') || 'none'}`);
+    t.diagnostic(`kill ${i} (${trigger === 'training' ? 'during training' : `at ${trigger} outputs written`}): ${r.signal ?? `exit ${r.code}`}; complete outputs: ${whole.length}; leftovers: ${leftovers.join(' ') || 'none'}`);
     lastOut = out;
   }
   assert.ok(killed >= kills.length - 1, `${killed} of ${kills.length} runs were killed before they finished`);
