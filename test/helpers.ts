@@ -4,7 +4,7 @@
  * DNNKIT_REQUIRE_ORACLES=1 (set by .ci/run), which turns a missing oracle into a failure.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,17 @@ export function tempDir(t: TestContext, prefix = 'dnnkit-test-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** A smaller copy of the shipped SST-2 (the first lines of each split) in `dir`/data, so that a run takes seconds. */
+export function sst2Subset(dir: string, sizes: Record<string, number>): string {
+  const out = path.join(dir, 'data');
+  mkdirSync(out, { recursive: true });
+  for (const [split, n] of Object.entries(sizes)) {
+    const lines = readFileSync(path.join(ROOT, 'data', 'sst2', `${split}.tsv`), 'utf8').split('\n').slice(0, n);
+    writeFileSync(path.join(out, `${split}.tsv`), lines.join('\n'));
+  }
+  return out;
 }
 
 /** Files in a directory (recursively), relative paths, sorted; [] if it does not exist. */

@@ -7,12 +7,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { initBackend } from '../../src/core/backend.js';
-import { runCli, lastJson, ROOT } from '../helpers.js';
+import { runCli, lastJson, sst2Subset } from '../helpers.js';
 import { assertCleanError, makeTinyModel, noise } from './fixtures.js';
 
 let work: string;
@@ -42,12 +42,7 @@ test('shap: same --seed twice gives an identical CSV; another seed gives other s
 });
 
 test('sst2 --epochs 1 on a small subset: same --seed twice gives identical metrics (minus seconds) and weights', async () => {
-  const data = path.join(work, 'sst2');
-  mkdirSync(data);
-  for (const [split, lines] of [['train', 400], ['dev', 120], ['test', 120]] as const) {
-    const text = readFileSync(path.join(ROOT, 'data', 'sst2', `${split}.tsv`), 'utf8').split('\n').slice(0, lines).join('\n');
-    writeFileSync(path.join(data, `${split}.tsv`), text);
-  }
+  const data = sst2Subset(path.join(work, 'sst2'), { train: 400, dev: 120, test: 120 });
   const train = async (out: string) => {
     const res = await runCli(['sst2', '--data-dir', data, '--epochs', '1', '--units', '8', '--embedding-dim', '8', '--batch-size', '32',
       '--embed-plot', 'none', '--seed', '5', '--out', path.join(work, out), '--json']);

@@ -9,17 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BIN, ROOT, runCli, tempDir } from '../helpers.js';
-
-function subset(dir: string, sizes: Record<string, number>): string {
-  const out = path.join(dir, 'data');
-  mkdirSync(out);
-  for (const [split, n] of Object.entries(sizes)) {
-    const lines = readFileSync(path.join(ROOT, 'data', 'sst2', `${split}.tsv`), 'utf8').split('\n').slice(0, n);
-    writeFileSync(path.join(out, `${split}.tsv`), lines.join('\n'));
-  }
-  return out;
-}
+import { BIN, runCli, sst2Subset as subset, tempDir } from '../helpers.js';
 
 const ARGS = (data: string) => ['sst2', '--data-dir', data, '--epochs', '3', '--patience', '3', '--units', '16', '--embedding-dim', '16',
   '--batch-size', '16', '--ema-decay', '0.9', '--embed-plot', 'none', '--seed', '5', '--backend', 'wasm'];

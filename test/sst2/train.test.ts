@@ -1,24 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { runCli, lastJson, tempDir, listFiles, ROOT } from '../helpers.js';
+import { runCli, lastJson, tempDir, listFiles, sst2Subset as subset } from '../helpers.js';
 import { initBackend } from '../../src/core/backend.js';
 import { encode, tokenize } from '../../src/sst2/data.js';
 import { loadClassifier } from '../../src/sst2/saved.js';
 import { predictSplit } from '../../src/sst2/train.js';
-
-/** A smaller copy of SST-2 (first lines of each split) so that the run takes seconds. */
-function subset(dir: string, sizes: Record<string, number>): string {
-  const out = path.join(dir, 'data');
-  mkdirSync(out);
-  for (const [split, n] of Object.entries(sizes)) {
-    const lines = readFileSync(path.join(ROOT, 'data', 'sst2', `${split}.tsv`), 'utf8').split('\n').slice(0, n);
-    writeFileSync(path.join(out, `${split}.tsv`), lines.join('\n'));
-  }
-  return out;
-}
 
 test('sst2: a short run on a subset beats chance clearly; outputs, saved model and predict round trip', async (t) => {
   const dir = tempDir(t);
