@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
+#include "lstm.h"
 
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
@@ -495,6 +496,221 @@ void SumRows(napi_env env, napi_value* a, size_t) {
   }
 }
 
+// ---- fused LSTM layer (lstm.cc) -------------------------------------------------------------
+// Parameters: time batch in units reverse.
+
+dnnkit::LstmShape LstmParams(napi_env env, napi_value v) {
+  std::vector<int64_t> p = Params(env, v);
+  if (p.size() < 5) throw JsError{"lstm: 5 parameters expected"};
+  dnnkit::LstmShape s{p[0], p[1], p[2], p[3], p[4] != 0};
+  if (s.time < 1 || s.batch < 1 || s.in < 1 || s.units < 1) throw JsError{"lstm: empty shape"};
+  return s;
+}
+
+float* Sized(napi_env env, napi_value v, int64_t n, const char* what) {
+  size_t len;
+  float* d = F32(env, v, &len);
+  if (static_cast<int64_t>(len) != n) throw JsError{std::string("lstm: wrong size of ") + what};
+  return d;
+}
+
+// lstmSeq(x, wx, wh, b, h, c, gates, params)
+void LstmSeq(napi_env env, napi_value* a, size_t) {
+  const dnnkit::LstmShape s = LstmParams(env, a[7]);
+  const int64_t TB = s.time * s.batch, G = 4 * s.units;
+  const float* x = Sized(env, a[0], TB * s.in, "x");
+  const float* wx = Sized(env, a[1], s.in * G, "kernel");
+  const float* wh = Sized(env, a[2], s.units * G, "recurrentKernel");
+  const float* b = Sized(env, a[3], G, "bias");
+  float* h = Sized(env, a[4], TB * s.units, "h");
+  float* c = Sized(env, a[5], TB * s.units, "c");
+  float* gates = Sized(env, a[6], TB * G, "gates");
+  dnnkit::LstmSeqForward(s, x, wx, wh, b, h, c, gates);
+}
+
+// lstmSeqGrad(dy, x, wx, wh, h, c, gates, dx, dwx, dwh, db, params)
+void LstmSeqGrad(napi_env env, napi_value* a, size_t) {
+  const dnnkit::LstmShape s = LstmParams(env, a[11]);
+  const int64_t TB = s.time * s.batch, G = 4 * s.units;
+  const float* dy = Sized(env, a[0], TB * s.units, "dy");
+  const float* x = Sized(env, a[1], TB * s.in, "x");
+  const float* wx = Sized(env, a[2], s.in * G, "kernel");
+  const float* wh = Sized(env, a[3], s.units * G, "recurrentKernel");
+  const float* h = Sized(env, a[4], TB * s.units, "h");
+  const float* c = Sized(env, a[5], TB * s.units, "c");
+  const float* gates = Sized(env, a[6], TB * G, "gates");
+  float* dx = Sized(env, a[7], TB * s.in, "dx");
+  float* dwx = Sized(env, a[8], s.in * G, "dkernel");
+  float* dwh = Sized(env, a[9], s.units * G, "drecurrentKernel");
+  float* db = Sized(env, a[10], G, "dbias");
+  dnnkit::LstmSeqBackward(s, dy, x, wx, wh, h, c, gates, dx, dwx, dwh, db);
+}
+
+// ---- element-wise float32 ops for large tensors (Adam's updates) ---------------------------------
+// binary(a, b, y, params: op aScalar bScalar): op 0 add, 1 sub, 2 mul, 3 div; a scalar operand
+// (size 1) is broadcast. unary(x, y, params: op): op 0 sqrt, 1 square. IEEE single precision as
+// the wasm kernels compute them (same results).
+
+template <typename Op>
+void BinaryLoop(const float* __restrict a, const float* __restrict b, float* __restrict y, size_t n, bool as, bool bs,
+                Op op) {
+  if (as) {
+    const float av = a[0];
+    for (size_t i = 0; i < n; i++) y[i] = op(av, b[i]);
+  } else if (bs) {
+    const float bv = b[0];
+    for (size_t i = 0; i < n; i++) y[i] = op(a[i], bv);
+  } else {
+    for (size_t i = 0; i < n; i++) y[i] = op(a[i], b[i]);
+  }
+}
+
+void Binary(napi_env env, napi_value* a, size_t) {
+  size_t na, nb, ny;
+  const float* A = F32(env, a[0], &na);
+  const float* B = F32(env, a[1], &nb);
+  float* Y = F32(env, a[2], &ny);
+  std::vector<int64_t> p = Params(env, a[3]);
+  if (p.size() < 3) throw JsError{"binary: 3 parameters expected"};
+  const bool as = p[1] != 0, bs = p[2] != 0;
+  if ((as ? na != 1 : na != ny) || (bs ? nb != 1 : nb != ny)) throw JsError{"binary: sizes"};
+  switch (p[0]) {
+    case 0: BinaryLoop(A, B, Y, ny, as, bs, [](float x, float z) { return x + z; }); break;
+    case 1: BinaryLoop(A, B, Y, ny, as, bs, [](float x, float z) { return x - z; }); break;
+    case 2: BinaryLoop(A, B, Y, ny, as, bs, [](float x, float z) { return x * z; }); break;
+    case 3: BinaryLoop(A, B, Y, ny, as, bs, [](float x, float z) { return x / z; }); break;
+    default: throw JsError{"binary: unknown op"};
+  }
+}
+
+void Unary(napi_env env, napi_value* a, size_t) {
+  size_t nx, ny;
+  const float* __restrict X = F32(env, a[0], &nx);
+  float* __restrict Y = F32(env, a[1], &ny);
+  std::vector<int64_t> p = Params(env, a[2]);
+  if (p.empty() || nx != ny) throw JsError{"unary: sizes"};
+  if (p[0] == 0) {
+    for (size_t i = 0; i < nx; i++) Y[i] = std::sqrt(X[i]);
+  } else if (p[0] == 1) {
+    for (size_t i = 0; i < nx; i++) Y[i] = X[i] * X[i];
+  } else {
+    throw JsError{"unary: unknown op"};
+  }
+}
+
+// gatherRows(x, indices, y, params: rows slice): y[i] = x[indices[i]] (rows of `slice` floats);
+// the caller checked that every index is in [0, rows).
+void GatherRows(napi_env env, napi_value* a, size_t) {
+  size_t nx, ny;
+  const float* x = F32(env, a[0], &nx);
+  bool is_ta = false;
+  napi_is_typedarray(env, a[1], &is_ta);
+  if (!is_ta) throw JsError{"gatherRows: expected an Int32Array of indices"};
+  napi_typedarray_type type;
+  size_t ni, off;
+  void* data;
+  napi_value ab;
+  napi_get_typedarray_info(env, a[1], &type, &ni, &data, &ab, &off);
+  if (type != napi_int32_array) throw JsError{"gatherRows: expected an Int32Array of indices"};
+  const int32_t* idx = static_cast<const int32_t*>(data);
+  float* y = F32(env, a[2], &ny);
+  std::vector<int64_t> p = Params(env, a[3]);
+  if (p.size() < 2) throw JsError{"gatherRows: 2 parameters expected"};
+  const int64_t rows = p[0], slice = p[1];
+  if (static_cast<int64_t>(nx) != rows * slice || static_cast<int64_t>(ny) != static_cast<int64_t>(ni) * slice) {
+    throw JsError{"gatherRows: sizes"};
+  }
+  for (size_t i = 0; i < ni; i++) {
+    if (idx[i] < 0 || idx[i] >= rows) throw JsError{"gatherRows: index out of range"};
+    std::memcpy(y + i * slice, x + static_cast<int64_t>(idx[i]) * slice, slice * sizeof(float));
+  }
+}
+
+// segmentSum(x, ids, y, params: numSegments inner): y = 0, then y[ids[i]] += x[i] in order of i
+// (ids outside [0, numSegments) dropped, as TensorFlow does): UnsortedSegmentSum, the gradient of
+// an embedding lookup; the same additions in the same order as the JS kernel, so the same sums.
+void SegmentSum(napi_env env, napi_value* a, size_t) {
+  size_t nx, ny;
+  const float* x = F32(env, a[0], &nx);
+  bool is_ta = false;
+  napi_is_typedarray(env, a[1], &is_ta);
+  if (!is_ta) throw JsError{"segmentSum: expected an Int32Array of ids"};
+  napi_typedarray_type type;
+  size_t ni, off;
+  void* data;
+  napi_value ab;
+  napi_get_typedarray_info(env, a[1], &type, &ni, &data, &ab, &off);
+  if (type != napi_int32_array) throw JsError{"segmentSum: expected an Int32Array of ids"};
+  const int32_t* ids = static_cast<const int32_t*>(data);
+  float* y = F32(env, a[2], &ny);
+  std::vector<int64_t> p = Params(env, a[3]);
+  if (p.size() < 2) throw JsError{"segmentSum: 2 parameters expected"};
+  const int64_t segs = p[0], inner = p[1];
+  if (static_cast<int64_t>(ny) != segs * inner || static_cast<int64_t>(nx) != static_cast<int64_t>(ni) * inner) {
+    throw JsError{"segmentSum: sizes"};
+  }
+  std::memset(y, 0, ny * sizeof(float));
+  for (size_t i = 0; i < ni; i++) {
+    const int64_t sgm = ids[i];
+    if (sgm < 0 || sgm >= segs) continue;
+    const float* __restrict src = x + i * inner;
+    float* __restrict dst = y + sgm * inner;
+    for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
+  }
+}
+
+// equal(a, b, y, params: R shape[R] strideA[R] strideB[R]): y (bool, one byte each) = a == b
+// with numpy broadcasting (stride 0 on broadcast axes), row-major over `shape`. The gradient of
+// max-pooling over time compares [time, batch, units] with [1, batch, units].
+void EqualFn(napi_env env, napi_value* a, size_t) {
+  size_t na, nb;
+  const float* A = F32(env, a[0], &na);
+  const float* B = F32(env, a[1], &nb);
+  bool is_ta = false;
+  napi_is_typedarray(env, a[2], &is_ta);
+  if (!is_ta) throw JsError{"equal: expected a Uint8Array output"};
+  napi_typedarray_type type;
+  size_t ny, off;
+  void* data;
+  napi_value ab;
+  napi_get_typedarray_info(env, a[2], &type, &ny, &data, &ab, &off);
+  if (type != napi_uint8_array) throw JsError{"equal: expected a Uint8Array output"};
+  uint8_t* Y = static_cast<uint8_t*>(data);
+  std::vector<int64_t> p = Params(env, a[3]);
+  if (p.empty()) throw JsError{"equal: parameters"};
+  const int64_t R = p[0];
+  if (R < 1 || static_cast<int64_t>(p.size()) != 1 + 3 * R) throw JsError{"equal: parameters"};
+  const int64_t* shape = p.data() + 1;
+  const int64_t* sa = shape + R;
+  const int64_t* sb = sa + R;
+  int64_t total = 1, maxA = 0, maxB = 0;
+  for (int64_t d = 0; d < R; d++) {
+    total *= shape[d];
+    maxA += (shape[d] - 1) * sa[d];
+    maxB += (shape[d] - 1) * sb[d];
+  }
+  if (total != static_cast<int64_t>(ny) || total == 0 || maxA >= static_cast<int64_t>(na) || maxB >= static_cast<int64_t>(nb)) {
+    throw JsError{"equal: sizes"};
+  }
+  const int64_t inner = shape[R - 1], ia = sa[R - 1], ib = sb[R - 1];
+  std::vector<int64_t> idx(R, 0);
+  for (int64_t o = 0; o < total; o += inner) {
+    int64_t offA = 0, offB = 0;
+    for (int64_t d = 0; d < R - 1; d++) {
+      offA += idx[d] * sa[d];
+      offB += idx[d] * sb[d];
+    }
+    const float* __restrict ar = A + offA;
+    const float* __restrict br = B + offB;
+    uint8_t* __restrict yr = Y + o;
+    for (int64_t j = 0; j < inner; j++) yr[j] = ar[j * ia] == br[j * ib] ? 1 : 0;
+    for (int64_t d = R - 2; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 void SetThreads(napi_env env, napi_value* a, size_t) {
   int32_t n = 1;
   napi_get_value_int32(env, a[0], &n);
@@ -526,6 +742,13 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNorm", nullptr, Wrap<BatchNorm, 8>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, Wrap<MaxPoolGrad, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, Wrap<SumRows, 3>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"lstmSeq", nullptr, Wrap<LstmSeq, 8>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"lstmSeqGrad", nullptr, Wrap<LstmSeqGrad, 12>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Wrap<Binary, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Wrap<Unary, 3>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gatherRows", nullptr, Wrap<GatherRows, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"segmentSum", nullptr, Wrap<SegmentSum, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"equal", nullptr, Wrap<EqualFn, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, Wrap<SetThreads, 1>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},

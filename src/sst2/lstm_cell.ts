@@ -16,8 +16,14 @@
  * The loops run in JavaScript over the backend's buffers (views of the wasm heap, no copies).
  * The same code serves the cpu and tensorflow backends through readSync/makeTensorInfo.
  * Checked against the composite tf-op formula (values and gradients) in test/sst2/lstm_cell.test.ts.
+ *
+ * On the wasm backend with the native addon (src/core/native/), lstmLayer runs the whole sequence
+ * as two kernels instead: DnnkitLstmSeq (forward, all steps) and DnnkitLstmSeqGrad (backprop
+ * through time and the weight gradients), native/src/lstm.cc. The JS path below stays the
+ * fallback (no addon, DNNKIT_NATIVE=0, other backends). test/core/native_lstm.test.ts compares them.
  */
 import * as tf from '@tensorflow/tfjs';
+import { LSTM_SEQ, LSTM_SEQ_GRAD } from '../core/native/kernels.js';
 
 export const LSTM_CELL = 'DnnkitLstmCell';
 export const LSTM_CELL_GRAD = 'DnnkitLstmCellGrad';
@@ -183,6 +189,7 @@ function cellStep(x: tf.Tensor2D, r: tf.Tensor2D, c: tf.Tensor2D): tf.Tensor2D[]
  * @returns [time, batch, units] hidden states h_t
  */
 export function lstmLayer(x: tf.Tensor3D, kernel: tf.Tensor2D, recurrentKernel: tf.Tensor2D, bias: tf.Tensor1D, reverse: boolean): tf.Tensor3D {
+  if (useNativeLstm(x, kernel, recurrentKernel, bias)) return nativeLstmLayer(x, kernel, recurrentKernel, bias, reverse);
   ensureLstmCellKernels();
   const [time, batch, inDim] = x.shape;
   const units = recurrentKernel.shape[0];
@@ -236,6 +243,36 @@ export function lstmLayer(x: tf.Tensor3D, kernel: tf.Tensor2D, recurrentKernel: 
           mm(tf.transpose(hPrev) as tf.Tensor2D, dZ),
           tf.sum(dZ, 0),
         ];
+      },
+    };
+  }) as never) as (x: tf.Tensor, wx: tf.Tensor, wh: tf.Tensor, b: tf.Tensor) => tf.Tensor3D;
+  return f(x, kernel, recurrentKernel, bias);
+}
+
+/**
+ * Whether lstmLayer runs natively: the wasm backend with the fused kernels registered (the addon
+ * loaded, DNNKIT_NATIVE not 0), float32 tensors of matching non-empty shapes.
+ */
+export function useNativeLstm(x: tf.Tensor, kernel: tf.Tensor, recurrentKernel: tf.Tensor, bias: tf.Tensor): boolean {
+  if (tf.getBackend() !== 'wasm' || tf.getKernel(LSTM_SEQ, 'wasm') === undefined || tf.getKernel(LSTM_SEQ_GRAD, 'wasm') === undefined) return false;
+  if (![x, kernel, recurrentKernel, bias].every((t) => t.dtype === 'float32' && t.size > 0)) return false;
+  if (x.rank !== 3 || kernel.rank !== 2 || recurrentKernel.rank !== 2 || bias.rank !== 1) return false;
+  const units = recurrentKernel.shape[0];
+  return recurrentKernel.shape[1] === 4 * units && kernel.shape[0] === x.shape[2] && kernel.shape[1] === 4 * units && bias.shape[0] === 4 * units;
+}
+
+/** lstmLayer on the native fused kernels: one forward kernel, one gradient kernel. */
+function nativeLstmLayer(x: tf.Tensor3D, kernel: tf.Tensor2D, recurrentKernel: tf.Tensor2D, bias: tf.Tensor1D, reverse: boolean): tf.Tensor3D {
+  const attrs = { reverse } as unknown as tf.NamedAttrMap;
+  const f = tf.customGrad(((xIn: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const [h, c, gates] = tf.engine().runKernel(LSTM_SEQ, { x: xIn, kernel: wx, recurrentKernel: wh, bias: b } as never, attrs) as tf.Tensor[];
+    save([xIn, wx, wh, h, c, gates]);
+    return {
+      value: h as tf.Tensor3D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xS, wxS, whS, hS, cS, gS] = saved;
+        return tf.engine().runKernel(LSTM_SEQ_GRAD,
+          { dy, x: xS, kernel: wxS, recurrentKernel: whS, h: hS, c: cS, gates: gS } as never, attrs) as tf.Tensor[];
       },
     };
   }) as never) as (x: tf.Tensor, wx: tf.Tensor, wh: tf.Tensor, b: tf.Tensor) => tf.Tensor3D;

@@ -22,6 +22,25 @@ export interface NativeAddon {
   maxPoolGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, params: Int32Array): void;
   /** params: rows cols; y[c] = sum_r x[r, c]. */
   sumRows(x: Float32Array, y: Float32Array, params: Int32Array): void;
+  /**
+   * A whole LSTM layer (gates i|f|g|o) over a sequence, params: time batch in units reverse.
+   * x [time, batch, in], wx [in, 4u], wh [u, 4u], b [4u] -> h, c [time, batch, u], gates [time, batch, 4u].
+   */
+  lstmSeq(x: Float32Array, wx: Float32Array, wh: Float32Array, b: Float32Array, h: Float32Array, c: Float32Array,
+    gates: Float32Array, params: Int32Array): void;
+  /** Its backprop through time: dy [time, batch, u] + the forward's tensors -> dx, dwx, dwh, db. */
+  lstmSeqGrad(dy: Float32Array, x: Float32Array, wx: Float32Array, wh: Float32Array, h: Float32Array, c: Float32Array,
+    gates: Float32Array, dx: Float32Array, dwx: Float32Array, dwh: Float32Array, db: Float32Array, params: Int32Array): void;
+  /** params: op (0 add, 1 sub, 2 mul, 3 div) aScalar bScalar; a size-1 operand is broadcast. */
+  binary(a: Float32Array, b: Float32Array, y: Float32Array, params: Int32Array): void;
+  /** params: op (0 sqrt, 1 square). */
+  unary(x: Float32Array, y: Float32Array, params: Int32Array): void;
+  /** params: rows slice; y[i] = x[indices[i]] (rows of `slice` floats; indices checked by the caller too). */
+  gatherRows(x: Float32Array, indices: Int32Array, y: Float32Array, params: Int32Array): void;
+  /** params: numSegments inner; y = 0, y[ids[i]] += x[i] in order (out-of-range ids dropped). */
+  segmentSum(x: Float32Array, ids: Int32Array, y: Float32Array, params: Int32Array): void;
+  /** params: rank shape[rank] stridesA[rank] stridesB[rank] (0 = broadcast); y[i] = a == b as bytes. */
+  equal(a: Float32Array, b: Float32Array, y: Uint8Array, params: Int32Array): void;
   setThreads(n: number): void;
   threads(): number;
   /** libdnnl's version, e.g. '2.6.3'. */

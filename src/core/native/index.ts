@@ -5,13 +5,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon, NATIVE_ENV } from './addon.js';
-import { fallbacks, makeNativeKernels, nativeStats } from './kernels.js';
+import { fallbacks, LSTM_SEQ, LSTM_SEQ_GRAD, makeExtraKernels, makeLstmKernels, makeNativeKernels, nativeStats } from './kernels.js';
 
-export { nativeStats, fallbacks, NATIVE_ENV };
+export { nativeStats, fallbacks, NATIVE_ENV, LSTM_SEQ, LSTM_SEQ_GRAD };
 
 export interface NativeStatus {
   /** Kernels computed by oneDNN (empty when the addon is not in use). */
   kernels: string[];
+  /** dnnkit's own fused kernels (no tfjs counterpart): the whole-sequence LSTM and its gradient. */
+  fusedKernels?: string[];
+  /** Other kernels replaced while the addon is in use (heap-view kernels, falling back as above). */
+  extraKernels?: string[];
   /** libdnnl's version when loaded. */
   version?: string;
   /** oneDNN's thread count when loaded. */
@@ -38,7 +42,21 @@ export function registerNativeKernels(threads: number): NativeStatus {
     tf.registerKernel(config);
     kernels.push(config.kernelName);
   }
-  return (status = { kernels, version: addon.version(), threads: addon.threads() });
+  const extraKernels: string[] = [];
+  for (const config of makeExtraKernels(addon)) {
+    const previous = tf.getKernel(config.kernelName, 'wasm');
+    if (previous === undefined) continue;
+    fallbacks.set(config.kernelName, previous.kernelFunc);
+    tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel(config);
+    extraKernels.push(config.kernelName);
+  }
+  const fusedKernels: string[] = [];
+  for (const config of makeLstmKernels(addon)) {
+    if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
+    fusedKernels.push(config.kernelName);
+  }
+  return (status = { kernels, fusedKernels, extraKernels, version: addon.version(), threads: addon.threads() });
 }
 
 /** The outcome of registerNativeKernels, or undefined before it ran. */
@@ -55,7 +73,9 @@ export function describeNative(s: NativeStatus): string {
     const onednn = s.kernels.filter((k) => ONEDNN_KERNELS.includes(k));
     const loops = s.kernels.filter((k) => !ONEDNN_KERNELS.includes(k));
     return `with ${onednn.length} oneDNN kernels (libdnnl ${s.version})` +
-      (loops.length ? ` and ${loops.length} native C++ kernels (${loops.join(', ')})` : '');
+      (loops.length ? ` and ${loops.length} native C++ kernels (${loops.join(', ')})` : '') +
+      (s.fusedKernels?.length ? `, fused LSTM (${s.fusedKernels.join(', ')})` : '') +
+      (s.extraKernels?.length ? `, native ${s.extraKernels.join(', ')}` : '');
   }
   return `no oneDNN kernels: ${s.problem}`;
 }

@@ -220,3 +220,186 @@ export function makeNativeKernels(addon: NativeAddon): tf.KernelConfig[] {
     config('Sum', sum),
   ];
 }
+
+/** Element-wise kernels run natively from this many elements on (smaller ones stay on wasm). */
+export const ELEMENTWISE_MIN = 4096;
+
+/** The fused LSTM kernels (native/src/lstm.cc): no tfjs equivalent, so no fallback kernel. */
+export const LSTM_SEQ = 'DnnkitLstmSeq';
+export const LSTM_SEQ_GRAD = 'DnnkitLstmSeqGrad';
+
+/**
+ * DnnkitLstmSeq: inputs x [time, batch, in], kernel [in, 4u], recurrentKernel [u, 4u], bias [4u],
+ * attr reverse; outputs h, c [time, batch, u] and the activated gates [time, batch, 4u].
+ * DnnkitLstmSeqGrad: inputs dy, x, kernel, recurrentKernel, h, c, gates, attr reverse; outputs
+ * dx, dkernel, drecurrentKernel, dbias. Callers (src/sst2/lstm_cell.ts) check shapes and dtypes;
+ * an error here is thrown (there is nothing to fall back to at this level).
+ */
+export function makeLstmKernels(addon: NativeAddon): tf.KernelConfig[] {
+  const shapeOf = (x: Info, wh: Info, reverse: unknown) => {
+    const [time, batch, inDim] = x.shape;
+    const units = wh.shape[0];
+    return Int32Array.from([time, batch, inDim, units, reverse ? 1 : 0]);
+  };
+  const check = (name: string, ts: Info[]) => {
+    if (!allFloat(...ts)) throw new Error(`${name}: float32 inputs of non-zero size expected`);
+  };
+  const forward: KernelFunc = ({ inputs, backend, attrs }) => {
+    const { x, kernel, recurrentKernel, bias } = inputs as Record<string, Info>;
+    check(LSTM_SEQ, [x, kernel, recurrentKernel, bias]);
+    const [time, batch] = x.shape;
+    const units = recurrentKernel.shape[0];
+    const wasm = backend as BackendWasm;
+    const h = wasm.makeOutput([time, batch, units], 'float32');
+    const c = wasm.makeOutput([time, batch, units], 'float32');
+    const gates = wasm.makeOutput([time, batch, 4 * units], 'float32');
+    try {
+      // Views after all allocations (an allocation may grow the heap and detach older views).
+      addon.lstmSeq(f32(wasm, x), f32(wasm, kernel), f32(wasm, recurrentKernel), f32(wasm, bias), f32(wasm, h),
+        f32(wasm, c), f32(wasm, gates), shapeOf(x, recurrentKernel, (attrs as { reverse?: boolean }).reverse));
+    } catch (err) {
+      for (const t of [h, c, gates]) wasm.disposeData(t.dataId);
+      throw err;
+    }
+    count(LSTM_SEQ, true);
+    return [h, c, gates];
+  };
+  const backward: KernelFunc = ({ inputs, backend, attrs }) => {
+    const { dy, x, kernel, recurrentKernel, h, c, gates } = inputs as Record<string, Info>;
+    check(LSTM_SEQ_GRAD, [dy, x, kernel, recurrentKernel, h, c, gates]);
+    const wasm = backend as BackendWasm;
+    const outs = [x.shape, kernel.shape, recurrentKernel.shape, [kernel.shape[1]]].map((s) => wasm.makeOutput(s as number[], 'float32'));
+    try {
+      addon.lstmSeqGrad(f32(wasm, dy), f32(wasm, x), f32(wasm, kernel), f32(wasm, recurrentKernel), f32(wasm, h),
+        f32(wasm, c), f32(wasm, gates), ...outs.map((t) => f32(wasm, t)) as [Float32Array, Float32Array, Float32Array, Float32Array],
+        shapeOf(x, recurrentKernel, (attrs as { reverse?: boolean }).reverse));
+    } catch (err) {
+      for (const t of outs) wasm.disposeData(t.dataId);
+      throw err;
+    }
+    count(LSTM_SEQ_GRAD, true);
+    return outs;
+  };
+  return [
+    { kernelName: LSTM_SEQ, backendName: 'wasm', kernelFunc: forward },
+    { kernelName: LSTM_SEQ_GRAD, backendName: 'wasm', kernelFunc: backward },
+  ];
+}
+
+/**
+ * Kernels beyond the oneDNN set that are registered with the addon (they replace the wasm
+ * kernel, which stays the fallback): GatherV2 on axis 0 (embedding lookups) as row copies (C++ memcpy
+ * on the heap); tfjs's wasm GatherV2 costs ~15 ms for the 3,200 x 128 lookup of an SST-2 batch.
+ * And float32 Add, Sub, Multiply, RealDiv (equal shapes or one size-1 operand), Sqrt, Square on
+ * tensors of at least ELEMENTWISE_MIN elements as C++ loops (Adam's updates of the embedding
+ * matrix); IEEE float32 either way, so the same values. UnsortedSegmentSum (float32, int32 ids;
+ * the embedding gradient) in C++ with the same additions in the same order as dnnkit's JS kernel.
+ * Transpose with the identity permutation (twice in tfjs's Gather gradient) shares the input's
+ * data as wasm's Reshape does, instead of copying it. Equal on float32 with any broadcast (the
+ * gradient of max-pooling over time: ~30 ms per SST-2 batch on wasm) in C++.
+ */
+export function makeExtraKernels(addon: NativeAddon): tf.KernelConfig[] {
+  const gather = nativeKernel('GatherV2', ({ inputs, backend, attrs }, made) => {
+    const { x, indices } = inputs as Record<string, Info | undefined>;
+    const a = attrs as unknown as tf.GatherV2Attrs;
+    if (!x || !indices || x.dtype !== 'float32' || indices.dtype !== 'int32' || x.shape.length < 1) return undefined;
+    if ((a.batchDims ?? 0) !== 0 || tf.util.parseAxisParam(a.axis, x.shape)[0] !== 0) return undefined;
+    const rows = x.shape[0];
+    const slice = size(x.shape.slice(1));
+    const n = size(indices.shape);
+    if (slice === 0 || n === 0) return undefined;
+    const wasm = backend as BackendWasm;
+    const idx = wasm.typedArrayFromHeap(indices) as Int32Array;
+    for (let i = 0; i < n; i++) if (!(idx[i] >= 0 && idx[i] < rows)) return undefined; // the fallback throws
+    const y = wasm.makeOutput([...indices.shape, ...x.shape.slice(1)], 'float32');
+    made.push(y);
+    // Views after the allocation.
+    addon.gatherRows(f32(wasm, x), wasm.typedArrayFromHeap(indices) as Int32Array, f32(wasm, y), Int32Array.from([rows, slice]));
+    return y;
+  });
+  const binary = (name: string, op: number) => nativeKernel(name, ({ inputs, backend }, made) => {
+    const { a, b } = inputs as Record<string, Info | undefined>;
+    if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+    const na = size(a.shape);
+    const nb = size(b.shape);
+    if (Math.max(na, nb) < ELEMENTWISE_MIN) return undefined;
+    const same = tf.util.arraysEqual(a.shape, b.shape);
+    if (!same && na !== 1 && nb !== 1) return undefined;
+    const outShape = same ? a.shape : tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    if (size(outShape) !== Math.max(na, nb)) return undefined;
+    const wasm = backend as BackendWasm;
+    const y = wasm.makeOutput(outShape, 'float32');
+    made.push(y);
+    addon.binary(f32(wasm, a), f32(wasm, b), f32(wasm, y), Int32Array.from([op, !same && na === 1 ? 1 : 0, !same && nb === 1 && na !== 1 ? 1 : 0]));
+    return y;
+  });
+  const unary = (name: string, op: number) => nativeKernel(name, ({ inputs, backend }, made) => {
+    const { x } = inputs as Record<string, Info | undefined>;
+    if (!x || x.dtype !== 'float32' || size(x.shape) < ELEMENTWISE_MIN) return undefined;
+    const wasm = backend as BackendWasm;
+    const y = wasm.makeOutput(x.shape as number[], 'float32');
+    made.push(y);
+    addon.unary(f32(wasm, x), f32(wasm, y), Int32Array.from([op]));
+    return y;
+  });
+  const segmentSum = nativeKernel('UnsortedSegmentSum', ({ inputs, backend, attrs }, made) => {
+    const { x, segmentIds } = inputs as Record<string, Info | undefined>;
+    const { numSegments } = attrs as unknown as tf.UnsortedSegmentSumAttrs;
+    if (!x || !segmentIds || x.dtype !== 'float32' || segmentIds.dtype !== 'int32') return undefined;
+    const n = size(segmentIds.shape);
+    const rest = x.shape.slice(segmentIds.shape.length);
+    if (!tf.util.arraysEqual(x.shape.slice(0, segmentIds.shape.length), segmentIds.shape)) return undefined;
+    const inner = size(rest);
+    if (n === 0 || inner === 0 || !(numSegments > 0)) return undefined;
+    const wasm = backend as BackendWasm;
+    const y = wasm.makeOutput([numSegments, ...rest], 'float32');
+    made.push(y);
+    addon.segmentSum(f32(wasm, x), wasm.typedArrayFromHeap(segmentIds) as Int32Array, f32(wasm, y), Int32Array.from([numSegments, inner]));
+    return y;
+  });
+  const transpose = nativeKernel('Transpose', ({ inputs, backend, attrs }) => {
+    const { x } = inputs as Record<string, Info | undefined>;
+    const { perm } = attrs as unknown as tf.TransposeAttrs;
+    if (!x || x.dtype === 'string' || !perm.every((p, i) => p === i) || perm.length !== x.shape.length) return undefined;
+    (backend as BackendWasm).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+  });
+  const equal = nativeKernel('Equal', ({ inputs, backend }, made) => {
+    const { a, b } = inputs as Record<string, Info | undefined>;
+    if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    if (size(outShape) === 0) return undefined;
+    const rank = Math.max(outShape.length, 1);
+    const shape = outShape.length ? outShape : [1];
+    // Strides of an operand over the output's axes (right-aligned), 0 where it is broadcast.
+    const strides = (s: number[]) => {
+      const padded = [...Array(rank - s.length).fill(1), ...s];
+      const out = new Array<number>(rank).fill(0);
+      let st = 1;
+      for (let d = rank - 1; d >= 0; d--) {
+        out[d] = padded[d] === 1 ? 0 : st;
+        st *= padded[d];
+      }
+      return out;
+    };
+    const wasm = backend as BackendWasm;
+    const y = wasm.makeOutput(outShape, 'bool');
+    made.push(y);
+    addon.equal(f32(wasm, a), f32(wasm, b), wasm.typedArrayFromHeap(y) as Uint8Array,
+      Int32Array.from([rank, ...shape, ...strides(a.shape), ...strides(b.shape)]));
+    return y;
+  });
+  const config = (kernelName: string, kernelFunc: KernelFunc): tf.KernelConfig => ({ kernelName, backendName: 'wasm', kernelFunc });
+  return [
+    config('GatherV2', gather),
+    config('Equal', equal),
+    config('UnsortedSegmentSum', segmentSum),
+    config('Transpose', transpose),
+    config('Add', binary('Add', 0)),
+    config('Sub', binary('Sub', 1)),
+    config('Multiply', binary('Multiply', 2)),
+    config('RealDiv', binary('RealDiv', 3)),
+    config('Sqrt', unary('Sqrt', 0)),
+    config('Square', unary('Square', 1)),
+  ];
+}
