@@ -186,7 +186,7 @@ async function main() {
   }
   const f = (v: number | null, digits = 1) => (v === null ? 'n/a' : v.toFixed(digits));
   // The dnnkit column names the kernels in use: wasm alone, or wasm with the native oneDNN kernels.
-  const label = backend.nativeKernels.length > 0 ? `${backend.name} + ${backend.nativeKernels.length} native kernels, oneDNN` : backend.name;
+  const label = backend.nativeKernels.length > 0 ? `${backend.name} + native kernels (oneDNN; see dnnkit info)` : backend.name;
   const lines = [
     `| workload | batch | dnnkit (${label}, ${threads} thr) | PyTorch ${threads} thr | ratio | PyTorch ${cores} thr | ratio |`,
     '|---|---|---|---|---|---|---|',
