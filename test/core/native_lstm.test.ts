@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
 import { fallbacks, LSTM_SEQ, LSTM_SEQ_GRAD, nativeStats, nativeStatus } from '../../src/core/native/index.js';
 import { createRng } from '../../src/core/rng.js';
+import { referenceLstm as compositeLstm } from '../sst2/reference_lstm.js';
 import { lstmLayer, useNativeLstm } from '../../src/sst2/lstm_cell.js';
 
 const TOL = 1e-4;
@@ -30,29 +31,6 @@ const status = nativeStatus();
 const required = process.env.DNNKIT_REQUIRE_NATIVE === '1';
 const available = tf.getKernel(LSTM_SEQ, 'wasm') !== undefined && tf.getKernel(LSTM_SEQ_GRAD, 'wasm') !== undefined;
 const skip = available || required ? false : `native fused LSTM not in use: ${status?.problem ?? 'unknown'}`;
-
-/** The LSTM written with composite tf ops (gates i, f, g, o), time-major, outputs in input order. */
-function compositeLstm(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, reverse: boolean): tf.Tensor3D {
-  const [time, batch] = x.shape;
-  const units = wh.shape[0];
-  let h = tf.zeros([batch, units]) as tf.Tensor2D;
-  let c = tf.zeros([batch, units]) as tf.Tensor2D;
-  const hs: tf.Tensor2D[] = new Array(time);
-  for (let k = 0; k < time; k++) {
-    const t = reverse ? time - 1 - k : k;
-    const xt = tf.slice(x, [t, 0, 0], [1, batch, x.shape[2]]).reshape([batch, x.shape[2]]) as tf.Tensor2D;
-    const z = tf.add(tf.add(tf.matMul(xt, wx), tf.matMul(h, wh)), b);
-    const [zi, zf, zg, zo] = tf.split(z, 4, 1);
-    const i = tf.sigmoid(zi);
-    const f = tf.sigmoid(zf);
-    const g = tf.tanh(zg);
-    const o = tf.sigmoid(zo);
-    c = tf.add(tf.mul(f, c), tf.mul(i, g)) as tf.Tensor2D;
-    h = tf.mul(o, tf.tanh(c)) as tf.Tensor2D;
-    hs[t] = h;
-  }
-  return tf.stack(hs) as tf.Tensor3D;
-}
 
 type Case = { time: number; batch: number; inDim: number; units: number; reverse: boolean };
 type Data = Record<'x' | 'wx' | 'wh' | 'b' | 'w', { shape: number[]; values: Float32Array }>;

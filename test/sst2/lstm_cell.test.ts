@@ -3,26 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
 import { createRng } from '../../src/core/rng.js';
+import { referenceLstm } from './reference_lstm.js';
 import { lstmLayer } from '../../src/sst2/lstm_cell.js';
-
-/** The LSTM written plainly in tf ops (the textbook formula), as the reference. */
-function referenceLstm(x: tf.Tensor3D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, reverse: boolean): tf.Tensor3D {
-  const [time, batch] = x.shape;
-  const units = wh.shape[0];
-  let h = tf.zeros([batch, units]) as tf.Tensor2D;
-  let c = tf.zeros([batch, units]) as tf.Tensor2D;
-  const hs: tf.Tensor2D[] = new Array(time);
-  for (let k = 0; k < time; k++) {
-    const t = reverse ? time - 1 - k : k;
-    const xt = tf.slice(x, [t, 0, 0], [1, -1, -1]).reshape([batch, -1]) as tf.Tensor2D;
-    const z = tf.add(tf.add(tf.matMul(xt, wx), tf.matMul(h, wh)), b);
-    const [zi, zf, zg, zo] = tf.split(z, 4, 1);
-    c = tf.add(tf.mul(tf.sigmoid(zf), c), tf.mul(tf.sigmoid(zi), tf.tanh(zg)));
-    h = tf.mul(tf.sigmoid(zo), tf.tanh(c));
-    hs[t] = h;
-  }
-  return tf.stack(hs) as tf.Tensor3D;
-}
 
 function randomTensor(shape: number[], seed: number, scale = 0.5): tf.Tensor {
   const rng = createRng(seed);

@@ -33,24 +33,17 @@ export function registerNativeKernels(threads: number): NativeStatus {
   if (!load.addon) return (status = { kernels: [], problem: load.problem });
   const { addon } = load;
   addon.setThreads(threads);
-  const kernels: string[] = [];
-  for (const config of makeNativeKernels(addon)) {
+  // Replaces registered kernels, keeping each previous one as the fallback; returns the names.
+  const replace = (configs: tf.KernelConfig[]): string[] => configs.flatMap((config) => {
     const previous = tf.getKernel(config.kernelName, 'wasm');
-    if (previous === undefined) continue;
+    if (previous === undefined) return [];
     fallbacks.set(config.kernelName, previous.kernelFunc);
     tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
-    kernels.push(config.kernelName);
-  }
-  const extraKernels: string[] = [];
-  for (const config of makeExtraKernels(addon)) {
-    const previous = tf.getKernel(config.kernelName, 'wasm');
-    if (previous === undefined) continue;
-    fallbacks.set(config.kernelName, previous.kernelFunc);
-    tf.unregisterKernel(config.kernelName, 'wasm');
-    tf.registerKernel(config);
-    extraKernels.push(config.kernelName);
-  }
+    return [config.kernelName];
+  });
+  const kernels = replace(makeNativeKernels(addon));
+  const extraKernels = replace(makeExtraKernels(addon));
   const fusedKernels: string[] = [];
   for (const config of makeLstmKernels(addon)) {
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
