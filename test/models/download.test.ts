@@ -3,7 +3,7 @@
  * dropped connections (restarted cleanly), unreachable server, and the model cache on top of it.
  * Whatever happens, the cache never holds a half file.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, truncateSync } from 'node:fs';
@@ -121,12 +121,22 @@ test('pull: wrong checksum of a registry model caches nothing; without network t
   assert.deepEqual(listFiles(out), []);
 });
 
-test('pull from a local server: download, verify, convert, cache; then --model loads from the cache offline', async (t) => {
+/**
+ * A PyTorch-written ResNet-18 checkpoint and the torchvision-style file name that carries its
+ * SHA-256 prefix (what a server would publish); null when the torch oracle is missing.
+ */
+async function servableCheckpoint(t: TestContext): Promise<{ pth: Buffer; file: string } | null> {
   const py = requireOracle(t, ['torch', 'torchvision']);
-  if (!py) return;
+  if (!py) return null;
   const fx = await torchFixture(py, 'resnet18', { noise: 1, legacy: true });
   const pth = readFileSync(fx.checkpoint);
-  const file = `resnet18-${createHash('sha256').update(pth).digest('hex').slice(0, 8)}.pth`;
+  return { pth, file: `resnet18-${createHash('sha256').update(pth).digest('hex').slice(0, 8)}.pth` };
+}
+
+test('pull from a local server: download, verify, convert, cache; then --model loads from the cache offline', async (t) => {
+  const fx = await servableCheckpoint(t);
+  if (!fx) return;
+  const { pth, file } = fx;
   const s = await serve((req, res, hit) => {
     if (req.url !== `/${file}`) { res.writeHead(404); res.end(); return; }
     if (hit === 0) return dropHalfway(res, pth); // first attempt breaks off
@@ -158,11 +168,9 @@ test('pull from a local server: download, verify, convert, cache; then --model l
 });
 
 test('two processes pulling the same model at once: one downloads and converts, the other waits and finds it cached', async (t) => {
-  const py = requireOracle(t, ['torch', 'torchvision']);
-  if (!py) return;
-  const fx = await torchFixture(py, 'resnet18', { noise: 1, legacy: true });
-  const pth = readFileSync(fx.checkpoint);
-  const file = `resnet18-${createHash('sha256').update(pth).digest('hex').slice(0, 8)}.pth`;
+  const fx = await servableCheckpoint(t);
+  if (!fx) return;
+  const { pth, file } = fx;
   // A slow server (the body after 1.5 s), so that the second process starts while the first pulls.
   const s = await serve((_req, res) => {
     setTimeout(() => { res.setHeader('content-length', pth.length); res.end(pth); }, 1500);
