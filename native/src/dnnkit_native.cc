@@ -432,7 +432,8 @@ void MaxPoolGrad(napi_env env, napi_value* a, size_t) {
               const float* __restrict xr = x + origin + (ky * W + kx) * C;
               uint32_t* __restrict dxb = reinterpret_cast<uint32_t*>(dx + origin + (ky * W + kx) * C);
               for (int64_t c = 0; c < C; c++) {
-                const uint32_t first = (0u - static_cast<uint32_t>(xr[c] == bp[c])) & ~tp[c];
+                // A window of -Infinity only has no maximum (as on cpu: a strict > finds none).
+                const uint32_t first = (0u - static_cast<uint32_t>(xr[c] == bp[c] && bp[c] > -INFINITY)) & ~tp[c];
                 dxb[c] = dyb[c] & first;
                 tp[c] |= first;
               }
@@ -480,7 +481,9 @@ void MaxPoolGrad(napi_env env, napi_value* a, size_t) {
   }
 }
 
-// sumRows(x, y, params: rows cols): y[c] = sum over r of x[r * cols + c], rows in order.
+// sumRows(x, y, params: rows cols): y[c] = sum over r of x[r * cols + c], rows in order,
+// accumulated in double as the JavaScript kernel (src/core/kernels/sum.ts) does: the same result
+// bit for bit, and no float32 drift over the ~10^6 rows of a large layer's bias gradient.
 void SumRows(napi_env env, napi_value* a, size_t) {
   size_t nx, ny;
   const float* x = F32(env, a[0], &nx);
@@ -489,11 +492,13 @@ void SumRows(napi_env env, napi_value* a, size_t) {
   if (p.size() < 2) throw JsError{"sumRows: 2 parameters expected"};
   const int64_t rows = p[0], cols = p[1];
   if (static_cast<int64_t>(nx) != rows * cols || static_cast<int64_t>(ny) != cols) throw JsError{"sumRows: sizes"};
-  std::memset(y, 0, ny * sizeof(float));
+  std::vector<double> acc(cols, 0.0);
+  double* __restrict ap = acc.data();
   for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * cols;
-    for (int64_t c = 0; c < cols; c++) y[c] += xr[c];
+    const float* __restrict xr = x + r * cols;
+    for (int64_t c = 0; c < cols; c++) ap[c] += xr[c];
   }
+  for (int64_t c = 0; c < cols; c++) y[c] = static_cast<float>(ap[c]);
 }
 
 // ---- fused LSTM layer (lstm.cc) -------------------------------------------------------------

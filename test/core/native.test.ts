@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
-import { nativeStats, nativeStatus } from '../../src/core/native/index.js';
+import { fallbacks, nativeStats, nativeStatus } from '../../src/core/native/index.js';
 import { createRng, seedGlobalRandom } from '../../src/core/rng.js';
 import { buildMnistCnn } from '../../src/mnist/model.js';
 
@@ -258,6 +258,40 @@ test('MNIST CNN loss gradients: native matches cpu (1e-4), through the native ke
   model.dispose();
 });
 
+test('native MaxPoolGrad: a window of -Infinity gets no gradient, as on cpu (non-overlapping and overlapping windows)', { skip }, async () => {
+  const xVals = Float32Array.from([-Infinity, -Infinity, 1, -Infinity, -Infinity, -Infinity, 2, 0, 3, -1, -Infinity, -Infinity, 0, 0, -Infinity, -Infinity]);
+  for (const [pool, stride] of [[2, 2], [2, 1]] as const) {
+    await tf.setBackend('cpu');
+    const y = tf.maxPool(tf.tensor4d(xVals, [1, 4, 4, 1]), pool, stride, 'valid');
+    const yVals = y.dataSync() as Float32Array;
+    const yShape = y.shape;
+    y.dispose();
+    const attrs = { filterSize: pool, strides: stride, pad: 'valid' };
+    const inputs = { dy: { shape: yShape, values: Float32Array.from(yVals, (_, i) => i + 1) }, input: { shape: [1, 4, 4, 1], values: xVals }, output: { shape: yShape, values: yVals } };
+    const cpu = await runOn('cpu', 'MaxPoolGrad', inputs, attrs);
+    const before = nativeStats.MaxPoolGrad?.native ?? 0;
+    const nat = await runOn('wasm', 'MaxPoolGrad', inputs, attrs);
+    assert.equal((nativeStats.MaxPoolGrad?.native ?? 0) - before, 1, 'native path');
+    assert.deepEqual(Array.from(nat.values), Array.from(cpu.values), `pool ${pool} stride ${stride}`);
+  }
+});
+
+test('native Sum over 10^6 leading rows equals the JavaScript kernel bit for bit (double accumulation) and cpu within 1e-4', { skip }, async () => {
+  const rows = 1_000_000;
+  const cols = 4;
+  const values = Float32Array.from({ length: rows * cols }, (_, i) => 0.5 + ((i * 2654435761) % 1000) / 1000);
+  const inputs = { x: { shape: [rows, cols], values } };
+  const attrs = { axis: [0], keepDims: false };
+  const nat = await assertNativeMatchesCpu('Sum', inputs, attrs);
+  await tf.setBackend('wasm');
+  const x = tf.tensor2d(values, [rows, cols]);
+  const js = fallbacks.get('Sum')!({ inputs: { x }, backend: tf.backend(), attrs } as never) as tf.TensorInfo;
+  const jsValues = tf.backend().readSync(js.dataId) as Float32Array;
+  assert.deepEqual(Array.from(nat), Array.from(jsValues));
+  tf.backend().disposeData(js.dataId);
+  tf.dispose(x);
+});
+
 test('native kernels leak no tensors or wasm memory (training steps, including fallbacks)', { skip }, async () => {
   await tf.setBackend('wasm');
   const x = tf.tensor4d(randn([2, 8, 8, 3]), [2, 8, 8, 3]);
@@ -273,11 +307,15 @@ test('native kernels leak no tensors or wasm memory (training steps, including f
   });
   step();
   const before = tf.memory();
+  const dataIdsBefore = tf.backend().numDataIds();
   const fallbacksBefore = nativeStats.Conv2D?.fallback ?? 0;
   for (let i = 0; i < 5; i++) step();
   const after = tf.memory();
   assert.equal(after.numTensors, before.numTensors);
   assert.equal(after.numBytes, before.numBytes);
+  // The engine counts only tensors it handed out; the backend's data ids also see outputs a kernel
+  // made with makeOutput and never returned.
+  assert.equal(tf.backend().numDataIds(), dataIdsBefore, 'wasm data ids');
   assert.equal((nativeStats.Conv2D?.fallback ?? 0) - fallbacksBefore, 5);
   tf.dispose([x, w, d]);
 });

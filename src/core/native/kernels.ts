@@ -88,7 +88,8 @@ export function makeNativeKernels(addon: NativeAddon): tf.KernelConfig[] {
     if (!nhwc(a.dataFormat) || !noDilation(a.dilations)) return undefined;
     const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
       filter.shape as [number, number, number, number], a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-    if (bias && size(bias.shape) !== info.outChannels) return undefined;
+    // A per-channel bias only ([F], or [..., F] with ones before): other shapes broadcast differently.
+    if (bias && (size(bias.shape) !== info.outChannels || bias.shape[bias.shape.length - 1] !== info.outChannels)) return undefined;
     if (size(info.outShape) === 0) return undefined;
     const wasm = backend as BackendWasm;
     const y = wasm.makeOutput(info.outShape, 'float32');
