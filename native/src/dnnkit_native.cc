@@ -57,11 +57,23 @@ float* F32(napi_env env, napi_value v, size_t* len = nullptr) {
   return static_cast<float*>(data);
 }
 
-float* F32OrNull(napi_env env, napi_value v) {
+float* F32OrNull(napi_env env, napi_value v, size_t* len = nullptr) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
   if (t == napi_null || t == napi_undefined) return nullptr;
-  return F32(env, v);
+  return F32(env, v, len);
+}
+
+// Convolution parameters (N H W C KH KW F OH OW ...) against the buffers' lengths: a caller that
+// bypasses tfjs's shape checks gets an error instead of oneDNN reading or writing past a buffer.
+void CheckConvSizes(const char* what, const std::vector<int64_t>& p, size_t nsrc, size_t nwei, size_t ndst,
+                    const float* bias = nullptr, size_t nbias = 0) {
+  if (p.size() < 9) throw JsError{std::string(what) + ": 18 parameters expected"};
+  const int64_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], F = p[6], OH = p[7], OW = p[8];
+  if (static_cast<int64_t>(nsrc) != N * H * W * C || static_cast<int64_t>(nwei) != KH * KW * C * F ||
+      static_cast<int64_t>(ndst) != N * OH * OW * F || (bias && static_cast<int64_t>(nbias) != F)) {
+    throw JsError{std::string(what) + ": buffer sizes do not match the parameters"};
+  }
 }
 
 std::vector<int64_t> Params(napi_env env, napi_value v) {
@@ -175,11 +187,13 @@ dnnl::convolution_forward::primitive_desc MakeConvFwdPd(const ConvShape& s, bool
 
 // conv2d(x, filter, bias | null, y, params)
 void Conv2D(napi_env env, napi_value* a, size_t) {
-  float* x = F32(env, a[0]);
-  float* w = F32(env, a[1]);
-  float* b = F32OrNull(env, a[2]);
-  float* y = F32(env, a[3]);
+  size_t nx, nw, nb = 0, ny;
+  float* x = F32(env, a[0], &nx);
+  float* w = F32(env, a[1], &nw);
+  float* b = F32OrNull(env, a[2], &nb);
+  float* y = F32(env, a[3], &ny);
   std::vector<int64_t> p = Params(env, a[4]);
+  CheckConvSizes("conv2d", p, nx, nw, ny, b, nb);
   const bool relu = p.size() > 17 && p[17] == 1;
   std::string key = Key("fwd", p, b ? 1 : 0);
   auto it = conv_fwd_cache.find(key);
@@ -218,10 +232,12 @@ std::unordered_map<std::string, std::unique_ptr<ConvBwdData>> conv_bwd_data_cach
 
 // conv2dBackpropInput(dy, filter, dx, params)
 void Conv2DBackpropInput(napi_env env, napi_value* a, size_t) {
-  float* dy = F32(env, a[0]);
-  float* w = F32(env, a[1]);
-  float* dx = F32(env, a[2]);
+  size_t ndy, nw, ndx;
+  float* dy = F32(env, a[0], &ndy);
+  float* w = F32(env, a[1], &nw);
+  float* dx = F32(env, a[2], &ndx);
   std::vector<int64_t> p = Params(env, a[3]);
+  CheckConvSizes("conv2dBackpropInput", p, ndx, nw, ndy);
   p.resize(18, 0);
   p[17] = 0;
   std::string key = Key("bwd_data", p);
@@ -260,10 +276,12 @@ std::unordered_map<std::string, std::unique_ptr<ConvBwdWeights>> conv_bwd_w_cach
 
 // conv2dBackpropFilter(x, dy, dw, params)
 void Conv2DBackpropFilter(napi_env env, napi_value* a, size_t) {
-  float* x = F32(env, a[0]);
-  float* dy = F32(env, a[1]);
-  float* dw = F32(env, a[2]);
+  size_t nx, ndy, ndw;
+  float* x = F32(env, a[0], &nx);
+  float* dy = F32(env, a[1], &ndy);
+  float* dw = F32(env, a[2], &ndw);
   std::vector<int64_t> p = Params(env, a[3]);
+  CheckConvSizes("conv2dBackpropFilter", p, nx, ndw, ndy);
   p.resize(18, 0);
   p[17] = 0;
   std::string key = Key("bwd_w", p);

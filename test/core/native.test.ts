@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
 import { fallbacks, nativeStats, nativeStatus } from '../../src/core/native/index.js';
+import { loadAddon } from '../../src/core/native/addon.js';
 import { createRng, seedGlobalRandom } from '../../src/core/rng.js';
 import { buildMnistCnn } from '../../src/mnist/model.js';
 
@@ -290,6 +291,19 @@ test('native Sum over 10^6 leading rows equals the JavaScript kernel bit for bit
   assert.deepEqual(Array.from(nat), Array.from(jsValues));
   tf.backend().disposeData(js.dataId);
   tf.dispose(x);
+});
+
+test('the addon\'s convolutions refuse buffers that do not match their parameters (no read or write past a buffer)', { skip }, () => {
+  const load = loadAddon();
+  assert.ok(load.addon, load.problem);
+  // N H W C KH KW F OH OW, strides 1 1, pads 0 0 0 0, dilations 1 1, no activation: x [1,4,4,2], w [3,3,2,3], y [1,2,2,3].
+  const p = Int32Array.from([1, 4, 4, 2, 3, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 1, 1, 0]);
+  const f = (n: number) => new Float32Array(n);
+  load.addon.conv2d(f(32), f(54), null, f(12), p); // the right sizes work
+  assert.throws(() => load.addon!.conv2d(f(31), f(54), null, f(12), p), /conv2d: buffer sizes do not match the parameters/);
+  assert.throws(() => load.addon!.conv2d(f(32), f(54), f(2), f(12), p), /conv2d: buffer sizes/);
+  assert.throws(() => load.addon!.conv2dBackpropInput(f(12), f(54), f(16), p), /conv2dBackpropInput: buffer sizes/);
+  assert.throws(() => load.addon!.conv2dBackpropFilter(f(32), f(12), f(53), p), /conv2dBackpropFilter: buffer sizes/);
 });
 
 test('native kernels leak no tensors or wasm memory (training steps, including fallbacks)', { skip }, async () => {
