@@ -17,6 +17,7 @@ import { fallbacks, nativeStats, nativeStatus } from '../../src/core/native/inde
 import { loadAddon } from '../../src/core/native/addon.js';
 import { createRng, seedGlobalRandom } from '../../src/core/rng.js';
 import { buildMnistCnn } from '../../src/mnist/model.js';
+import { maxPoolGradInputs } from './max_pool_inputs.js';
 
 const TOL = 1e-4;
 const rng = createRng(11);
@@ -165,16 +166,8 @@ const POOL_CASES: [number[], number, number, 'valid' | 'same', number][] = [
 for (const [xShape, pool, stride, pad, zeros] of POOL_CASES) {
   test(`native MaxPoolGrad matches cpu: x${JSON.stringify(xShape)} pool ${pool} stride ${stride} ${pad}, ${zeros * 100}% zeros`, { skip }, async () => {
     const xVals = randn(xShape).map((v) => (rng.next() < zeros ? 0 : v));
-    await tf.setBackend('cpu');
-    const y = tf.maxPool(tf.tensor4d(xVals, xShape as never), pool, stride, pad);
-    const yVals = y.dataSync() as Float32Array;
-    const yShape = y.shape;
-    y.dispose();
-    await assertNativeMatchesCpu('MaxPoolGrad', {
-      dy: { shape: yShape, values: randn(yShape) },
-      input: { shape: xShape, values: xVals },
-      output: { shape: yShape, values: yVals },
-    }, { filterSize: pool, strides: stride, pad });
+    const inputs = await maxPoolGradInputs(xVals, xShape, pool, stride, pad, randn);
+    await assertNativeMatchesCpu('MaxPoolGrad', inputs, { filterSize: pool, strides: stride, pad });
   });
 }
 
@@ -262,13 +255,9 @@ test('MNIST CNN loss gradients: native matches cpu (1e-4), through the native ke
 test('native MaxPoolGrad: a window of -Infinity gets no gradient, as on cpu (non-overlapping and overlapping windows)', { skip }, async () => {
   const xVals = Float32Array.from([-Infinity, -Infinity, 1, -Infinity, -Infinity, -Infinity, 2, 0, 3, -1, -Infinity, -Infinity, 0, 0, -Infinity, -Infinity]);
   for (const [pool, stride] of [[2, 2], [2, 1]] as const) {
-    await tf.setBackend('cpu');
-    const y = tf.maxPool(tf.tensor4d(xVals, [1, 4, 4, 1]), pool, stride, 'valid');
-    const yVals = y.dataSync() as Float32Array;
-    const yShape = y.shape;
-    y.dispose();
     const attrs = { filterSize: pool, strides: stride, pad: 'valid' };
-    const inputs = { dy: { shape: yShape, values: Float32Array.from(yVals, (_, i) => i + 1) }, input: { shape: [1, 4, 4, 1], values: xVals }, output: { shape: yShape, values: yVals } };
+    const inputs = await maxPoolGradInputs(xVals, [1, 4, 4, 1], pool, stride, 'valid',
+      (shape) => Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i + 1));
     const cpu = await runOn('cpu', 'MaxPoolGrad', inputs, attrs);
     const before = nativeStats.MaxPoolGrad?.native ?? 0;
     const nat = await runOn('wasm', 'MaxPoolGrad', inputs, attrs);
