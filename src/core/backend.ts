@@ -84,6 +84,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
   let reason: string;
   let projectKernels: string[] = [];
   let nativeKernels: string[] = [];
+  let wasmThreads = 1;
   let warning: string | undefined;
   const nodeProblem = requested === undefined || requested === 'node' ? await tryNode() : 'not requested';
   if ((requested === undefined || requested === 'node') && nodeProblem === undefined) {
@@ -96,6 +97,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
   } else if (requested === undefined || requested === 'wasm') {
     try {
       const { threadNote, threads } = await initWasm();
+      wasmThreads = threads;
       name = 'wasm';
       projectKernels = registerWasmKernels();
       // After the project kernels: the native ones fall back to whatever is registered now.
@@ -125,7 +127,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
     projectKernels,
     nativeKernels,
     tfjsVersion: tf.version.tfjs,
-    threads: name === 'wasm' ? (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount() : name === 'node' ? 0 : 1,
+    threads: name === 'wasm' ? wasmThreads : name === 'node' ? 0 : 1,
     simd,
     nodeVersion: process.version,
     warning,
