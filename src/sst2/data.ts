@@ -12,7 +12,8 @@
  * are NOT padded for the LSTM: batches are grouped by length (see `lengthBatches`), so the
  * recurrent cells never read padding and the final state is the state after the last word.
  * Id 0 (`<pad>`) is reserved for tools that need a rectangular matrix (`padIds` pads at the end);
- * id 1 (`<oov>`) stands for every word not in the vocabulary.
+ * id 1 (`<oov>`) stands for every word not in the vocabulary (with `oovPrefix`, for those whose
+ * prefix has no `<oov:PREFIX>` entry: see backoffId).
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -136,39 +137,61 @@ export interface Vocabulary {
   minCount: number;
   /** Sentences are truncated to this many tokens (see the file comment). */
   maxLen: number;
+  /**
+   * Length of the prefix that unknown words back off to (0 = off, every unknown word is
+   * `<oov>`): an unknown word longer than this maps to `<oov:PREFIX>` when training had that
+   * prefix (so "unwatchable" can share what "unwatched" taught), else to `<oov>`.
+   */
+  oovPrefix: number;
 }
 
-/** The `q`-quantile (0..1) of `values`, nearest rank. */
-export function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank];
+/** The vocabulary entry of unknown words that start with `prefix`. */
+export const prefixToken = (prefix: string): string => `<oov:${prefix}>`;
+
+/** The id an unknown `token` maps to: its prefix entry when there is one, else `<oov>`. */
+export function backoffId(token: string, vocab: Vocabulary): number {
+  if (vocab.oovPrefix <= 0 || token.length <= vocab.oovPrefix) return OOV_ID;
+  return vocab.index.get(prefixToken(token.slice(0, vocab.oovPrefix))) ?? OOV_ID;
 }
 
 /**
  * Builds the vocabulary from training sentences: words seen at least `minCount` times, most
- * frequent first (ties alphabetical, so the ids are deterministic). `maxLen` defaults to the
- * 95th percentile of the training lengths.
+ * frequent first (ties alphabetical, so the ids are deterministic), then (with `oovPrefix` > 0)
+ * the `<oov:PREFIX>` entries of the prefixes of longer words seen at least `minCount` times.
+ * `maxLen` defaults to the longest training sentence.
  */
-export function buildVocabulary(train: readonly Example[], minCount: number, maxLen?: number): Vocabulary {
+export function buildVocabulary(train: readonly Example[], minCount: number, maxLen?: number, oovPrefix = 0): Vocabulary {
   const counts = new Map<string, number>();
-  for (const e of train) for (const t of e.tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
-  const kept = [...counts].filter(([t, n]) => n >= minCount && t !== PAD_TOKEN && t !== OOV_TOKEN)
+  const prefixes = new Map<string, number>();
+  for (const e of train) {
+    for (const t of e.tokens) {
+      counts.set(t, (counts.get(t) ?? 0) + 1);
+      if (oovPrefix > 0 && t.length > oovPrefix) prefixes.set(t.slice(0, oovPrefix), (prefixes.get(t.slice(0, oovPrefix)) ?? 0) + 1);
+    }
+  }
+  const byFrequency = (m: Map<string, number>) => [...m].filter(([t, n]) => n >= minCount && t !== PAD_TOKEN && t !== OOV_TOKEN)
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .map(([t]) => t);
-  const tokens = [PAD_TOKEN, OOV_TOKEN, ...kept];
+  const tokens = [PAD_TOKEN, OOV_TOKEN, ...byFrequency(counts), ...byFrequency(prefixes).map(prefixToken)];
   return {
     tokens,
     index: new Map(tokens.map((t, i) => [t, i])),
     minCount,
-    maxLen: maxLen ?? quantile(train.map((e) => e.tokens.length), 0.95),
+    maxLen: maxLen ?? Math.max(1, ...train.map((e) => e.tokens.length)),
+    oovPrefix,
   };
 }
 
-/** Token ids of a tokenised sentence, truncated to the last `maxLen` tokens, no padding. */
+const truncate = (tokens: readonly string[], vocab: Vocabulary) => (tokens.length > vocab.maxLen ? tokens.slice(tokens.length - vocab.maxLen) : tokens);
+
+/** Token ids of a tokenised sentence, truncated to the last `maxLen` tokens, no padding; unknown words back off (backoffId). */
 export function encode(tokens: readonly string[], vocab: Vocabulary): Int32Array {
-  const kept = tokens.length > vocab.maxLen ? tokens.slice(tokens.length - vocab.maxLen) : tokens;
-  return Int32Array.from(kept, (t) => vocab.index.get(t) ?? OOV_ID);
+  return Int32Array.from(truncate(tokens, vocab), (t) => vocab.index.get(t) ?? backoffId(t, vocab));
+}
+
+/** For every token that encode keeps, the id it would have if it were unknown (what word dropout puts in its place). */
+export function encodeBackoff(tokens: readonly string[], vocab: Vocabulary): Int32Array {
+  return Int32Array.from(truncate(tokens, vocab), (t) => backoffId(t, vocab));
 }
 
 /** Pads (at the end, with `<pad>`) id sequences to a [n, maxLen] row-major matrix. */
@@ -178,11 +201,16 @@ export function padIds(seqs: readonly Int32Array[], maxLen: number): Int32Array 
   return out;
 }
 
-/** Share of tokens in `examples` that map to `<oov>`. */
-export function oovRate(examples: readonly Example[], vocab: Vocabulary): number {
+/** Share of tokens in `examples` not in the vocabulary (with `generic`, only those that map to `<oov>` itself). */
+export function oovRate(examples: readonly Example[], vocab: Vocabulary, generic = false): number {
   let n = 0;
   let oov = 0;
-  for (const e of examples) for (const t of e.tokens) { n += 1; if (!vocab.index.has(t)) oov += 1; }
+  for (const e of examples) {
+    for (const t of e.tokens) {
+      n += 1;
+      if (!vocab.index.has(t) && (!generic || backoffId(t, vocab) === OOV_ID)) oov += 1;
+    }
+  }
   return n === 0 ? 0 : oov / n;
 }
 
@@ -211,7 +239,7 @@ export const VOCAB_FILE = 'vocab.json';
 
 export async function saveVocabulary(vocab: Vocabulary, dir: string): Promise<void> {
   await writeFileAtomic(path.join(dir, VOCAB_FILE), JSON.stringify({
-    format: 'dnnkit-sst2-vocab', padId: PAD_ID, oovId: OOV_ID, minCount: vocab.minCount, maxLen: vocab.maxLen,
+    format: 'dnnkit-sst2-vocab', padId: PAD_ID, oovId: OOV_ID, minCount: vocab.minCount, maxLen: vocab.maxLen, oovPrefix: vocab.oovPrefix,
     truncation: 'keep the last maxLen tokens', tokenizer: 'lower-case, split on white space', tokens: vocab.tokens,
   }));
 }
@@ -219,7 +247,7 @@ export async function saveVocabulary(vocab: Vocabulary, dir: string): Promise<vo
 export async function loadVocabulary(dir: string): Promise<Vocabulary> {
   const file = path.join(dir, VOCAB_FILE);
   await assertReadableFile(file, 'vocabulary');
-  let json: { format?: string; tokens?: unknown; minCount?: number; maxLen?: number };
+  let json: { format?: string; tokens?: unknown; minCount?: number; maxLen?: number; oovPrefix?: number };
   try {
     json = JSON.parse(await fsp.readFile(file, 'utf8'));
   } catch (err) {
@@ -229,5 +257,5 @@ export async function loadVocabulary(dir: string): Promise<Vocabulary> {
     throw new InputError(`${file} is not a dnnkit SST-2 vocabulary; give the --model directory that dnnkit sst2 wrote`);
   }
   const tokens = json.tokens as string[];
-  return { tokens, index: new Map(tokens.map((t, i) => [t, i])), minCount: json.minCount ?? 1, maxLen: json.maxLen };
+  return { tokens, index: new Map(tokens.map((t, i) => [t, i])), minCount: json.minCount ?? 1, maxLen: json.maxLen, oovPrefix: json.oovPrefix ?? 0 };
 }

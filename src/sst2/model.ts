@@ -40,6 +40,11 @@ export interface Sst2ModelConfig {
    * time, `meanmax` = both concatenated. Missing in models saved before the option: `last`.
    */
   pooling?: Pooling;
+  /**
+   * Independently initialised copies of the whole network trained side by side (each on its own
+   * loss), whose probabilities are averaged: an ensemble in one model. Missing = 1.
+   */
+  members?: number;
 }
 
 /** Ways to turn the hidden states of a sentence into one vector (see Sst2ModelConfig.pooling). */
@@ -91,11 +96,18 @@ export interface ForwardOptions {
   rng?: Rng;
   /** Also return these feature layers (names from featureLayerNames). */
   features?: string[];
+  /**
+   * Added to the word vectors before anything else (adversarial training): one [time, batch,
+   * embeddingDim] tensor per member, as wordVectors returns them.
+   */
+  perturbation?: tf.Tensor3D[];
 }
 
 export interface ForwardResult {
-  /** [batch] logits of P(positive). */
+  /** [batch] logits of P(positive) (for an ensemble, the logit of the members' mean probability). */
   logits: tf.Tensor1D;
+  /** [batch] logits of each member (one entry, `logits` itself, for a single network). */
+  memberLogits: tf.Tensor1D[];
   /** Requested feature layers, each [batch, dim]. */
   features: Record<string, tf.Tensor2D>;
 }
@@ -138,6 +150,7 @@ export class LstmSentimentClassifier {
   /** Creates fresh weights from `seed`, or wraps `weights` (see namedWeights) when given. */
   constructor(config: Sst2ModelConfig, seed: number, weights?: tf.NamedTensorMap) {
     this.config = { ...config, pooling: config.pooling ?? 'last' };
+    if ((config.members ?? 1) !== 1) throw new Error('LstmSentimentClassifier is one network; use createClassifier for an ensemble');
     if (!(POOLINGS as readonly string[]).includes(this.config.pooling!)) throw new Error(`unknown pooling '${this.config.pooling}'`);
     instanceCount += 1;
     const instance = instanceCount;
@@ -185,6 +198,11 @@ export class LstmSentimentClassifier {
     this.denseBias = make('dense/bias', [1], () => new Float32Array(1));
   }
 
+  /** The trainable variables of each member (one group for a single network). */
+  get memberVariables(): tf.Variable[][] {
+    return [this.variables];
+  }
+
   /** All trainable variables. */
   get variables(): tf.Variable[] {
     return [this.embedding, ...this.cells.flat().flatMap((c) => [c.kernel, c.recurrentKernel, c.bias]), this.denseKernel, this.denseBias];
@@ -200,6 +218,11 @@ export class LstmSentimentClassifier {
     return this.variables.reduce((n, v) => n + v.size, 0);
   }
 
+  /** The [time, batch, embeddingDim] word vectors of a batch (time-major), in a one-member list. */
+  wordVectors(ids: tf.Tensor2D): tf.Tensor3D[] {
+    return [tf.gather(this.embedding, ids.transpose()) as tf.Tensor3D];
+  }
+
   /**
    * Runs the classifier on a batch of equal-length sentences. Call inside tf.tidy (or an
    * optimizer's minimize): the step kernels leave intermediate tensors for the gradient.
@@ -213,7 +236,8 @@ export class LstmSentimentClassifier {
     const [batch, time] = ids.shape;
     const features: Record<string, tf.Tensor2D> = {};
     // [time, batch, embeddingDim] word vectors, time-major.
-    const words = tf.gather(this.embedding, ids.transpose()) as tf.Tensor3D;
+    let words = this.wordVectors(ids)[0];
+    if (opts.perturbation) words = tf.add(words, opts.perturbation[0]);
     if (want.has('embedding')) features.embedding = words.mean(0) as tf.Tensor2D;
     let seq: tf.Tensor3D = drop(words);
     let finalState: tf.Tensor2D | undefined;
@@ -243,10 +267,99 @@ export class LstmSentimentClassifier {
     const pooled = poolStates(lastSeq!, finalState!, this.config.pooling!);
     if (want.has('pooled')) features.pooled = pooled;
     const logits = tf.add(tf.matMul(drop(pooled), this.denseKernel), this.denseBias).reshape([batch]) as tf.Tensor1D;
-    return { logits, features };
+    return { logits, memberLogits: [logits], features };
   }
 
   dispose(): void {
     for (const v of this.variables) v.dispose();
   }
+}
+
+/** Prefix of the saved weight names of ensemble member k (0-based): member1/, member2/, ... */
+export const memberPrefix = (k: number): string => `member${k + 1}/`;
+
+/**
+ * Seed of ensemble member k: member 0 uses the run's seed itself (an ensemble of one is the single
+ * network), the others seeds spread far apart so that their random streams do not overlap.
+ */
+export const memberSeed = (seed: number, k: number): number => (seed + k * 1_000_003) % 2 ** 31;
+
+/**
+ * An ensemble of `members` independently initialised networks of one architecture. Training
+ * minimises the members' mean loss, whose gradient with respect to each member's weights is that
+ * member's own (they share only the batches and the dropout random stream), so it trains the
+ * members exactly as separate runs would; prediction averages their probabilities.
+ */
+export class EnsembleClassifier {
+  readonly config: Sst2ModelConfig;
+  readonly members: LstmSentimentClassifier[];
+
+  constructor(config: Sst2ModelConfig, seed: number, weights?: tf.NamedTensorMap) {
+    const count = config.members ?? 1;
+    if (!Number.isInteger(count) || count < 2) throw new Error(`an ensemble needs at least 2 members, got ${count}`);
+    this.config = { ...config, pooling: config.pooling ?? 'last', members: count };
+    const single: Sst2ModelConfig = { ...this.config, members: 1 };
+    this.members = [];
+    try {
+      for (let k = 0; k < count; k++) {
+        const prefix = memberPrefix(k);
+        const own = weights
+          ? Object.fromEntries(Object.entries(weights).filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]))
+          : undefined;
+        this.members.push(new LstmSentimentClassifier(single, memberSeed(seed, k), own));
+      }
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+  }
+
+  get memberVariables(): tf.Variable[][] {
+    return this.members.map((m) => m.variables);
+  }
+
+  /** Each member's word vectors of the batch. */
+  wordVectors(ids: tf.Tensor2D): tf.Tensor3D[] {
+    return this.members.flatMap((m) => m.wordVectors(ids));
+  }
+
+  get variables(): tf.Variable[] {
+    return this.members.flatMap((m) => m.variables);
+  }
+
+  /** Weights by saved name: member1/embedding, member1/lstm1_fw/kernel, ..., member2/... */
+  namedWeights(): tf.NamedTensorMap {
+    return Object.fromEntries(this.members.flatMap((m, k) => Object.entries(m.namedWeights()).map(([n, v]) => [memberPrefix(k) + n, v])));
+  }
+
+  get parameterCount(): number {
+    return this.members.reduce((n, m) => n + m.parameterCount, 0);
+  }
+
+  /**
+   * Runs every member. `logits` is the logit of the mean member probability (so sigmoid(logits)
+   * is the ensemble's P(positive)); each feature layer is the members' features concatenated.
+   */
+  forward(ids: tf.Tensor2D, opts: ForwardOptions): ForwardResult {
+    const outs = this.members.map((m, k) => m.forward(ids, { ...opts, perturbation: opts.perturbation ? [opts.perturbation[k]] : undefined }));
+    const memberLogits = outs.map((o) => o.logits);
+    const eps = 1e-7;
+    const p = tf.clipByValue(tf.div(tf.addN(memberLogits.map((l) => tf.sigmoid(l))), memberLogits.length), eps, 1 - eps);
+    const logits = tf.sub(tf.log(p), tf.log1p(tf.neg(p))) as tf.Tensor1D;
+    const features: Record<string, tf.Tensor2D> = {};
+    for (const name of opts.features ?? []) features[name] = tf.concat(outs.map((o) => o.features[name]), 1) as tf.Tensor2D;
+    return { logits, memberLogits, features };
+  }
+
+  dispose(): void {
+    for (const m of this.members) m.dispose();
+  }
+}
+
+/** What the trainer, the saved-model reader and predict work with: one network or an ensemble. */
+export type Sst2Classifier = LstmSentimentClassifier | EnsembleClassifier;
+
+/** One network for `members` 1 (or missing), an ensemble otherwise; fresh from `seed` or wrapping `weights`. */
+export function createClassifier(config: Sst2ModelConfig, seed: number, weights?: tf.NamedTensorMap): Sst2Classifier {
+  return (config.members ?? 1) > 1 ? new EnsembleClassifier(config, seed, weights) : new LstmSentimentClassifier({ ...config, members: undefined }, seed, weights);
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { assertReadableFile, writeFileAtomic } from '../core/fsutil.js';
 import { InputError } from '../core/errors.js';
-import { LstmSentimentClassifier, type Sst2ModelConfig } from './model.js';
+import { createClassifier, type Sst2Classifier, type Sst2ModelConfig } from './model.js';
 import { loadVocabulary, saveVocabulary, type Vocabulary } from './data.js';
 
 export const MODEL_FORMAT = 'dnnkit-sst2-lstm';
@@ -25,7 +25,7 @@ interface SavedModelJson {
 }
 
 /** Writes the classifier and its vocabulary to `dir` (weights first, model.json last). */
-export async function saveClassifier(model: LstmSentimentClassifier, vocab: Vocabulary, dir: string, metadata: Record<string, unknown> = {}): Promise<void> {
+export async function saveClassifier(model: Sst2Classifier, vocab: Vocabulary, dir: string, metadata: Record<string, unknown> = {}): Promise<void> {
   const { data, specs } = await tf.io.encodeWeights(model.namedWeights());
   const bytes = Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data;
   await writeFileAtomic(path.join(dir, WEIGHTS_BIN), new Uint8Array(bytes));
@@ -35,7 +35,7 @@ export async function saveClassifier(model: LstmSentimentClassifier, vocab: Voca
 }
 
 /** Loads a classifier and vocabulary written by saveClassifier. */
-export async function loadClassifier(dir: string): Promise<{ model: LstmSentimentClassifier; vocab: Vocabulary; metadata: Record<string, unknown> }> {
+export async function loadClassifier(dir: string): Promise<{ model: Sst2Classifier; vocab: Vocabulary; metadata: Record<string, unknown> }> {
   const file = path.join(dir, MODEL_JSON);
   await assertReadableFile(file, 'SST-2 model.json');
   let json: SavedModelJson;
@@ -61,7 +61,7 @@ export async function loadClassifier(dir: string): Promise<{ model: LstmSentimen
   }
   const weights = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, specs);
   try {
-    const model = new LstmSentimentClassifier(json.config, 0, weights);
+    const model = createClassifier(json.config, 0, weights);
     return { model, vocab, metadata: json.metadata ?? {} };
   } catch (err) {
     throw new InputError(`${file}: ${(err as Error).message}; the model files are inconsistent`);

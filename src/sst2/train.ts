@@ -18,8 +18,8 @@ import { watchInterrupts, yieldToEventLoop } from '../core/interrupt.js';
 import { CHECKPOINT_DIR, readSst2Checkpoint, writeSst2Checkpoint } from './checkpoint.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
-import { buildVocabulary, encode, lengthBatches, loadSst2, oovRate, LAYOUTS, OOV_ID, type Example, type Vocabulary } from './data.js';
-import { featureLayerNames, LstmSentimentClassifier, POOLINGS, type Pooling, type Sst2ModelConfig } from './model.js';
+import { buildVocabulary, encode, encodeBackoff, lengthBatches, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
+import { createClassifier, featureLayerNames, POOLINGS, type Pooling, type Sst2Classifier, type Sst2ModelConfig } from './model.js';
 import { loadClassifier, saveClassifier } from './saved.js';
 
 /** Training settings; the defaults live in SST2_DEFAULTS and every run writes them to run.json. */
@@ -47,6 +47,18 @@ export interface Sst2TrainOptions {
    * the kept checkpoint and test accuracy use the averaged weights (0 = off, the raw weights).
    */
   emaDecay: number;
+  /**
+   * Networks trained side by side from different random initialisations, whose probabilities
+   * are averaged (see EnsembleClassifier); early stopping and the kept checkpoint follow the
+   * ensemble's dev accuracy. 1 = a single network.
+   */
+  ensemble: number;
+  /**
+   * Adversarial training on the word vectors (Miyato et al. 2017): each step also trains on the
+   * batch with every sentence's word vectors moved in the direction that raises the loss most
+   * (the normalised gradient), by this share of their own norm (0 = off; costs ~3x per step).
+   */
+  adversarial: number;
   /** Hidden units per LSTM direction. */
   units: number;
   /** Stacked LSTM layers. */
@@ -63,7 +75,9 @@ export interface Sst2TrainOptions {
   minCount: number;
   /** Share of training tokens replaced by <oov> at random in each batch (word dropout, Iyyer et al. 2015). */
   wordDropout: number;
-  /** Longest sentence kept (tokens); undefined = 95th percentile of train lengths. */
+  /** Unknown words longer than this back off to a vector of their first this-many letters (0 = all share <oov>). */
+  oovPrefix: number;
+  /** Longest sentence kept (tokens); undefined = the longest training sentence. */
   maxLen?: number;
   /** Train on only the first N training sentences (quick runs, tests); undefined = all. */
   trainLimit?: number;
@@ -82,6 +96,8 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   clipNorm: 5,
   weightDecay: 0,
   emaDecay: 0,
+  ensemble: 1,
+  adversarial: 0,
   units: 128,
   layers: 1,
   bidirectional: true,
@@ -90,6 +106,7 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   dropout: 0.5,
   minCount: 2,
   wordDropout: 0.1,
+  oovPrefix: 0,
   maxLen: undefined,
   trainLimit: undefined,
   embedPlot: 'pca',
@@ -136,28 +153,58 @@ export interface Sst2Summary {
 /** Encoded split: token ids per sentence and labels (-1 when unlabelled). */
 interface EncodedSplit {
   ids: Int32Array[];
+  /** Per token, the id it would have if unknown (backoffId): what word dropout substitutes. */
+  backoff: Int32Array[];
   labels: number[];
   examples: Example[];
 }
 
 function encodeSplit(examples: Example[], vocab: Vocabulary): EncodedSplit {
-  return { ids: examples.map((e) => encode(e.tokens, vocab)), labels: examples.map((e) => (e.label === null ? -1 : e.label)), examples };
+  return {
+    ids: examples.map((e) => encode(e.tokens, vocab)),
+    backoff: examples.map((e) => encodeBackoff(e.tokens, vocab)),
+    labels: examples.map((e) => (e.label === null ? -1 : e.label)),
+    examples,
+  };
 }
 
 /**
  * Batch tensors: ids [batch, time] int32 and labels [batch] float32. With `wordDropout` > 0,
- * that share of the tokens becomes <oov> (drawn from `rng`), so the model cannot lean on single
- * rare words and the <oov> vector learns what an unknown word at test time looks like.
+ * that share of the tokens becomes unknown (drawn from `rng`): `<oov>`, or the word's prefix entry
+ * with --oov-prefix, so the model cannot lean on single rare words and the unknown-word vectors
+ * learn what an unknown word at test time looks like.
  */
 function batchTensors(split: EncodedSplit, idx: number[], wordDropout = 0, rng?: Rng): { ids: tf.Tensor2D; labels: tf.Tensor1D } {
   const time = split.ids[idx[0]].length;
   const flat = new Int32Array(idx.length * time);
   idx.forEach((i, k) => flat.set(split.ids[i], k * time));
-  if (wordDropout > 0 && rng) for (let j = 0; j < flat.length; j++) if (rng.next() < wordDropout) flat[j] = OOV_ID;
+  if (wordDropout > 0 && rng) {
+    for (let j = 0; j < flat.length; j++) if (rng.next() < wordDropout) flat[j] = split.backoff[idx[Math.floor(j / time)]][j % time];
+  }
   return {
     ids: tf.tensor2d(flat, [idx.length, time], 'int32'),
     labels: tf.tensor1d(idx.map((i) => Math.max(0, split.labels[i])), 'float32'),
   };
+}
+
+/**
+ * The adversarial direction for each member's word vectors (Miyato et al. 2017): the gradient of
+ * the loss with respect to the word vectors, scaled per sentence to `share` of the L2 norm of the
+ * sentence's word vectors (relative, so that growing the embeddings does not shrink it). The
+ * result is a constant: no gradient flows through it.
+ */
+export function adversarialPerturbation(model: Sst2Classifier, ids: tf.Tensor2D, loss: (memberLogits: tf.Tensor1D[]) => tf.Scalar,
+  share: number, rng: Rng): tf.Tensor3D[] {
+  return tf.tidy(() => {
+    const words = model.wordVectors(ids);
+    const zeros = words.map((w) => tf.zerosLike(w));
+    const grads = tf.grads((...ps: tf.Tensor[]) => loss(model.forward(ids, { training: true, rng, perturbation: ps as tf.Tensor3D[] }).memberLogits))(zeros);
+    return grads.map((g, k) => {
+      // Norms per sentence: over time and the vector dimension, [1, batch, 1].
+      const norm = (t: tf.Tensor) => tf.sqrt(tf.sum(tf.square(t), [0, 2], true));
+      return tf.mul(g, tf.div(tf.mul(norm(words[k]), share), tf.add(norm(g), 1e-12))) as tf.Tensor3D;
+    });
+  });
 }
 
 /** Decoupled weight decay: every variable shrinks to (1 - rate) of itself. */
@@ -212,7 +259,7 @@ export class WeightAverage {
 }
 
 /** P(positive) for every sentence of a split, plus requested features (rows in split order). */
-export async function predictSplit(model: LstmSentimentClassifier, split: { ids: Int32Array[] }, batchSize: number, featureLayer?: string)
+export async function predictSplit(model: Sst2Classifier, split: { ids: Int32Array[] }, batchSize: number, featureLayer?: string)
   : Promise<{ probs: Float32Array; features: Float32Array[] }> {
   const probs = new Float32Array(split.ids.length);
   const features: Float32Array[] = new Array(split.ids.length);
@@ -326,8 +373,8 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
 
   const rng = createRng(opts.seed);
   const trainExamples = opts.trainLimit ? rng.shuffled(data.train.examples).slice(0, opts.trainLimit) : data.train.examples;
-  const vocab = buildVocabulary(trainExamples, opts.minCount, opts.maxLen);
-  log.info(`vocabulary ${vocab.tokens.length} words (min count ${opts.minCount}); max length ${vocab.maxLen} tokens; dev OOV ${(100 * oovRate(data.dev.examples, vocab)).toFixed(1)}%`);
+  const vocab = buildVocabulary(trainExamples, opts.minCount, opts.maxLen, opts.oovPrefix ?? 0);
+  log.info(`vocabulary ${vocab.tokens.length} words (min count ${opts.minCount}); max length ${vocab.maxLen} tokens; dev OOV ${(100 * oovRate(data.dev.examples, vocab)).toFixed(1)}%${vocab.oovPrefix > 0 ? ` (${(100 * oovRate(data.dev.examples, vocab, true)).toFixed(1)}% without a ${vocab.oovPrefix}-letter prefix entry)` : ''}`);
   const train = encodeSplit(trainExamples, vocab);
   const dev = encodeSplit(data.dev.examples, vocab);
   const test = encodeSplit(data.test.examples, vocab);
@@ -335,8 +382,9 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   const config: Sst2ModelConfig = {
     vocabSize: vocab.tokens.length, embeddingDim: opts.embeddingDim, units: opts.units,
     layers: opts.layers, bidirectional: opts.bidirectional, dropout: opts.dropout, pooling: opts.pooling,
+    ...(opts.ensemble > 1 ? { members: opts.ensemble } : {}),
   };
-  const model = new LstmSentimentClassifier(config, opts.seed);
+  const model = createClassifier(config, opts.seed);
   const optimizer = tf.train.adam(opts.learningRate);
   // Weights that decay (embeddings and kernels; biases do not).
   const decaying = Object.entries(model.namedWeights()).filter(([name]) => !name.endsWith('bias')).map(([, v]) => v as tf.Variable);
@@ -401,22 +449,40 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         const idx = batches[b];
         const { ids, labels } = batchTensors(train, idx, opts.wordDropout, rng);
         let probs: tf.Tensor1D | undefined;
+        // The loss on the unperturbed batch (reported), when the minimised value also has the adversarial part.
+        let cleanLoss: tf.Scalar | undefined;
+        // The members' mean loss: each member's weights get the gradient of its own loss (/ members).
+        const meanLoss = (memberLogits: tf.Tensor1D[]): tf.Scalar => {
+          const losses = memberLogits.map((l) => tf.losses.sigmoidCrossEntropy(labels, l));
+          return (losses.length === 1 ? losses[0] : tf.div(tf.addN(losses), losses.length)) as tf.Scalar;
+        };
+        const perturbation = opts.adversarial > 0 ? adversarialPerturbation(model, ids, meanLoss, opts.adversarial, rng) : undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const { logits } = model.forward(ids, { training: true, rng });
+          const { logits, memberLogits } = model.forward(ids, { training: true, rng });
           probs = tf.keep(tf.sigmoid(logits));
-          return tf.losses.sigmoidCrossEntropy(labels, logits);
+          const clean = meanLoss(memberLogits);
+          if (!perturbation) return clean;
+          cleanLoss = tf.keep(clean);
+          return tf.add(clean, meanLoss(model.forward(ids, { training: true, rng, perturbation }).memberLogits));
         }, model.variables);
+        if (perturbation) tf.dispose(perturbation);
+        // Clipped per member, so that an ensemble member's steps are the ones it would take alone.
         const clipped = tf.tidy(() => {
           if (opts.clipNorm <= 0) return grads;
-          const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
-          const scale = tf.minimum(1, tf.div(opts.clipNorm, tf.maximum(norm, 1e-6)));
-          return Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
+          const out: tf.NamedTensorMap = {};
+          for (const group of model.memberVariables) {
+            const gs = group.map((v) => grads[v.name]);
+            const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
+            const scale = tf.minimum(1, tf.div(opts.clipNorm / model.memberVariables.length, tf.maximum(norm, 1e-6)));
+            group.forEach((v, k) => (out[v.name] = tf.mul(gs[k], scale)));
+          }
+          return out;
         });
         optimizer.applyGradients(clipped as tf.NamedTensorMap as never);
         if (opts.weightDecay > 0) decayWeights(decaying, opts.learningRate * opts.weightDecay);
         average?.update();
-        const [lossVal, p] = await Promise.all([value.data(), probs!.data()]);
-        tf.dispose([value, probs!, ids, labels, ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
+        const [lossVal, p] = await Promise.all([(cleanLoss ?? value).data(), probs!.data()]);
+        tf.dispose([value, probs!, ids, labels, ...(cleanLoss ? [cleanLoss] : []), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
         lossSum += lossVal[0] * idx.length;
         idx.forEach((i, k) => { if ((p[k] >= 0.5 ? 1 : 0) === train.labels[i]) correct += 1; });
         seen += idx.length;

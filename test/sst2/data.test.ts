@@ -6,7 +6,7 @@ import { tempDir, ROOT } from '../helpers.js';
 import { createRng } from '../../src/core/rng.js';
 import { InputError } from '../../src/core/errors.js';
 import {
-  buildVocabulary, encode, lengthBatches, loadSst2, padIds, parseSst2Tsv, quantile, tokenize, OOV_ID, PAD_ID,
+  backoffId, buildVocabulary, encode, encodeBackoff, lengthBatches, loadSst2, oovRate, padIds, parseSst2Tsv, tokenize, OOV_ID, PAD_ID,
 } from '../../src/sst2/data.js';
 
 test('the shipped SST-2 split: sentence layout, 6,920 / 872 / 1,821 sentences, all labelled', async () => {
@@ -68,18 +68,42 @@ test('a dev split without labels is an error; a missing file names the split', a
   await assert.rejects(loadSst2(empty), /SST-2 train split not found/);
 });
 
-test('vocabulary: <pad>=0, <oov>=1, min count, frequency order, 95th percentile length', () => {
+test('vocabulary: <pad>=0, <oov>=1, min count, frequency order, the longest training sentence as length', () => {
   const mk = (s: string) => ({ id: '', tokens: tokenize(s), label: 1 as const, line: 1 });
   const train = [mk('a b c'), mk('a b'), mk('a'), mk('a b c d e f g h i j')];
   const v = buildVocabulary(train, 2);
   assert.deepEqual(v.tokens, ['<pad>', '<oov>', 'a', 'b', 'c']);
-  assert.equal(v.maxLen, 10); // nearest-rank 95th percentile of [1, 2, 3, 10]
-  assert.equal(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], 0.95), 19);
+  assert.equal(v.maxLen, 10);
+  // The longest sentence, not a percentile: 30 one-word sentences and one of 7 words.
+  assert.equal(buildVocabulary([...Array.from({ length: 30 }, () => mk('a')), mk('a b c d e f g')], 1).maxLen, 7);
   assert.deepEqual([...encode(['a', 'zzz', 'c'], v)], [2, OOV_ID, 4]);
   // Truncation keeps the last maxLen tokens.
   const short = { ...v, maxLen: 2 };
   assert.deepEqual([...encode(['a', 'b', 'c'], short)], [3, 4]);
   assert.deepEqual([...padIds([Int32Array.of(5), Int32Array.of(6, 7, 8)], 2)], [5, PAD_ID, 6, 7]);
+});
+
+test('--oov-prefix: unknown words back off to the entry of their prefix when training had it, word dropout uses the same ids', () => {
+  const mk = (s: string) => ({ id: '', tokens: tokenize(s), label: 1 as const, line: 1 });
+  const train = [mk('boring boredom bore charming'), mk('boring bored charm'), mk('charming')];
+  const v = buildVocabulary(train, 2, 10, 3);
+  // Words seen twice, then prefixes (of words longer than 3 letters) seen twice: bor x4, cha x3.
+  assert.deepEqual(v.tokens, ['<pad>', '<oov>', 'boring', 'charming', '<oov:bor>', '<oov:cha>']);
+  const bor = v.index.get('<oov:bor>')!;
+  const cha = v.index.get('<oov:cha>')!;
+  assert.equal(backoffId('borderline', v), bor);
+  assert.equal(backoffId('bor', v), OOV_ID, 'a word no longer than the prefix has none');
+  assert.equal(backoffId('zebra', v), OOV_ID, 'a prefix training never saw');
+  // Known words keep their id; unknown ones (rare training words too) take their prefix entry.
+  assert.deepEqual([...encode(['boring', 'boredom', 'charmless', 'zebra', 'a'], v)], [2, bor, cha, OOV_ID, OOV_ID]);
+  assert.deepEqual([...encodeBackoff(['boring', 'boredom', 'charmless', 'zebra'], v)], [bor, bor, cha, OOV_ID]);
+  assert.equal(oovRate([mk('boring boredom zebra a')], v), 0.75);
+  assert.equal(oovRate([mk('boring boredom zebra a')], v, true), 0.5);
+  // Off (the default): every unknown word is <oov>.
+  const off = buildVocabulary(train, 2);
+  assert.equal(off.oovPrefix, 0);
+  assert.deepEqual([...encode(['boredom', 'charmless'], off)], [OOV_ID, OOV_ID]);
+  assert.deepEqual([...encodeBackoff(['boring'], off)], [OOV_ID]);
 });
 
 test('length batches: equal lengths inside a batch, every index once, seeded shuffle', () => {

@@ -1,0 +1,182 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/core/backend.js';
+import { buildVocabulary } from '../../src/sst2/data.js';
+import { createClassifier, EnsembleClassifier, featureLayerNames, LstmSentimentClassifier, memberSeed, type Sst2ModelConfig } from '../../src/sst2/model.js';
+import { loadClassifier, saveClassifier } from '../../src/sst2/saved.js';
+import { adversarialPerturbation } from '../../src/sst2/train.js';
+import { createRng } from '../../src/core/rng.js';
+import { lastJson, runCli, sst2Subset, tempDir } from '../helpers.js';
+
+const base: Sst2ModelConfig = { vocabSize: 12, embeddingDim: 4, units: 3, layers: 1, bidirectional: true, dropout: 0, pooling: 'max' };
+
+function close(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5): void {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol, `[${i}] ${a[i]} vs ${b[i]}`);
+}
+
+test('ensemble: each member is the single network of its seed; the output is the mean member probability, features are concatenated', async () => {
+  await initBackend();
+  const ens = createClassifier({ ...base, members: 3 }, 7);
+  assert.ok(ens instanceof EnsembleClassifier);
+  assert.equal(ens.config.members, 3);
+  assert.equal(memberSeed(7, 0), 7, 'member 1 uses the run seed itself');
+  const singles = [0, 1, 2].map((k) => new LstmSentimentClassifier(base, memberSeed(7, k)));
+  assert.equal(ens.parameterCount, 3 * singles[0].parameterCount);
+  assert.deepEqual(Object.keys(ens.namedWeights()).slice(0, 2), ['member1/embedding', 'member1/lstm1_fw/kernel']);
+  ens.members.forEach((m, k) => m.variables.forEach((v, i) => assert.deepEqual(v.dataSync(), singles[k].variables[i].dataSync())));
+  // Different seeds: the members differ.
+  assert.notDeepEqual(ens.members[0].embedding.dataSync(), ens.members[1].embedding.dataSync());
+
+  const ids = tf.tensor2d(Int32Array.from([2, 3, 4, 5, 6, 7, 8, 9]), [2, 4], 'int32');
+  const before = tf.memory().numTensors;
+  const [p, pooled, ...each] = tf.tidy(() => {
+    const r = ens.forward(ids, { training: false, features: ['pooled'] });
+    assert.equal(r.memberLogits.length, 3);
+    return [tf.sigmoid(r.logits), r.features.pooled, ...singles.map((s) => s.forward(ids, { training: false, features: ['pooled'] }))
+      .flatMap((o) => [tf.sigmoid(o.logits), o.features.pooled])];
+  });
+  const mean = [0, 1].map((i) => [0, 2, 4].reduce((a, k) => a + each[k].dataSync()[i], 0) / 3);
+  close(p.dataSync(), mean);
+  assert.deepEqual(pooled.shape, [2, 3 * 6]);
+  const expected = tf.tidy(() => tf.concat([each[1], each[3], each[5]], 1));
+  close(pooled.dataSync(), expected.dataSync());
+  tf.dispose([p, pooled, ...each, expected]);
+  assert.equal(tf.memory().numTensors, before, 'inference leaks no tensors');
+  assert.deepEqual(featureLayerNames(ens.config), featureLayerNames(base));
+  ids.dispose();
+  ens.dispose();
+  singles.forEach((s) => s.dispose());
+});
+
+test("ensemble: the members' mean loss gives each member its own gradient divided by the member count", async () => {
+  await initBackend();
+  const ens = createClassifier({ ...base, members: 2 }, 3);
+  const single = new LstmSentimentClassifier(base, memberSeed(3, 1));
+  const ids = tf.tensor2d(Int32Array.from([2, 3, 4, 5, 6, 7]), [2, 3], 'int32');
+  const labels = tf.tensor1d([1, 0]);
+  const ensGrads = tf.variableGrads(() => {
+    const { memberLogits } = ens.forward(ids, { training: false });
+    return tf.div(tf.addN(memberLogits.map((l) => tf.losses.sigmoidCrossEntropy(labels, l))), 2) as tf.Scalar;
+  }, ens.variables);
+  const singleGrads = tf.variableGrads(() => tf.losses.sigmoidCrossEntropy(labels, single.forward(ids, { training: false }).logits) as tf.Scalar, single.variables);
+  (ens as EnsembleClassifier).members[1].variables.forEach((v, i) => {
+    const g = ensGrads.grads[v.name].dataSync();
+    const want = singleGrads.grads[single.variables[i].name].dataSync().map((x) => x / 2);
+    close(g, want, 1e-6);
+  });
+  tf.dispose([ids, labels, ensGrads.value, singleGrads.value, ...Object.values(ensGrads.grads), ...Object.values(singleGrads.grads)]);
+  ens.dispose();
+  single.dispose();
+});
+
+test('ensemble: save and load round trip; a member missing from the weights is an error', async (t) => {
+  await initBackend();
+  const dir = tempDir(t);
+  const vocab = buildVocabulary(Array.from({ length: 2 }, (_, i) => ({ id: `t-${i}`, tokens: ['a', 'b', 'c'], label: 1 as const, line: i + 1 })), 1);
+  const config: Sst2ModelConfig = { ...base, vocabSize: vocab.tokens.length, members: 2 };
+  const ens = createClassifier(config, 11);
+  await saveClassifier(ens, vocab, dir);
+  const { model: loaded } = await loadClassifier(dir);
+  assert.equal(loaded.config.members, 2);
+  const ids = tf.tensor2d(Int32Array.from([2, 3, 4]), [1, 3], 'int32');
+  const [a, b] = tf.tidy(() => [ens.forward(ids, { training: false }).logits, loaded.forward(ids, { training: false }).logits]);
+  close(a.dataSync(), b.dataSync());
+  tf.dispose([a, b, ids]);
+  loaded.dispose();
+  // Weights of one network under an ensemble's config: member1/ names are missing.
+  const single = createClassifier({ ...config, members: 1 }, 11);
+  assert.throws(() => createClassifier(config, 0, single.namedWeights()), /weight embedding is missing/);
+  single.dispose();
+  ens.dispose();
+});
+
+test('sst2 --ensemble 2: trains two members, saves one model whose predictions reproduce the dev accuracy', async (t) => {
+  const dir = tempDir(t);
+  const data = sst2Subset(dir, { train: 600, dev: 100, test: 100 });
+  const out = path.join(dir, 'out');
+  const res = await runCli(['sst2', '--data-dir', data, '--out', out, '--epochs', '2', '--units', '8', '--embedding-dim', '8',
+    '--ensemble', '2', '--embed-plot', 'none', '--seed', '2', '--json']);
+  assert.equal(res.code, 0, res.stderr);
+  const summary = lastJson(res);
+  const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
+  assert.equal(run.settings.ensemble, 2);
+  assert.equal(run.model.members, 2);
+  assert.equal(summary.parameters, run.result.parameters);
+  const features = readFileSync(path.join(out, 'features.csv'), 'utf8').split('\n')[0].split(',');
+  assert.equal(features.length, 4 + 2 * 16, 'pooled features of both members');
+  const devLines = readFileSync(path.join(data, 'dev.tsv'), 'utf8').split('\n');
+  const pred = await runCli(['sst2', 'predict', '--model', path.join(out, 'model'), '--json', ...devLines.map((l) => l.split('\t')[0])]);
+  assert.equal(pred.code, 0, pred.stderr);
+  const probs = (lastJson(pred) as { predictions: { positive: number }[] }).predictions.map((p) => p.positive);
+  const acc = devLines.filter((l, i) => (probs[i] >= 0.5 ? 1 : 0) === Number(l.split('\t')[1])).length / devLines.length;
+  assert.ok(Math.abs(acc - (summary.devAccuracy as number)) < 1e-9, `predict gives dev accuracy ${acc}, the run ${summary.devAccuracy}`);
+  const bad = await runCli(['sst2', '--ensemble', '0', '--out', path.join(dir, 'bad')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--ensemble/);
+});
+
+test('adversarialPerturbation: per sentence, the loss gradient for the word vectors (finite differences) scaled to a share of their norm', async () => {
+  await initBackend();
+  // Mean pooling: smooth, so that finite differences do not cross the switch points of a max.
+  const config: Sst2ModelConfig = { ...base, dropout: 0, pooling: 'mean' };
+  for (const members of [1, 2]) {
+    const model = createClassifier({ ...config, members }, 5);
+    const ids = tf.tensor2d(Int32Array.from([2, 3, 4, 5, 6, 7]), [2, 3], 'int32');
+    const labels = tf.tensor1d([1, 0]);
+    const meanLoss = (logits: tf.Tensor1D[]) => tf.div(tf.addN(logits.map((l) => tf.losses.sigmoidCrossEntropy(labels, l))), logits.length) as tf.Scalar;
+    const before = tf.memory().numTensors;
+    const r = adversarialPerturbation(model, ids, meanLoss, 0.25, createRng(1));
+    assert.equal(tf.memory().numTensors, before + members, 'only the perturbations are left');
+    assert.equal(r.length, members);
+    const words = model.wordVectors(ids);
+    const lossAt = (ps: tf.Tensor3D[]) => tf.tidy(() => meanLoss(model.forward(ids, { training: false, perturbation: ps }).memberLogits).dataSync()[0]);
+    for (let k = 0; k < members; k++) {
+      const rv = r[k].dataSync();
+      const wv = words[k].dataSync();
+      const [time, batch, dim] = words[k].shape;
+      // Central differences of the loss in every coordinate of member k's word vectors.
+      const h = 1e-2;
+      const fd = new Float64Array(rv.length);
+      for (let i = 0; i < rv.length; i++) {
+        const shifted = (sign: number) => r.map((_, j) => tf.tensor3d(Float32Array.from({ length: rv.length }, (_, e) => (j === k && e === i ? sign * h : 0)), [time, batch, dim]));
+        const plus = shifted(1);
+        const minus = shifted(-1);
+        fd[i] = (lossAt(plus) - lossAt(minus)) / (2 * h);
+        tf.dispose([...plus, ...minus]);
+      }
+      for (let b = 0; b < batch; b++) {
+        let rn = 0, wn = 0, gn = 0, dot = 0;
+        for (let t = 0; t < time; t++) for (let d = 0; d < dim; d++) {
+          const e = (t * batch + b) * dim + d;
+          rn += rv[e] ** 2; wn += wv[e] ** 2; gn += fd[e] ** 2; dot += rv[e] * fd[e];
+        }
+        assert.ok(Math.abs(Math.sqrt(rn) - 0.25 * Math.sqrt(wn)) < 1e-5 * Math.sqrt(wn), `sentence ${b}: |r| = ${Math.sqrt(rn)}, 0.25 |w| = ${0.25 * Math.sqrt(wn)}`);
+        const cos = dot / Math.sqrt(rn * gn);
+        assert.ok(cos > 0.999, `member ${k}, sentence ${b}: cos(r, finite-difference gradient) = ${cos}`);
+      }
+    }
+    // Moving up the gradient raises the loss.
+    const zero = r.map((t) => tf.zerosLike(t));
+    assert.ok(lossAt(r) > lossAt(zero), 'the perturbed batch has a higher loss');
+    tf.dispose([...r, ...words, ...zero, ids, labels]);
+    model.dispose();
+  }
+});
+
+test('sst2 --adversarial: the run records it, and metrics.csv reports the clean loss (not clean + adversarial)', async (t) => {
+  const dir = tempDir(t);
+  const data = sst2Subset(dir, { train: 400, dev: 80, test: 80 });
+  const out = path.join(dir, 'out');
+  const res = await runCli(['sst2', '--data-dir', data, '--out', out, '--epochs', '1', '--units', '8', '--embedding-dim', '8',
+    '--adversarial', '0.2', '--embed-plot', 'none', '--json']);
+  assert.equal(res.code, 0, res.stderr);
+  const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
+  assert.equal(run.settings.adversarial, 0.2);
+  // One epoch from scratch: the clean loss is near ln 2 = 0.69; the sum of both parts would be near 1.39.
+  const loss = Number(readFileSync(path.join(out, 'metrics.csv'), 'utf8').trim().split('\n')[1].split(',')[1]);
+  assert.ok(loss > 0.4 && loss < 0.8, `epoch-1 loss ${loss}`);
+});
