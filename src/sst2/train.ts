@@ -449,31 +449,32 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         const idx = batches[b];
         const { ids, labels } = batchTensors(train, idx, opts.wordDropout, rng);
         let probs: tf.Tensor1D | undefined;
-        // The loss on the unperturbed batch (reported), when the minimised value also has the adversarial part.
+        // The summed loss of the members on the unperturbed batch (reported, divided by the member count).
         let cleanLoss: tf.Scalar | undefined;
-        // The members' mean loss: each member's weights get the gradient of its own loss (/ members).
-        const meanLoss = (memberLogits: tf.Tensor1D[]): tf.Scalar => {
+        // The sum, not the mean, of the members' losses: each member's weights get exactly the
+        // gradient of its own loss. (A mean would scale it by 1 / members, which Adam undoes
+        // except against its epsilon, and that slows the rarely seen word vectors.)
+        const sumLoss = (memberLogits: tf.Tensor1D[]): tf.Scalar => {
           const losses = memberLogits.map((l) => tf.losses.sigmoidCrossEntropy(labels, l));
-          return (losses.length === 1 ? losses[0] : tf.div(tf.addN(losses), losses.length)) as tf.Scalar;
+          return (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
         };
-        const perturbation = opts.adversarial > 0 ? adversarialPerturbation(model, ids, meanLoss, opts.adversarial, rng) : undefined;
+        const perturbation = opts.adversarial > 0 ? adversarialPerturbation(model, ids, sumLoss, opts.adversarial, rng) : undefined;
         const { value, grads } = tf.variableGrads(() => {
           const { logits, memberLogits } = model.forward(ids, { training: true, rng });
           probs = tf.keep(tf.sigmoid(logits));
-          const clean = meanLoss(memberLogits);
-          if (!perturbation) return clean;
+          const clean = sumLoss(memberLogits);
           cleanLoss = tf.keep(clean);
-          return tf.add(clean, meanLoss(model.forward(ids, { training: true, rng, perturbation }).memberLogits));
+          return perturbation ? tf.add(clean, sumLoss(model.forward(ids, { training: true, rng, perturbation }).memberLogits)) : clean;
         }, model.variables);
         if (perturbation) tf.dispose(perturbation);
-        // Clipped per member, so that an ensemble member's steps are the ones it would take alone.
+        // Clipped per member: an ensemble member's steps are the ones it would take alone.
         const clipped = tf.tidy(() => {
           if (opts.clipNorm <= 0) return grads;
           const out: tf.NamedTensorMap = {};
           for (const group of model.memberVariables) {
             const gs = group.map((v) => grads[v.name]);
             const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
-            const scale = tf.minimum(1, tf.div(opts.clipNorm / model.memberVariables.length, tf.maximum(norm, 1e-6)));
+            const scale = tf.minimum(1, tf.div(opts.clipNorm, tf.maximum(norm, 1e-6)));
             group.forEach((v, k) => (out[v.name] = tf.mul(gs[k], scale)));
           }
           return out;
@@ -481,9 +482,9 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         optimizer.applyGradients(clipped as tf.NamedTensorMap as never);
         if (opts.weightDecay > 0) decayWeights(decaying, opts.learningRate * opts.weightDecay);
         average?.update();
-        const [lossVal, p] = await Promise.all([(cleanLoss ?? value).data(), probs!.data()]);
-        tf.dispose([value, probs!, ids, labels, ...(cleanLoss ? [cleanLoss] : []), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
-        lossSum += lossVal[0] * idx.length;
+        const [lossVal, p] = await Promise.all([cleanLoss!.data(), probs!.data()]);
+        tf.dispose([value, probs!, ids, labels, ...(cleanLoss === value ? [] : [cleanLoss!]), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
+        lossSum += (lossVal[0] / model.memberVariables.length) * idx.length;
         idx.forEach((i, k) => { if ((p[k] >= 0.5 ? 1 : 0) === train.labels[i]) correct += 1; });
         seen += idx.length;
         progress.update(seen, { loss: lossSum / seen, acc: correct / seen });
