@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .option('--patience <n>', 'stop after this many epochs without a better dev accuracy', intArg('--patience', 1, 1000), d.patience)
     .option('--batch-size <n>', 'sentences per batch', intArg('--batch-size', 1, 4096), d.batchSize)
     .option('--learning-rate <x>', 'Adam step size', floatArg('--learning-rate', 0, 1, { minExclusive: true }), d.learningRate)
-    .option('--clip-norm <x>', 'clip the global gradient norm (0 = off)', floatArg('--clip-norm', 0, 1e6), d.clipNorm)
+    .option('--clip-norm <x>', 'clip the gradient norm (of each network, with --ensemble; 0 = off)', floatArg('--clip-norm', 0, 1e6), d.clipNorm)
     .option('--weight-decay <x>', 'decoupled weight decay of embeddings and kernels per step, times the learning rate (AdamW; 0 = off)', floatArg('--weight-decay', 0, 1e6), d.weightDecay)
     .option('--ema-decay <x>', 'evaluate and keep an exponential moving average of the weights with this decay per step (0 = off)', floatArg('--ema-decay', 0, 1, { maxExclusive: true }), d.emaDecay)
     .option('--ensemble <n>', 'train this many networks from different random starts side by side and average their probabilities (n times the training time)', intArg('--ensemble', 1, 64), d.ensemble)

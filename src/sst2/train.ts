@@ -34,7 +34,7 @@ export interface Sst2TrainOptions {
   batchSize: number;
   /** Adam step size. */
   learningRate: number;
-  /** Clip the global gradient norm to this (0 = no clipping). */
+  /** Clip the gradient norm (each ensemble member's own) to this (0 = no clipping). */
   clipNorm: number;
   /**
    * Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): after each step every embedding
