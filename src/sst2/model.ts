@@ -203,6 +203,11 @@ export class LstmSentimentClassifier {
     return [this.variables];
   }
 
+  /** The networks of the model: this one. */
+  get networks(): LstmSentimentClassifier[] {
+    return [this];
+  }
+
   /** All trainable variables. */
   get variables(): tf.Variable[] {
     return [this.embedding, ...this.cells.flat().flatMap((c) => [c.kernel, c.recurrentKernel, c.bias]), this.denseKernel, this.denseBias];
@@ -285,10 +290,11 @@ export const memberPrefix = (k: number): string => `member${k + 1}/`;
 export const memberSeed = (seed: number, k: number): number => (seed + k * 1_000_003) % 2 ** 31;
 
 /**
- * An ensemble of `members` independently initialised networks of one architecture. Training
- * minimises the members' mean loss, whose gradient with respect to each member's weights is that
- * member's own (they share only the batches and the dropout random stream), so it trains the
- * members exactly as separate runs would; prediction averages their probabilities.
+ * An ensemble of `members` independently initialised networks of one architecture. The trainer
+ * gives every member its own batch order and word dropout and minimises the sum of the members'
+ * losses, whose gradient for each member's weights is that member's own, so the members train as
+ * separate runs would (only early stopping is shared: on the ensemble's dev accuracy);
+ * prediction averages their probabilities.
  */
 export class EnsembleClassifier {
   readonly config: Sst2ModelConfig;
@@ -316,6 +322,11 @@ export class EnsembleClassifier {
 
   get memberVariables(): tf.Variable[][] {
     return this.members.map((m) => m.variables);
+  }
+
+  /** The member networks (the trainer gives each its own batches). */
+  get networks(): LstmSentimentClassifier[] {
+    return this.members;
   }
 
   /** Each member's word vectors of the batch. */

@@ -97,7 +97,7 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   weightDecay: 0,
   emaDecay: 0,
   ensemble: 1,
-  adversarial: 0,
+  adversarial: 0.2,
   units: 128,
   layers: 1,
   bidirectional: true,
@@ -438,7 +438,11 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
       const resumeHere = resumed && epoch === resumed.state.epoch ? resumed.state : undefined;
       if (resumeHere) rng.setState(resumeHere.rngAtEpochStart);
       const rngAtEpochStart = rng.getState();
-      const batches = lengthBatches(train.ids.map((s) => s.length), opts.batchSize, rng);
+      // Each network of an ensemble gets its own order of the batches and its own word dropout, as
+      // it would in a run of its own (the first network's draws come first, as in a single run).
+      const nets = model.networks;
+      const memberBatches = nets.map(() => lengthBatches(train.ids.map((s) => s.length), opts.batchSize, rng));
+      const batches = memberBatches[0];
       const progress = createProgress({ total: train.ids.length, label: `epoch ${epoch}/${opts.epochs}`, quiet: opts.json || opts.quiet });
       let lossSum = resumeHere?.partial.lossSum ?? 0;
       let correct = resumeHere?.partial.correct ?? 0;
@@ -446,27 +450,29 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
       const earlierSeconds = resumeHere?.partial.seconds ?? 0;
       if (resumeHere) rng.setState(resumeHere.rng);
       for (let b = resumeHere?.batch ?? 0; b < batches.length; b++) {
-        const idx = batches[b];
-        const { ids, labels } = batchTensors(train, idx, opts.wordDropout, rng);
-        let probs: tf.Tensor1D | undefined;
-        // The summed loss of the members on the unperturbed batch (reported, divided by the member count).
-        let cleanLoss: tf.Scalar | undefined;
+        const idxs = memberBatches.map((mb) => mb[b]);
+        const inputs = idxs.map((idx) => batchTensors(train, idx, opts.wordDropout, rng));
+        const loss = (k: number, logits: tf.Tensor1D) => tf.losses.sigmoidCrossEntropy(inputs[k].labels, logits) as tf.Scalar;
+        const perturbations = opts.adversarial > 0
+          ? nets.map((net, k) => adversarialPerturbation(net, inputs[k].ids, ([l]) => loss(k, l), opts.adversarial, rng)[0])
+          : undefined;
+        const probs: tf.Tensor1D[] = [];
+        // Each network's loss on its unperturbed batch (reported).
+        const cleanLosses: tf.Scalar[] = [];
         // The sum, not the mean, of the members' losses: each member's weights get exactly the
         // gradient of its own loss. (A mean would scale it by 1 / members, which Adam undoes
         // except against its epsilon, and that slows the rarely seen word vectors.)
-        const sumLoss = (memberLogits: tf.Tensor1D[]): tf.Scalar => {
-          const losses = memberLogits.map((l) => tf.losses.sigmoidCrossEntropy(labels, l));
-          return (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
-        };
-        const perturbation = opts.adversarial > 0 ? adversarialPerturbation(model, ids, sumLoss, opts.adversarial, rng) : undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const { logits, memberLogits } = model.forward(ids, { training: true, rng });
-          probs = tf.keep(tf.sigmoid(logits));
-          const clean = sumLoss(memberLogits);
-          cleanLoss = tf.keep(clean);
-          return perturbation ? tf.add(clean, sumLoss(model.forward(ids, { training: true, rng, perturbation }).memberLogits)) : clean;
+          const terms = nets.flatMap((net, k) => {
+            const { logits } = net.forward(inputs[k].ids, { training: true, rng });
+            probs.push(tf.keep(tf.sigmoid(logits)));
+            const clean = loss(k, logits);
+            cleanLosses.push(tf.keep(clean));
+            return perturbations ? [clean, loss(k, net.forward(inputs[k].ids, { training: true, rng, perturbation: [perturbations[k]] }).logits)] : [clean];
+          });
+          return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
         }, model.variables);
-        if (perturbation) tf.dispose(perturbation);
+        if (perturbations) tf.dispose(perturbations);
         // Clipped per member: an ensemble member's steps are the ones it would take alone.
         const clipped = tf.tidy(() => {
           if (opts.clipNorm <= 0) return grads;
@@ -482,11 +488,15 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         optimizer.applyGradients(clipped as tf.NamedTensorMap as never);
         if (opts.weightDecay > 0) decayWeights(decaying, opts.learningRate * opts.weightDecay);
         average?.update();
-        const [lossVal, p] = await Promise.all([cleanLoss!.data(), probs!.data()]);
-        tf.dispose([value, probs!, ids, labels, ...(cleanLoss === value ? [] : [cleanLoss!]), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
-        lossSum += (lossVal[0] / model.memberVariables.length) * idx.length;
-        idx.forEach((i, k) => { if ((p[k] >= 0.5 ? 1 : 0) === train.labels[i]) correct += 1; });
-        seen += idx.length;
+        const lossVals = await Promise.all(cleanLosses.map((l) => l.data()));
+        const probVals = await Promise.all(probs.map((p) => p.data()));
+        tf.dispose([value, ...probs, ...inputs.flatMap((t) => [t.ids, t.labels]), ...cleanLosses.filter((l) => l !== value), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
+        // Per epoch every network sees every sentence once: the counts are averaged over the networks.
+        idxs.forEach((idx, k) => {
+          lossSum += (lossVals[k][0] * idx.length) / nets.length;
+          idx.forEach((i, j) => { if ((probVals[k][j] >= 0.5 ? 1 : 0) === train.labels[i]) correct += 1 / nets.length; });
+          seen += idx.length / nets.length;
+        });
         progress.update(seen, { loss: lossSum / seen, acc: correct / seen });
         await yieldToEventLoop(); // signal handlers run here
         if (interrupts.requested()) {
