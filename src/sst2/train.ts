@@ -96,7 +96,7 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   clipNorm: 5,
   weightDecay: 0,
   emaDecay: 0,
-  ensemble: 1,
+  ensemble: 5,
   adversarial: 0.2,
   units: 128,
   layers: 1,
@@ -580,7 +580,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         predicted: labelled.map((r) => name(r[3])),
         method: opts.embedPlot,
         outDir,
-        title: `SST-2 ${data.test.labelled ? 'dev+test' : 'dev'} sentences, LSTM layer '${opts.layer}' (${dim}-d)`,
+        title: `SST-2 ${data.test.labelled ? 'dev+test' : 'dev'} sentences, LSTM layer '${opts.layer}' (${dim}-d${opts.ensemble > 1 ? `: ${opts.ensemble} networks concatenated` : ''})`,
         seed: opts.seed,
         quiet: opts.json || opts.quiet,
       });
@@ -591,7 +591,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
 
   const lastEpoch = rows.length;
   await writeChart(path.join(outDir, 'curves'), curvesSpec(rows, best.epoch,
-    `SST-2 LSTM (${opts.layers} layer${opts.layers > 1 ? 's' : ''}${opts.bidirectional ? ', bidirectional' : ''}, ${opts.units} units), seed ${opts.seed}`));
+    `SST-2 LSTM (${opts.layers} layer${opts.layers > 1 ? 's' : ''}${opts.bidirectional ? ', bidirectional' : ''}, ${opts.units} units${opts.ensemble > 1 ? `, ensemble of ${opts.ensemble}` : ''}${opts.adversarial > 0 ? `, adversarial ${opts.adversarial}` : ''}), seed ${opts.seed}`));
   const summary: Sst2Summary = {
     devAccuracy: devM!.acc,
     testAccuracy: testM ? testM.acc : null,

@@ -55,13 +55,15 @@ const TABLE: Row[] = [
   ...(['shap', 'explain'] as const).flatMap((c) => (['--patches', '--samples', '--batch'] as const).map((o): Row => [() => [c, '--model', NOWHERE, img], o, []])),
   [() => ['project', csv], '--perplexity', []],
   [() => ['project', csv], '--iterations', []],
-  ...(['--epochs', '--patience', '--batch-size', '--learning-rate', '--units', '--layers', '--embedding-dim', '--min-count', '--max-len', '--train-limit'] as const)
+  ...(['--epochs', '--patience', '--batch-size', '--learning-rate', '--units', '--layers', '--embedding-dim', '--min-count', '--max-len', '--train-limit', '--ensemble'] as const)
     .map((o): Row => [() => ['sst2', '--data-dir', NOWHERE], o, []]),
   [() => ['sst2', '--data-dir', NOWHERE], '--clip-norm', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--dropout', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--word-dropout', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--weight-decay', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--ema-decay', ['0']],
+  [() => ['sst2', '--data-dir', NOWHERE], '--adversarial', ['0']],
+  [() => ['sst2', '--data-dir', NOWHERE], '--oov-prefix', ['0']],
 ];
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

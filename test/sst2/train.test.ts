@@ -14,7 +14,7 @@ test('sst2: a short run on a subset beats chance clearly; outputs, saved model a
   const data = subset(dir, { train: 2500, dev: 300, test: 300 });
   const out = path.join(dir, 'out');
   const res = await runCli(['sst2', '--data-dir', data, '--out', out, '--epochs', '4', '--units', '32', '--embedding-dim', '32',
-    '--embed-plot', 'pca', '--seed', '3', '--ema-decay', '0.99', '--json']);
+    '--embed-plot', 'pca', '--seed', '3', '--ema-decay', '0.99', '--ensemble', '1', '--json']);
   assert.equal(res.code, 0, res.stderr);
   assert.equal(res.stdout.trim().split('\n').length, 1, 'stdout holds only the JSON summary');
   const summary = lastJson(res);
