@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--weight-decay <x>', 'decoupled weight decay of embeddings and kernels per step, times the learning rate (AdamW; 0 = off)', floatArg('--weight-decay', 0, 1e6), d.weightDecay)
     .option('--ema-decay <x>', 'evaluate and keep an exponential moving average of the weights with this decay per step (0 = off)', floatArg('--ema-decay', 0, 1, { maxExclusive: true }), d.emaDecay)
     .option('--ensemble <n>', 'train this many networks from different random starts side by side and average their probabilities (n times the training time)', intArg('--ensemble', 1, 64), d.ensemble)
-    .option('--adversarial <x>', 'adversarial training: also train on word vectors pushed up the loss gradient by this share of their norm (e.g. 0.1; 0 = off; ~3x the training time)', floatArg('--adversarial', 0, 10), d.adversarial)
+    .option('--adversarial <x>', 'adversarial training: also train on word vectors pushed up the loss gradient by this share of their norm (0 = off, about 2x faster)', floatArg('--adversarial', 0, 10), d.adversarial)
     .option('--units <n>', 'hidden units per LSTM direction', intArg('--units', 1, 4096), d.units)
     .option('--layers <n>', 'stacked LSTM layers', intArg('--layers', 1, 8), d.layers)
     .option('--bidirectional', 'add a right-to-left LSTM in every layer', d.bidirectional)

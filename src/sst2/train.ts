@@ -56,7 +56,7 @@ export interface Sst2TrainOptions {
   /**
    * Adversarial training on the word vectors (Miyato et al. 2017): each step also trains on the
    * batch with every sentence's word vectors moved in the direction that raises the loss most
-   * (the normalised gradient), by this share of their own norm (0 = off; costs ~3x per step).
+   * (the normalised gradient), by this share of their own norm (0 = off; an epoch takes about 2x as long).
    */
   adversarial: number;
   /** Hidden units per LSTM direction. */

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +12,16 @@ import { createRng } from '../../src/core/rng.js';
 import { lastJson, runCli, sst2Subset, tempDir } from '../helpers.js';
 
 const base: Sst2ModelConfig = { vocabSize: 12, embeddingDim: 4, units: 3, layers: 1, bidirectional: true, dropout: 0, pooling: 'max' };
+
+/** A tiny `sst2` run (8 units, 8-d vectors) on a subset of the shipped data; the run must succeed. */
+async function tinyRun(t: TestContext, sizes: Record<string, number>, args: string[]) {
+  const dir = tempDir(t);
+  const data = sst2Subset(dir, sizes);
+  const out = path.join(dir, 'out');
+  const res = await runCli(['sst2', '--data-dir', data, '--out', out, '--units', '8', '--embedding-dim', '8', '--embed-plot', 'none', '--json', ...args]);
+  assert.equal(res.code, 0, res.stderr);
+  return { dir, data, out, res, run: JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) };
+}
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5): void {
   assert.equal(a.length, b.length);
@@ -96,14 +106,8 @@ test('ensemble: save and load round trip; a member missing from the weights is a
 });
 
 test('sst2 --ensemble 2: trains two members, saves one model whose predictions reproduce the dev accuracy', async (t) => {
-  const dir = tempDir(t);
-  const data = sst2Subset(dir, { train: 600, dev: 100, test: 100 });
-  const out = path.join(dir, 'out');
-  const res = await runCli(['sst2', '--data-dir', data, '--out', out, '--epochs', '2', '--units', '8', '--embedding-dim', '8',
-    '--ensemble', '2', '--embed-plot', 'none', '--seed', '2', '--json']);
-  assert.equal(res.code, 0, res.stderr);
+  const { dir, data, out, res, run } = await tinyRun(t, { train: 600, dev: 100, test: 100 }, ['--epochs', '2', '--ensemble', '2', '--seed', '2']);
   const summary = lastJson(res);
-  const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
   assert.equal(run.settings.ensemble, 2);
   assert.equal(run.model.members, 2);
   assert.equal(summary.parameters, run.result.parameters);
@@ -169,13 +173,7 @@ test('adversarialPerturbation: per sentence, the loss gradient for the word vect
 });
 
 test('sst2 --adversarial: the run records it, and metrics.csv reports the clean loss (not clean + adversarial)', async (t) => {
-  const dir = tempDir(t);
-  const data = sst2Subset(dir, { train: 400, dev: 80, test: 80 });
-  const out = path.join(dir, 'out');
-  const res = await runCli(['sst2', '--data-dir', data, '--out', out, '--epochs', '1', '--units', '8', '--embedding-dim', '8',
-    '--adversarial', '0.2', '--embed-plot', 'none', '--json']);
-  assert.equal(res.code, 0, res.stderr);
-  const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
+  const { out, run } = await tinyRun(t, { train: 400, dev: 80, test: 80 }, ['--epochs', '1', '--adversarial', '0.2']);
   assert.equal(run.settings.adversarial, 0.2);
   // One epoch from scratch: the clean loss is near ln 2 = 0.69; the sum of both parts would be near 1.39.
   const loss = Number(readFileSync(path.join(out, 'metrics.csv'), 'utf8').trim().split('\n')[1].split(',')[1]);
