@@ -166,7 +166,10 @@ export function buildVocabulary(train: readonly Example[], minCount: number, max
   for (const e of train) {
     for (const t of e.tokens) {
       counts.set(t, (counts.get(t) ?? 0) + 1);
-      if (oovPrefix > 0 && t.length > oovPrefix) prefixes.set(t.slice(0, oovPrefix), (prefixes.get(t.slice(0, oovPrefix)) ?? 0) + 1);
+      if (oovPrefix > 0 && t.length > oovPrefix) {
+        const prefix = t.slice(0, oovPrefix);
+        prefixes.set(prefix, (prefixes.get(prefix) ?? 0) + 1);
+      }
     }
   }
   const byFrequency = (m: Map<string, number>) => [...m].filter(([t, n]) => n >= minCount && t !== PAD_TOKEN && t !== OOV_TOKEN)

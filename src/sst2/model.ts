@@ -97,17 +97,15 @@ export interface ForwardOptions {
   /** Also return these feature layers (names from featureLayerNames). */
   features?: string[];
   /**
-   * Added to the word vectors before anything else (adversarial training): one [time, batch,
-   * embeddingDim] tensor per member, as wordVectors returns them.
+   * Added to the word vectors before anything else (adversarial training): [time, batch,
+   * embeddingDim], as wordVectors returns them. One network only.
    */
-  perturbation?: tf.Tensor3D[];
+  perturbation?: tf.Tensor3D;
 }
 
 export interface ForwardResult {
   /** [batch] logits of P(positive) (for an ensemble, the logit of the members' mean probability). */
   logits: tf.Tensor1D;
-  /** [batch] logits of each member (one entry, `logits` itself, for a single network). */
-  memberLogits: tf.Tensor1D[];
   /** Requested feature layers, each [batch, dim]. */
   features: Record<string, tf.Tensor2D>;
 }
@@ -198,11 +196,6 @@ export class LstmSentimentClassifier {
     this.denseBias = make('dense/bias', [1], () => new Float32Array(1));
   }
 
-  /** The trainable variables of each member (one group for a single network). */
-  get memberVariables(): tf.Variable[][] {
-    return [this.variables];
-  }
-
   /** The networks of the model: this one. */
   get networks(): LstmSentimentClassifier[] {
     return [this];
@@ -223,9 +216,9 @@ export class LstmSentimentClassifier {
     return this.variables.reduce((n, v) => n + v.size, 0);
   }
 
-  /** The [time, batch, embeddingDim] word vectors of a batch (time-major), in a one-member list. */
-  wordVectors(ids: tf.Tensor2D): tf.Tensor3D[] {
-    return [tf.gather(this.embedding, ids.transpose()) as tf.Tensor3D];
+  /** The [time, batch, embeddingDim] word vectors of a batch (time-major). */
+  wordVectors(ids: tf.Tensor2D): tf.Tensor3D {
+    return tf.gather(this.embedding, ids.transpose()) as tf.Tensor3D;
   }
 
   /**
@@ -241,8 +234,8 @@ export class LstmSentimentClassifier {
     const [batch, time] = ids.shape;
     const features: Record<string, tf.Tensor2D> = {};
     // [time, batch, embeddingDim] word vectors, time-major.
-    let words = this.wordVectors(ids)[0];
-    if (opts.perturbation) words = tf.add(words, opts.perturbation[0]);
+    let words = this.wordVectors(ids);
+    if (opts.perturbation) words = tf.add(words, opts.perturbation);
     if (want.has('embedding')) features.embedding = words.mean(0) as tf.Tensor2D;
     let seq: tf.Tensor3D = drop(words);
     let finalState: tf.Tensor2D | undefined;
@@ -272,7 +265,7 @@ export class LstmSentimentClassifier {
     const pooled = poolStates(lastSeq!, finalState!, this.config.pooling!);
     if (want.has('pooled')) features.pooled = pooled;
     const logits = tf.add(tf.matMul(drop(pooled), this.denseKernel), this.denseBias).reshape([batch]) as tf.Tensor1D;
-    return { logits, memberLogits: [logits], features };
+    return { logits, features };
   }
 
   dispose(): void {
@@ -320,18 +313,9 @@ export class EnsembleClassifier {
     }
   }
 
-  get memberVariables(): tf.Variable[][] {
-    return this.members.map((m) => m.variables);
-  }
-
   /** The member networks (the trainer gives each its own batches). */
   get networks(): LstmSentimentClassifier[] {
     return this.members;
-  }
-
-  /** Each member's word vectors of the batch. */
-  wordVectors(ids: tf.Tensor2D): tf.Tensor3D[] {
-    return this.members.flatMap((m) => m.wordVectors(ids));
   }
 
   get variables(): tf.Variable[] {
@@ -352,14 +336,15 @@ export class EnsembleClassifier {
    * is the ensemble's P(positive)); each feature layer is the members' features concatenated.
    */
   forward(ids: tf.Tensor2D, opts: ForwardOptions): ForwardResult {
-    const outs = this.members.map((m, k) => m.forward(ids, { ...opts, perturbation: opts.perturbation ? [opts.perturbation[k]] : undefined }));
+    if (opts.perturbation) throw new Error('perturb the word vectors of each member network, not of the ensemble');
+    const outs = this.members.map((m) => m.forward(ids, opts));
     const memberLogits = outs.map((o) => o.logits);
     const eps = 1e-7;
     const p = tf.clipByValue(tf.div(tf.addN(memberLogits.map((l) => tf.sigmoid(l))), memberLogits.length), eps, 1 - eps);
     const logits = tf.sub(tf.log(p), tf.log1p(tf.neg(p))) as tf.Tensor1D;
     const features: Record<string, tf.Tensor2D> = {};
     for (const name of opts.features ?? []) features[name] = tf.concat(outs.map((o) => o.features[name]), 1) as tf.Tensor2D;
-    return { logits, memberLogits, features };
+    return { logits, features };
   }
 
   dispose(): void {

@@ -19,7 +19,7 @@ import { CHECKPOINT_DIR, readSst2Checkpoint, writeSst2Checkpoint } from './check
 import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
 import { buildVocabulary, encode, encodeBackoff, lengthBatches, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
-import { createClassifier, featureLayerNames, POOLINGS, type Pooling, type Sst2Classifier, type Sst2ModelConfig } from './model.js';
+import { createClassifier, featureLayerNames, POOLINGS, type LstmSentimentClassifier, type Pooling, type Sst2Classifier, type Sst2ModelConfig } from './model.js';
 import { loadClassifier, saveClassifier } from './saved.js';
 
 /** Training settings; the defaults live in SST2_DEFAULTS and every run writes them to run.json. */
@@ -188,22 +188,19 @@ function batchTensors(split: EncodedSplit, idx: number[], wordDropout = 0, rng?:
 }
 
 /**
- * The adversarial direction for each member's word vectors (Miyato et al. 2017): the gradient of
+ * The adversarial direction for a network's word vectors (Miyato et al. 2017): the gradient of
  * the loss with respect to the word vectors, scaled per sentence to `share` of the L2 norm of the
  * sentence's word vectors (relative, so that growing the embeddings does not shrink it). The
  * result is a constant: no gradient flows through it.
  */
-export function adversarialPerturbation(model: Sst2Classifier, ids: tf.Tensor2D, loss: (memberLogits: tf.Tensor1D[]) => tf.Scalar,
-  share: number, rng: Rng): tf.Tensor3D[] {
+export function adversarialPerturbation(net: LstmSentimentClassifier, ids: tf.Tensor2D, loss: (logits: tf.Tensor1D) => tf.Scalar,
+  share: number, rng: Rng): tf.Tensor3D {
   return tf.tidy(() => {
-    const words = model.wordVectors(ids);
-    const zeros = words.map((w) => tf.zerosLike(w));
-    const grads = tf.grads((...ps: tf.Tensor[]) => loss(model.forward(ids, { training: true, rng, perturbation: ps as tf.Tensor3D[] }).memberLogits))(zeros);
-    return grads.map((g, k) => {
-      // Norms per sentence: over time and the vector dimension, [1, batch, 1].
-      const norm = (t: tf.Tensor) => tf.sqrt(tf.sum(tf.square(t), [0, 2], true));
-      return tf.mul(g, tf.div(tf.mul(norm(words[k]), share), tf.add(norm(g), 1e-12))) as tf.Tensor3D;
-    });
+    const words = net.wordVectors(ids);
+    const g = tf.grad((p: tf.Tensor) => loss(net.forward(ids, { training: true, rng, perturbation: p as tf.Tensor3D }).logits))(tf.zerosLike(words));
+    // Norms per sentence: over time and the vector dimension, [1, batch, 1].
+    const norm = (t: tf.Tensor) => tf.sqrt(tf.sum(tf.square(t), [0, 2], true));
+    return tf.mul(g, tf.div(tf.mul(norm(words), share), tf.add(norm(g), 1e-12))) as tf.Tensor3D;
   });
 }
 
@@ -433,6 +430,8 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   const interrupts = watchInterrupts(log);
 
   try {
+    const nets = model.networks;
+    const trainLengths = train.ids.map((ids) => ids.length);
     for (let epoch = firstEpoch; epoch <= opts.epochs; epoch++) {
       const t0 = Date.now();
       const resumeHere = resumed && epoch === resumed.state.epoch ? resumed.state : undefined;
@@ -440,8 +439,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
       const rngAtEpochStart = rng.getState();
       // Each network of an ensemble gets its own order of the batches and its own word dropout, as
       // it would in a run of its own (the first network's draws come first, as in a single run).
-      const nets = model.networks;
-      const memberBatches = nets.map(() => lengthBatches(train.ids.map((s) => s.length), opts.batchSize, rng));
+      const memberBatches = nets.map(() => lengthBatches(trainLengths, opts.batchSize, rng));
       const batches = memberBatches[0];
       const progress = createProgress({ total: train.ids.length, label: `epoch ${epoch}/${opts.epochs}`, quiet: opts.json || opts.quiet });
       let lossSum = resumeHere?.partial.lossSum ?? 0;
@@ -454,7 +452,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         const inputs = idxs.map((idx) => batchTensors(train, idx, opts.wordDropout, rng));
         const loss = (k: number, logits: tf.Tensor1D) => tf.losses.sigmoidCrossEntropy(inputs[k].labels, logits) as tf.Scalar;
         const perturbations = opts.adversarial > 0
-          ? nets.map((net, k) => adversarialPerturbation(net, inputs[k].ids, ([l]) => loss(k, l), opts.adversarial, rng)[0])
+          ? nets.map((net, k) => adversarialPerturbation(net, inputs[k].ids, (l) => loss(k, l), opts.adversarial, rng))
           : undefined;
         const probs: tf.Tensor1D[] = [];
         // Each network's loss on its unperturbed batch (reported).
@@ -468,7 +466,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
             probs.push(tf.keep(tf.sigmoid(logits)));
             const clean = loss(k, logits);
             cleanLosses.push(tf.keep(clean));
-            return perturbations ? [clean, loss(k, net.forward(inputs[k].ids, { training: true, rng, perturbation: [perturbations[k]] }).logits)] : [clean];
+            return perturbations ? [clean, loss(k, net.forward(inputs[k].ids, { training: true, rng, perturbation: perturbations[k] }).logits)] : [clean];
           });
           return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
         }, model.variables);
@@ -477,7 +475,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         const clipped = tf.tidy(() => {
           if (opts.clipNorm <= 0) return grads;
           const out: tf.NamedTensorMap = {};
-          for (const group of model.memberVariables) {
+          for (const group of nets.map((net) => net.variables)) {
             const gs = group.map((v) => grads[v.name]);
             const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
             const scale = tf.minimum(1, tf.div(opts.clipNorm, tf.maximum(norm, 1e-6)));
