@@ -11,6 +11,7 @@ import { initBackend } from '../../src/core/backend.js';
 import { ADDED_WASM_KERNELS, REPLACED_WASM_KERNELS } from '../../src/core/kernels/index.js';
 import { createRng } from '../../src/core/rng.js';
 import { maxPoolGradInputs } from './max_pool_inputs.js';
+import { CONV_CASES } from './conv_cases.js';
 
 const TOL = 1e-4;
 const rng = createRng(7);
@@ -50,17 +51,6 @@ test('the project registers exactly the kernels it tests here', () => {
   for (const n of names) assert.ok(tf.getKernel(n, 'wasm'), `${n} registered for wasm`);
 });
 
-// [x shape, filter shape, stride, pad]
-const CONV_CASES: [number[], number[], number, tf.Conv2DBackpropFilterAttrs['pad']][] = [
-  [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'valid'],
-  [[2, 8, 8, 3], [3, 3, 3, 5], 1, 'same'],
-  [[3, 9, 9, 2], [3, 3, 2, 4], 2, 'same'],
-  [[2, 10, 10, 2], [3, 3, 2, 3], 2, 'valid'], // last row/column never read
-  [[1, 11, 9, 4], [5, 5, 4, 2], 3, 'valid'],
-  [[2, 12, 12, 3], [7, 7, 3, 4], 2, 3 as never], // ResNet stem: 7x7, stride 2, pad 3
-  [[2, 9, 9, 3], [3, 3, 3, 2], 1, [[0, 0], [1, 2], [2, 0], [0, 0]] as never], // explicit, asymmetric
-  [[2, 8, 8, 4], [1, 1, 4, 6], 2, 'valid'], // ResNet downsample
-];
 
 for (const [xShape, fShape, stride, pad] of CONV_CASES) {
   const label = `x${JSON.stringify(xShape)} f${JSON.stringify(fShape)} s${stride} pad ${JSON.stringify(pad)}`;

@@ -18,6 +18,7 @@ import { loadAddon } from '../../src/core/native/addon.js';
 import { createRng, seedGlobalRandom } from '../../src/core/rng.js';
 import { buildMnistCnn } from '../../src/mnist/model.js';
 import { maxPoolGradInputs } from './max_pool_inputs.js';
+import { CONV_CASES, type ConvCase } from './conv_cases.js';
 
 const TOL = 1e-4;
 const rng = createRng(11);
@@ -68,23 +69,15 @@ async function assertNativeMatchesCpu(name: string, inputs: Inputs, attrs: Recor
   return nat.values;
 }
 
-type Pad = tf.Conv2DBackpropFilterAttrs['pad'];
-// [x shape, filter shape, stride, pad]
-const CONV_CASES: [number[], number[], number, Pad][] = [
-  [[2, 7, 7, 3], [3, 3, 3, 4], 1, 'valid'],
-  [[1, 8, 8, 3], [3, 3, 3, 5], 1, 'same'],
-  [[3, 9, 9, 2], [3, 3, 2, 4], 2, 'same'],
-  [[2, 10, 10, 2], [3, 3, 2, 3], 2, 'valid'], // last row/column never read
-  [[1, 11, 9, 4], [5, 5, 4, 2], 3, 'valid'],
-  [[2, 12, 12, 3], [7, 7, 3, 4], 2, 3 as never], // ResNet stem: 7x7, stride 2, pad 3
-  [[2, 9, 9, 3], [3, 3, 3, 2], 1, [[0, 0], [1, 2], [2, 0], [0, 0]] as never], // explicit, asymmetric
-  [[2, 8, 8, 4], [1, 1, 4, 6], 2, 'valid'], // ResNet downsample
+// The shared shapes, plus wide ones that reach oneDNN's vectorised kernels.
+const NATIVE_CONV_CASES: ConvCase[] = [
+  ...CONV_CASES,
   [[4, 14, 14, 32], [3, 3, 32, 64], 1, 'valid'], // MNIST conv2 class (wide: vectorised kernels)
   [[2, 16, 16, 64], [3, 3, 64, 64], 2, 'same'],
   [[1, 15, 15, 16], [3, 3, 16, 32], 2, [[0, 0], [1, 1], [1, 1], [0, 0]] as never],
 ];
 
-for (const [xShape, fShape, stride, pad] of CONV_CASES) {
+for (const [xShape, fShape, stride, pad] of NATIVE_CONV_CASES) {
   const label = `x${JSON.stringify(xShape)} f${JSON.stringify(fShape)} s${stride} pad ${JSON.stringify(pad)}`;
   const convInfo = tf.backend_util.computeConv2DInfo(xShape as never, fShape as never, stride, 1, pad as never);
   const dyShape = convInfo.outShape;
