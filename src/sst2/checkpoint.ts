@@ -30,6 +30,8 @@ export interface Sst2TrainState {
   /** Finished epochs' metrics rows, the best epoch so far, training totals. */
   rows: unknown[];
   best: { epoch: number; devAcc: number; devLoss: number };
+  /** With --early-stopping network: each network's best epoch so far (its weights are in the saved model). */
+  networkBest?: { epoch: number; devAcc: number; devLoss: number }[];
   trainSeconds: number;
   trainSentences: number;
   /** Adam's beta powers (restored exactly, not recomputed as beta^t). */

@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
 import { PROJECTION_CHOICES } from '../project/index.js';
 import { FEATURE_LAYER_HELP, POOLINGS } from './model.js';
-import { runSst2, SST2_DEFAULTS, type Sst2RunOptions } from './train.js';
+import { EARLY_STOPPINGS, runSst2, SST2_DEFAULTS, type Sst2RunOptions } from './train.js';
 import { runPredict, type PredictOptions } from './predict.js';
 import { runRepeat } from './repeat.js';
 
@@ -41,6 +41,7 @@ export function register(program: Command): void {
     .option('--weight-decay <x>', 'decoupled weight decay of embeddings and kernels per step, times the learning rate (AdamW; 0 = off)', floatArg('--weight-decay', 0, 1e6), d.weightDecay)
     .option('--ema-decay <x>', 'evaluate and keep an exponential moving average of the weights with this decay per step (0 = off)', floatArg('--ema-decay', 0, 1, { maxExclusive: true }), d.emaDecay)
     .option('--ensemble <n>', 'train this many networks from different random starts side by side and average their probabilities (n times the training time)', intArg('--ensemble', 1, 64), d.ensemble)
+    .addOption(new Option('--early-stopping <on>', 'with --ensemble: ensemble = keep all networks at the epoch of the best ensemble dev accuracy; network = keep each network at its own best dev epoch and stop training it after --patience epochs without a better one (as separate runs)').choices([...EARLY_STOPPINGS]).default(d.earlyStopping))
     .option('--adversarial <x>', 'adversarial training: also train on word vectors pushed up the loss gradient by this share of their norm (0 = off, about 2x faster)', floatArg('--adversarial', 0, 10), d.adversarial)
     .option('--units <n>', 'hidden units per LSTM direction', intArg('--units', 1, 4096), d.units)
     .option('--layers <n>', 'stacked LSTM layers', intArg('--layers', 1, 8), d.layers)

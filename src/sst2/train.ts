@@ -19,7 +19,7 @@ import { CHECKPOINT_DIR, readSst2Checkpoint, writeSst2Checkpoint } from './check
 import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
 import { buildVocabulary, encode, encodeBackoff, lengthBatches, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
-import { createClassifier, featureLayerNames, POOLINGS, type LstmSentimentClassifier, type Pooling, type Sst2Classifier, type Sst2ModelConfig } from './model.js';
+import { createClassifier, featureLayerNames, memberPrefix, POOLINGS, type LstmSentimentClassifier, type Pooling, type Sst2Classifier, type Sst2ModelConfig } from './model.js';
 import { loadClassifier, saveClassifier } from './saved.js';
 
 /** Training settings; the defaults live in SST2_DEFAULTS and every run writes them to run.json. */
@@ -53,6 +53,13 @@ export interface Sst2TrainOptions {
    * ensemble's dev accuracy. 1 = a single network.
    */
   ensemble: number;
+  /**
+   * How an ensemble stops and which weights it keeps: `ensemble` = every network at the epoch of
+   * the best ensemble dev accuracy; `network` = every network at the epoch of its own best dev
+   * accuracy, and a network stops training after `patience` epochs without a better one (as if
+   * each were a separate run; the run ends when all have stopped). Ignored for one network.
+   */
+  earlyStopping: EarlyStopping;
   /**
    * Adversarial training on the word vectors (Miyato et al. 2017): each step also trains on the
    * batch with every sentence's word vectors moved in the direction that raises the loss most
@@ -97,6 +104,7 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   weightDecay: 0,
   emaDecay: 0,
   ensemble: 5,
+  earlyStopping: 'ensemble',
   adversarial: 0.2,
   units: 128,
   layers: 1,
@@ -113,6 +121,10 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   layer: 'pooled',
 };
 
+/** Values of --early-stopping (see Sst2TrainOptions.earlyStopping). */
+export const EARLY_STOPPINGS = ['ensemble', 'network'] as const;
+export type EarlyStopping = (typeof EARLY_STOPPINGS)[number];
+
 export type Sst2RunOptions = Sst2TrainOptions & CommonOptions & {
   quiet?: boolean;
   /** Continue the interrupted run whose --out is this folder (its settings win over the others). */
@@ -126,6 +138,8 @@ export interface EpochMetrics {
   dev_loss: number;
   dev_acc: number;
   seconds: number;
+  /** With --early-stopping network: each network's own dev accuracy (null once it has stopped training). */
+  networks?: (number | null)[];
 }
 
 export interface Sst2Summary {
@@ -136,6 +150,8 @@ export interface Sst2Summary {
   /** Epochs trained (including the ones after the best, before early stopping). */
   epochs: number;
   bestEpoch: number;
+  /** With --early-stopping network: the epoch whose weights each network keeps. */
+  networkBestEpochs?: number[];
   backend: string;
   layout: string;
   vocabularySize: number;
@@ -202,6 +218,18 @@ export function adversarialPerturbation(net: LstmSentimentClassifier, ids: tf.Te
     const norm = (t: tf.Tensor) => tf.sqrt(tf.sum(tf.square(t), [0, 2], true));
     return tf.mul(g, tf.div(tf.mul(norm(words), share), tf.add(norm(g), 1e-12))) as tf.Tensor3D;
   });
+}
+
+/** Copies of a network's weights by name (kept while it trains on). */
+function cloneWeights(net: LstmSentimentClassifier): tf.NamedTensorMap {
+  return Object.fromEntries(Object.entries(net.namedWeights()).map(([name, v]) => [name, v.clone()]));
+}
+
+/** Element-wise mean of equal-length probability arrays (an ensemble's prediction). */
+export function meanProbs(all: Float32Array[]): Float32Array {
+  const out = new Float32Array(all[0].length);
+  for (const p of all) for (let i = 0; i < out.length; i++) out[i] += p[i] / all.length;
+  return out;
 }
 
 /** Decoupled weight decay: every variable shrinks to (1 - rate) of itself. */
@@ -302,6 +330,9 @@ export function validateOptions(opts: Sst2RunOptions): void {
   if (!(POOLINGS as readonly string[]).includes(opts.pooling)) {
     throw new UsageError(`--pooling '${opts.pooling}' is unknown; use one of ${POOLINGS.join(', ')}`);
   }
+  if (opts.earlyStopping !== undefined && !(EARLY_STOPPINGS as readonly string[]).includes(opts.earlyStopping)) {
+    throw new UsageError(`--early-stopping '${opts.earlyStopping}' is unknown; use one of ${EARLY_STOPPINGS.join(', ')}`);
+  }
   if (opts.embedPlot !== 'none' && !(PROJECTION_CHOICES as readonly string[]).includes(opts.embedPlot)) {
     throw new UsageError(`--embed-plot '${opts.embedPlot}' is unknown; use one of ${[...PROJECTION_CHOICES, 'none'].join(', ')}`);
   }
@@ -316,18 +347,29 @@ function packageVersion(): string {
 }
 
 /** Learning curves: loss and accuracy per epoch, train vs dev, the best epoch marked. */
-function curvesSpec(rows: EpochMetrics[], bestEpoch: number, title: string): Record<string, unknown> {
+function curvesSpec(rows: EpochMetrics[], bestEpoch: number, title: string, perNetwork = false): Record<string, unknown> {
   const values = rows.flatMap((r) => [
     { epoch: r.epoch, split: 'train', metric: 'loss', value: r.loss },
     { epoch: r.epoch, split: 'dev', metric: 'loss', value: r.dev_loss },
     { epoch: r.epoch, split: 'train', metric: 'accuracy', value: r.acc },
     { epoch: r.epoch, split: 'dev', metric: 'accuracy', value: r.dev_acc },
+    // Each network's own dev accuracy while it trains (--early-stopping network).
+    ...(r.networks ?? []).flatMap((a, k) => (a === null ? [] : [{ epoch: r.epoch, network: k + 1, metric: 'network accuracy', value: a }])),
   ]);
   const panel = (metric: string, yTitle: string) => ({
     title: yTitle,
     width: 320,
     height: 220,
     layer: [
+      ...(perNetwork && metric === 'accuracy' ? [{
+        transform: [{ filter: "datum.metric === 'network accuracy'" }],
+        mark: { type: 'line', color: '#bbbbbb', strokeWidth: 1 },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative' },
+          y: { field: 'value', type: 'quantitative' },
+          detail: { field: 'network', type: 'nominal' },
+        },
+      }] : []),
       {
         transform: [{ filter: `datum.metric === '${metric}'` }],
         mark: { type: 'line', point: true },
@@ -346,7 +388,13 @@ function curvesSpec(rows: EpochMetrics[], bestEpoch: number, title: string): Rec
   });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: title, subtitle: 'dashed line: best dev-accuracy epoch (the kept checkpoint); train metrics with dropout on' },
+    title: {
+      text: title,
+      subtitle: perNetwork
+        ? ['dev: the kept ensemble (each network at its best dev epoch so far); grey: each network alone on dev',
+          'dashed line: the last epoch a network improved; train metrics with dropout on']
+        : 'dashed line: best dev-accuracy epoch (the kept checkpoint); train metrics with dropout on',
+    },
     data: { values },
     hconcat: [panel('loss', 'binary cross-entropy'), panel('accuracy', 'accuracy')],
   };
@@ -393,6 +441,12 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   let trainSeconds = 0;
   let trainSentences = 0;
   let firstEpoch = 1;
+  const nets = model.networks;
+  // --early-stopping network: per network, its best epoch so far, and its weights and dev
+  // probabilities then (the kept ensemble is made of these).
+  const perNetwork = nets.length > 1 && opts.earlyStopping === 'network';
+  let networkBest = nets.map(() => ({ epoch: 0, devAcc: -1, devLoss: Infinity }));
+  const kept: { weights: tf.NamedTensorMap; devProbs: Float32Array }[] = [];
   const settings = {
     ...Object.fromEntries(Object.keys(SST2_DEFAULTS).map((k) => [k, (opts as unknown as Record<string, unknown>)[k] ?? null])),
     maxLen: vocab.maxLen, seed: opts.seed,
@@ -422,6 +476,16 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
     tf.dispose(Object.values(t));
     rows = st.rows as EpochMetrics[];
     best = st.best;
+    if (perNetwork && st.networkBest && st.networkBest.some((b) => b.epoch > 0)) {
+      // The kept networks are the ones saved in the model folder.
+      networkBest = st.networkBest;
+      const { model: saved } = await loadClassifier(modelDir);
+      try {
+        for (const net of saved.networks) kept.push({ weights: cloneWeights(net), devProbs: (await predictSplit(net, dev, 128)).probs });
+      } finally {
+        saved.dispose();
+      }
+    }
     trainSeconds = st.trainSeconds;
     trainSentences = st.trainSentences;
     firstEpoch = st.epoch;
@@ -430,16 +494,18 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   const interrupts = watchInterrupts(log);
 
   try {
-    const nets = model.networks;
     const trainLengths = train.ids.map((ids) => ids.length);
     for (let epoch = firstEpoch; epoch <= opts.epochs; epoch++) {
       const t0 = Date.now();
       const resumeHere = resumed && epoch === resumed.state.epoch ? resumed.state : undefined;
       if (resumeHere) rng.setState(resumeHere.rngAtEpochStart);
       const rngAtEpochStart = rng.getState();
+      // The networks that train this epoch: all, except with --early-stopping network those
+      // that have not improved for `patience` epochs.
+      const training = perNetwork ? nets.filter((_, k) => epoch - 1 - networkBest[k].epoch < opts.patience) : nets;
       // Each network of an ensemble gets its own order of the batches and its own word dropout, as
       // it would in a run of its own (the first network's draws come first, as in a single run).
-      const memberBatches = nets.map(() => lengthBatches(trainLengths, opts.batchSize, rng));
+      const memberBatches = training.map(() => lengthBatches(trainLengths, opts.batchSize, rng));
       const batches = memberBatches[0];
       const progress = createProgress({ total: train.ids.length, label: `epoch ${epoch}/${opts.epochs}`, quiet: opts.json || opts.quiet });
       let lossSum = resumeHere?.partial.lossSum ?? 0;
@@ -452,7 +518,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         const inputs = idxs.map((idx) => batchTensors(train, idx, opts.wordDropout, rng));
         const loss = (k: number, logits: tf.Tensor1D) => tf.losses.sigmoidCrossEntropy(inputs[k].labels, logits) as tf.Scalar;
         const perturbations = opts.adversarial > 0
-          ? nets.map((net, k) => adversarialPerturbation(net, inputs[k].ids, (l) => loss(k, l), opts.adversarial, rng))
+          ? training.map((net, k) => adversarialPerturbation(net, inputs[k].ids, (l) => loss(k, l), opts.adversarial, rng))
           : undefined;
         const probs: tf.Tensor1D[] = [];
         // Each network's loss on its unperturbed batch (reported).
@@ -461,7 +527,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         // gradient of its own loss. (A mean would scale it by 1 / members, which Adam undoes
         // except against its epsilon, and that slows the rarely seen word vectors.)
         const { value, grads } = tf.variableGrads(() => {
-          const terms = nets.flatMap((net, k) => {
+          const terms = training.flatMap((net, k) => {
             const { logits } = net.forward(inputs[k].ids, { training: true, rng });
             probs.push(tf.keep(tf.sigmoid(logits)));
             const clean = loss(k, logits);
@@ -469,14 +535,25 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
             return perturbations ? [clean, loss(k, net.forward(inputs[k].ids, { training: true, rng, perturbation: perturbations[k] }).logits)] : [clean];
           });
           return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
-        }, model.variables);
+        }, training.flatMap((net) => net.variables));
         if (perturbations) tf.dispose(perturbations);
         // Clipped per member: an ensemble member's steps are the ones it would take alone.
+        // Networks that have stopped get zero gradients: Adam keeps its moments by position in
+        // the gradient list, so every step must list all variables in the same order (their
+        // weights still drift with Adam's momentum, but the kept copies are what counts).
         const clipped = tf.tidy(() => {
-          if (opts.clipNorm <= 0) return grads;
+          if (opts.clipNorm <= 0 && training.length === nets.length) return grads;
           const out: tf.NamedTensorMap = {};
           for (const group of nets.map((net) => net.variables)) {
+            if (!grads[group[0].name]) {
+              group.forEach((v) => (out[v.name] = tf.zerosLike(v)));
+              continue;
+            }
             const gs = group.map((v) => grads[v.name]);
+            if (opts.clipNorm <= 0) {
+              group.forEach((v, k) => (out[v.name] = tf.clone(gs[k])));
+              continue;
+            }
             const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
             const scale = tf.minimum(1, tf.div(opts.clipNorm, tf.maximum(norm, 1e-6)));
             group.forEach((v, k) => (out[v.name] = tf.mul(gs[k], scale)));
@@ -491,11 +568,11 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         tf.dispose([value, ...probs, ...inputs.flatMap((t) => [t.ids, t.labels]), ...cleanLosses.filter((l) => l !== value), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
         // Per epoch every network sees every sentence once: the counts are averaged over the networks.
         idxs.forEach((idx, k) => {
-          lossSum += (lossVals[k][0] * idx.length) / nets.length;
-          idx.forEach((i, j) => { if ((probVals[k][j] >= 0.5 ? 1 : 0) === train.labels[i]) correct += 1 / nets.length; });
-          seen += idx.length / nets.length;
+          lossSum += (lossVals[k][0] * idx.length) / training.length;
+          idx.forEach((i, j) => { if ((probVals[k][j] >= 0.5 ? 1 : 0) === train.labels[i]) correct += 1 / training.length; });
+          seen += idx.length / training.length;
         });
-        progress.update(seen, { loss: lossSum / seen, acc: correct / seen });
+        progress.update(Math.round(seen), { loss: lossSum / seen, acc: correct / seen });
         await yieldToEventLoop(); // signal handlers run here
         if (interrupts.requested()) {
           progress.stop();
@@ -504,7 +581,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
           const ckpt = await writeSst2Checkpoint(outDir, {
             version: 1, options, epoch, batch: b + 1, rngAtEpochStart, rng: rng.getState(),
             partial: { lossSum, correct, seen, seconds: earlierSeconds + (Date.now() - t0) / 1000 },
-            rows, best, trainSeconds, trainSentences,
+            rows, best, trainSeconds, trainSentences, ...(perNetwork ? { networkBest } : {}),
             adamBetaPowers: [powers.accBeta1.dataSync()[0], powers.accBeta2.dataSync()[0]],
             averageUpdates: average?.updateCount ?? 0,
           }, await checkpointTensors());
@@ -523,25 +600,65 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
       trainSeconds += trainTime;
       trainSentences += seen;
       average?.swap(); // evaluate and save the averaged weights
-      const devPred = await predictSplit(model, dev, 128);
-      const devM = lossAndAccuracy(devPred.probs, dev.labels);
-      const row: EpochMetrics = { epoch, loss: lossSum / seen, acc: correct / seen, dev_loss: devM.loss, dev_acc: devM.acc, seconds: earlierSeconds + (Date.now() - t0) / 1000 };
+      let devM: { loss: number; acc: number };
+      let improved: boolean;
+      let networkNote = '';
+      let networkAccs: (number | null)[] | undefined;
+      if (perNetwork) {
+        // Each network that trained is compared with its own best; the dev metrics of the epoch
+        // are the kept ensemble's (every network at its best epoch so far).
+        const better: number[] = [];
+        networkAccs = [];
+        for (const [k, net] of nets.entries()) {
+          if (!training.includes(net)) {
+            networkAccs.push(null);
+            continue;
+          }
+          const { probs } = await predictSplit(net, dev, 128);
+          const m = lossAndAccuracy(probs, dev.labels);
+          networkAccs.push(m.acc);
+          if (m.acc > networkBest[k].devAcc) {
+            networkBest[k] = { epoch, devAcc: m.acc, devLoss: m.loss };
+            if (kept[k]) tf.dispose(Object.values(kept[k].weights));
+            kept[k] = { weights: cloneWeights(net), devProbs: probs };
+            better.push(k + 1);
+          }
+        }
+        devM = lossAndAccuracy(meanProbs(kept.map((n) => n.devProbs)), dev.labels);
+        improved = better.length > 0;
+        networkNote = ` | networks' dev acc ${networkAccs.map((a) => (a === null ? '-' : (100 * a).toFixed(1))).join(' ')}${improved ? `, better: ${better.join(', ')}` : ''}`;
+      } else {
+        devM = lossAndAccuracy((await predictSplit(model, dev, 128)).probs, dev.labels);
+        improved = devM.acc > best.devAcc;
+      }
+      const row: EpochMetrics = { epoch, loss: lossSum / seen, acc: correct / seen, dev_loss: devM.loss, dev_acc: devM.acc, seconds: earlierSeconds + (Date.now() - t0) / 1000, ...(networkAccs ? { networks: networkAccs } : {}) };
       rows.push(row);
-      const improved = devM.acc > best.devAcc;
-      log.info(`epoch ${epoch}: loss ${row.loss.toFixed(4)} acc ${row.acc.toFixed(4)} | dev loss ${row.dev_loss.toFixed(4)} acc ${row.dev_acc.toFixed(4)} | ${row.seconds.toFixed(1)} s, ${(seen / trainTime).toFixed(0)} sentences/s${improved ? ' (best so far, saved)' : ''}`);
+      log.info(`epoch ${epoch}: loss ${row.loss.toFixed(4)} acc ${row.acc.toFixed(4)} | dev loss ${row.dev_loss.toFixed(4)} acc ${row.dev_acc.toFixed(4)}${networkNote} | ${row.seconds.toFixed(1)} s, ${(seen / trainTime).toFixed(0)} sentences/s${improved ? ` (${perNetwork ? 'kept ensemble' : 'best so far'}, saved)` : ''}`);
       if (improved) {
         best = { epoch, devAcc: devM.acc, devLoss: devM.loss };
-        await saveClassifier(model, vocab, modelDir, { epoch, devAccuracy: devM.acc, seed: opts.seed, settings });
+        if (perNetwork) {
+          const keptModel = createClassifier(config, opts.seed, Object.fromEntries(kept.flatMap((n, k) => Object.entries(n.weights).map(([name, t]) => [memberPrefix(k) + name, t]))));
+          try {
+            await saveClassifier(keptModel, vocab, modelDir, { epoch, networkEpochs: networkBest.map((b) => b.epoch), devAccuracy: devM.acc, seed: opts.seed, settings });
+          } finally {
+            keptModel.dispose();
+          }
+        } else {
+          await saveClassifier(model, vocab, modelDir, { epoch, devAccuracy: devM.acc, seed: opts.seed, settings });
+        }
       }
       average?.swap(); // back to the raw weights for training
-      await writeCsv(path.join(outDir, 'metrics.csv'), ['epoch', 'loss', 'acc', 'dev_loss', 'dev_acc', 'seconds'],
-        rows.map((r) => [r.epoch, r.loss, r.acc, r.dev_loss, r.dev_acc, r.seconds]));
+      await writeCsv(path.join(outDir, 'metrics.csv'), ['epoch', 'loss', 'acc', 'dev_loss', 'dev_acc', 'seconds', ...(perNetwork ? nets.map((_, k) => `dev_acc_net${k + 1}`) : [])],
+        rows.map((r) => [r.epoch, r.loss, r.acc, r.dev_loss, r.dev_acc, r.seconds, ...(perNetwork ? nets.map((_, k) => r.networks?.[k] ?? '') : [])]));
       if (epoch - best.epoch >= opts.patience) {
-        log.info(`early stopping: no better dev accuracy for ${opts.patience} epochs; best epoch ${best.epoch}`);
+        log.info(perNetwork
+          ? `early stopping: no network has had a better dev accuracy for ${opts.patience} epochs; kept epochs ${networkBest.map((b) => b.epoch).join(', ')}`
+          : `early stopping: no better dev accuracy for ${opts.patience} epochs; best epoch ${best.epoch}`);
         break;
       }
     }
   } finally {
+    for (const n of kept) tf.dispose(Object.values(n.weights));
     interrupts.dispose();
     optimizer.dispose();
     average?.dispose();
@@ -589,13 +706,14 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
 
   const lastEpoch = rows.length;
   await writeChart(path.join(outDir, 'curves'), curvesSpec(rows, best.epoch,
-    `SST-2 LSTM (${opts.layers} layer${opts.layers > 1 ? 's' : ''}${opts.bidirectional ? ', bidirectional' : ''}, ${opts.units} units${opts.ensemble > 1 ? `, ensemble of ${opts.ensemble}` : ''}${opts.adversarial > 0 ? `, adversarial ${opts.adversarial}` : ''}), seed ${opts.seed}`));
+    `SST-2 LSTM (${opts.layers} layer${opts.layers > 1 ? 's' : ''}${opts.bidirectional ? ', bidirectional' : ''}, ${opts.units} units${opts.ensemble > 1 ? `, ensemble of ${opts.ensemble}` : ''}${opts.adversarial > 0 ? `, adversarial ${opts.adversarial}` : ''}), seed ${opts.seed}`, perNetwork));
   const summary: Sst2Summary = {
     devAccuracy: devM!.acc,
     testAccuracy: testM ? testM.acc : null,
     testLoss: testM ? testM.loss : null,
     epochs: lastEpoch,
     bestEpoch: best.epoch,
+    ...(perNetwork ? { networkBestEpochs: networkBest.map((b) => b.epoch) } : {}),
     backend: backend.name,
     layout: data.layout,
     vocabularySize: vocab.tokens.length,

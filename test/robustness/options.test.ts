@@ -172,10 +172,11 @@ describe('unknown options, --seed, choices and missing arguments through the rea
     await expectUsageError(['classify', '--backend', 'gpu', '/nonexistent.png'], /'gpu' is invalid.*node, wasm, cpu/);
     await expectUsageError(['frobnicate'], /unknown command 'frobnicate'/, false);
   });
-  it('exit 2: a choice outside the registry (models pull alexnet, convert --arch alexnet, project --method umap)', async () => {
+  it('exit 2: a choice outside the registry (models pull alexnet, convert --arch alexnet, project --method umap, sst2 --early-stopping members)', async () => {
     await expectUsageError(['models', 'pull', 'alexnet'], /'alexnet' is invalid.*resnet18, vgg16/, false);
     await expectUsageError(['models', 'convert', '/nonexistent.pth', '--arch', 'alexnet'], /'alexnet' is invalid.*resnet18, vgg16/);
     await expectUsageError(['project', csv, '--method', 'umap'], /'umap' is invalid.*pca, tsne, both/);
+    await expectUsageError(['sst2', '--data-dir', NOWHERE, '--early-stopping', 'members'], /'members' is invalid.*ensemble, network/);
   });
   it('exit 2: a required argument or option missing', async () => {
     await expectUsageError(['project'], /missing required argument 'file'/);

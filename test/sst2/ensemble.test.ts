@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
-import { buildVocabulary } from '../../src/sst2/data.js';
+import { buildVocabulary, encode, loadSst2 } from '../../src/sst2/data.js';
 import { createClassifier, EnsembleClassifier, featureLayerNames, LstmSentimentClassifier, memberSeed, type Sst2ModelConfig } from '../../src/sst2/model.js';
 import { loadClassifier, saveClassifier } from '../../src/sst2/saved.js';
-import { adversarialPerturbation } from '../../src/sst2/train.js';
+import { adversarialPerturbation, lossAndAccuracy, predictSplit } from '../../src/sst2/train.js';
 import { createRng } from '../../src/core/rng.js';
 import { lastJson, runCli, sst2Subset, tempDir } from '../helpers.js';
 
@@ -121,6 +121,46 @@ test('sst2 --ensemble 2: trains two members, saves one model whose predictions r
   const bad = await runCli(['sst2', '--ensemble', '0', '--out', path.join(dir, 'bad')]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--ensemble/);
+});
+
+test('sst2 --early-stopping network: each network keeps its own best dev epoch and stops training after --patience epochs without one', async (t) => {
+  const patience = 1;
+  const { out, data, res, run } = await tinyRun(t, { train: 600, dev: 100, test: 100 },
+    ['--epochs', '6', '--patience', String(patience), '--learning-rate', '0.02', '--ensemble', '3', '--early-stopping', 'network', '--seed', '1']);
+  const summary = lastJson(res);
+  assert.equal(run.settings.earlyStopping, 'network');
+  const lines = readFileSync(path.join(out, 'metrics.csv'), 'utf8').trim().split('\n');
+  assert.deepEqual(lines[0].split(','), ['epoch', 'loss', 'acc', 'dev_loss', 'dev_acc', 'seconds', 'dev_acc_net1', 'dev_acc_net2', 'dev_acc_net3']);
+  const rows = lines.slice(1).map((l) => l.split(','));
+  const kept = summary.networkBestEpochs as number[];
+  assert.equal(kept.length, 3);
+  for (let k = 0; k < 3; k++) {
+    const column = rows.map((r) => (r[6 + k] === '' ? null : Number(r[6 + k])));
+    // The network trained (and was evaluated) up to `patience` epochs past its best, then stopped.
+    const trained = Math.min(kept[k] + patience, rows.length);
+    assert.deepEqual(column.map((a) => a !== null), rows.map((_, e) => e < trained), `network ${k + 1} trained epochs 1..${trained}`);
+    const accs = column.filter((a): a is number => a !== null);
+    assert.equal(accs.indexOf(Math.max(...accs)) + 1, kept[k], `network ${k + 1} keeps its first best epoch`);
+  }
+  assert.ok(kept.some((e) => e + patience < rows.length), `a network stopped before the run ended (kept epochs ${kept})`);
+  assert.equal(summary.bestEpoch, Math.max(...kept));
+  assert.equal(rows.length, Math.min(6, Math.max(...kept) + patience), 'the run ends when every network has stopped');
+
+  // The saved model holds each network at its kept epoch: alone, each scores its best dev
+  // accuracy; together they score the last row's (the kept ensemble's) dev accuracy.
+  await initBackend();
+  const { model, vocab } = await loadClassifier(path.join(out, 'model'));
+  const dev = (await loadSst2(data)).dev.examples;
+  const split = { ids: dev.map((e) => encode(e.tokens, vocab)) };
+  const labels = dev.map((e) => e.label as number);
+  for (const [k, net] of model.networks.entries()) {
+    const { acc } = lossAndAccuracy((await predictSplit(net, split, 64)).probs, labels);
+    assert.ok(Math.abs(acc - Number(rows[kept[k] - 1][6 + k])) < 1e-6, `network ${k + 1}: ${acc} vs the metrics' ${rows[kept[k] - 1][6 + k]}`);
+  }
+  const { acc } = lossAndAccuracy((await predictSplit(model, split, 64)).probs, labels);
+  assert.ok(Math.abs(acc - (summary.devAccuracy as number)) < 1e-9);
+  assert.ok(Math.abs(acc - Number(rows[rows.length - 1][4])) < 1e-6, `kept ensemble ${acc} vs the last row's dev_acc ${rows[rows.length - 1][4]}`);
+  model.dispose();
 });
 
 test('adversarialPerturbation: per sentence, the loss gradient for the word vectors (finite differences) scaled to a share of their norm', async () => {

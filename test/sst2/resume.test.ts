@@ -5,14 +5,14 @@
  * weight average, an ensemble, adversarial training and prefix back-off on, so that all their
  * state is part of what must survive.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BIN, runCli, sst2Subset as subset, tempDir } from '../helpers.js';
 
-const ARGS = (data: string) => ['sst2', '--data-dir', data, '--epochs', '3', '--patience', '3', '--units', '16', '--embedding-dim', '16',
+const BASE_ARGS = (data: string) => ['sst2', '--data-dir', data, '--epochs', '3', '--patience', '3', '--units', '16', '--embedding-dim', '16',
   '--batch-size', '16', '--ema-decay', '0.9', '--ensemble', '2', '--adversarial', '0.1', '--oov-prefix', '3',
   '--embed-plot', 'none', '--seed', '5', '--backend', 'wasm'];
 
@@ -23,9 +23,14 @@ const result = (dir: string) => {
   return [r.devAccuracy, r.testAccuracy, r.bestEpoch, r.epochs];
 };
 
-test('sst2: interrupt with SIGINT mid-epoch, resume, and match an uninterrupted run exactly', async (t) => {
+/**
+ * Runs the command uninterrupted, and again interrupted at the start of epoch 2 and resumed;
+ * both must end the same.
+ */
+async function interruptAndResume(t: TestContext, extra: string[]): Promise<string> {
   const dir = tempDir(t);
   const data = subset(dir, { train: 800, dev: 150, test: 150 });
+  const ARGS = (d: string) => [...BASE_ARGS(d), ...extra];
   const ref = path.join(dir, 'ref');
   const full = await runCli([...ARGS(data), '--out', ref]);
   assert.equal(full.code, 0, full.stderr);
@@ -59,6 +64,18 @@ test('sst2: interrupt with SIGINT mid-epoch, resume, and match an uninterrupted 
   assert.deepEqual(result(out), result(ref));
   assert.ok(readFileSync(path.join(out, 'model', 'weights.bin')).equals(readFileSync(path.join(ref, 'model', 'weights.bin'))), 'identical best-dev weights');
   assert.deepEqual(readFileSync(path.join(out, 'features.csv'), 'utf8'), readFileSync(path.join(ref, 'features.csv'), 'utf8'));
+  return readFileSync(path.join(ref, 'metrics.csv'), 'utf8');
+}
+
+test('sst2: interrupt with SIGINT mid-epoch, resume, and match an uninterrupted run exactly', async (t) => {
+  await interruptAndResume(t, []);
+});
+
+test('sst2 --early-stopping network: the kept networks and their best epochs survive an interruption', async (t) => {
+  // The checkpoint's networks continue training while their kept copies (from epoch 1, read back
+  // from the model folder on resume) wait to be beaten.
+  const metricsCsv = await interruptAndResume(t, ['--early-stopping', 'network', '--patience', '1']);
+  assert.match(metricsCsv.split('\n')[0], /dev_acc_net1,dev_acc_net2$/);
 });
 
 test('sst2 --resume of a folder without a checkpoint, or with a damaged one, is a one-line error', async (t) => {
