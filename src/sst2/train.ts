@@ -226,7 +226,7 @@ function cloneWeights(net: LstmSentimentClassifier): tf.NamedTensorMap {
 }
 
 /** Element-wise mean of equal-length probability arrays (an ensemble's prediction). */
-export function meanProbs(all: Float32Array[]): Float32Array {
+function meanProbs(all: Float32Array[]): Float32Array {
   const out = new Float32Array(all[0].length);
   for (const p of all) for (let i = 0; i < out.length; i++) out[i] += p[i] / all.length;
   return out;
@@ -546,16 +546,13 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
           const out: tf.NamedTensorMap = {};
           for (const group of nets.map((net) => net.variables)) {
             if (!grads[group[0].name]) {
-              group.forEach((v) => (out[v.name] = tf.zerosLike(v)));
+              group.forEach((v) => (out[v.name] = tf.zerosLike(v))); // a network that has stopped
               continue;
             }
             const gs = group.map((v) => grads[v.name]);
-            if (opts.clipNorm <= 0) {
-              group.forEach((v, k) => (out[v.name] = tf.clone(gs[k])));
-              continue;
-            }
-            const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))));
-            const scale = tf.minimum(1, tf.div(opts.clipNorm, tf.maximum(norm, 1e-6)));
+            const scale = opts.clipNorm > 0
+              ? tf.minimum(1, tf.div(opts.clipNorm, tf.maximum(tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))), 1e-6)))
+              : tf.scalar(1);
             group.forEach((v, k) => (out[v.name] = tf.mul(gs[k], scale)));
           }
           return out;
