@@ -57,11 +57,12 @@ test('project: PCA and t-SNE of a small CSV, files, summary and --json', async (
   assert.equal(readFileSync(path.join(out2, 'embed-tsne.csv'), 'utf8'), readFileSync(path.join(out, 'embed-tsne.csv'), 'utf8'));
 });
 
-test('PCA explained variance and coordinates match scikit-learn', (t) => {
+// More points than dimensions (the covariance path, with a shifted mean) and fewer (the SVD path).
+for (const [n, d] of [[30, 4], [60, 13], [6, 9]]) test(`PCA explained variance and coordinates match scikit-learn (${n} points, ${d} dimensions)`, (t) => {
   const py = requireOracle(t, ['sklearn', 'numpy']);
   if (!py) return;
   const rng = createRng(3);
-  const points = Array.from({ length: 30 }, () => Array.from({ length: 4 }, (_, j) => rng.normal() * (j + 1)));
+  const points = Array.from({ length: n }, () => Array.from({ length: d }, (_, j) => rng.normal() * (j + 1) + 5 - j));
   const res = pca2d(points);
   const script = `import json,sys,numpy as np\nfrom sklearn.decomposition import PCA\nx=np.array(json.load(sys.stdin))\np=PCA().fit(x)\nprint(json.dumps({'ratio':p.explained_variance_ratio_.tolist(),'coords':p.transform(x)[:,:2].tolist()}))`;
   const r = spawnSync(py, ['-c', script], { input: JSON.stringify(points), encoding: 'utf8' });
