@@ -18,6 +18,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../core/rng.js';
 import { lstmLayer } from './lstm_cell.js';
+import { CnnSentimentClassifier } from './cnn.js';
+import { uniform, WordNetwork, type ForwardOptions, type ForwardResult } from './network.js';
+
+export type { ForwardOptions, ForwardResult } from './network.js';
 
 /** Architecture of the classifier; every field is written to run.json and model.json. */
 export interface Sst2ModelConfig {
@@ -41,10 +45,19 @@ export interface Sst2ModelConfig {
    */
   pooling?: Pooling;
   /**
-   * Independently initialised copies of the whole network trained side by side (each on its own
-   * loss), whose probabilities are averaged: an ensemble in one model. Missing = 1.
+   * Independently initialised LSTM networks trained side by side (each on its own loss), whose
+   * probabilities are averaged: an ensemble in one model. Missing = 1.
    */
   members?: number;
+  /**
+   * CNN networks (cnn.ts) in the ensemble besides the LSTMs, after them (members
+   * `members + 1`...). Missing = 0.
+   */
+  cnnMembers?: number;
+  /** Filters per width of each CNN network. Missing = 100. */
+  cnnFilters?: number;
+  /** Window widths (in words) of each CNN network's filters. Missing = CNN_WIDTHS (cnn.ts). */
+  cnnWidths?: number[];
 }
 
 /** Ways to turn the hidden states of a sentence into one vector (see Sst2ModelConfig.pooling). */
@@ -80,35 +93,18 @@ interface LstmCellWeights {
   bias: tf.Variable;
 }
 
-/** Names of the layers whose activations can be extracted (`--layer`). */
-export function featureLayerNames(config: Pick<Sst2ModelConfig, 'layers'>): string[] {
-  return ['embedding', ...Array.from({ length: config.layers }, (_, i) => `lstm${i + 1}`), 'lstm', 'pooled'];
+/**
+ * Names of the layers whose activations can be extracted (`--layer`). The LSTM layers exist
+ * only when the model has LSTM networks (members, missing = 1).
+ */
+export function featureLayerNames(config: Pick<Sst2ModelConfig, 'layers' | 'members'>): string[] {
+  const lstm = (config.members ?? 1) > 0 ? [...Array.from({ length: config.layers }, (_, i) => `lstm${i + 1}`), 'lstm'] : [];
+  return ['embedding', ...lstm, 'pooled'];
 }
 
 /** What each feature layer holds (help text). */
 export const FEATURE_LAYER_HELP =
-  "embedding = mean word vector of the sentence; lstmK = final state of LSTM layer K (both directions concatenated); lstm = the last LSTM layer's final state; pooled = the sentence vector the dense layer sees (the last layer's states pooled over time as --pooling says)";
-
-export interface ForwardOptions {
-  /** Apply dropout (training only). */
-  training: boolean;
-  /** Source of dropout seeds (required when training with dropout > 0). */
-  rng?: Rng;
-  /** Also return these feature layers (names from featureLayerNames). */
-  features?: string[];
-  /**
-   * Added to the word vectors before anything else (adversarial training): [time, batch,
-   * embeddingDim], as wordVectors returns them. One network only.
-   */
-  perturbation?: tf.Tensor3D;
-}
-
-export interface ForwardResult {
-  /** [batch] logits of P(positive) (for an ensemble, the logit of the members' mean probability). */
-  logits: tf.Tensor1D;
-  /** Requested feature layers, each [batch, dim]. */
-  features: Record<string, tf.Tensor2D>;
-}
+  "embedding = mean word vector of the sentence; lstmK = final state of LSTM layer K (both directions concatenated); lstm = the last LSTM layer's final state; pooled = the sentence vector the dense layer sees (the last layer's states pooled over time as --pooling says; for a CNN network its max-pooled filters); in an ensemble, the networks' vectors side by side (LSTM layers from the LSTM networks only)";
 
 /** Orthogonal [n, n] matrix (Gram-Schmidt on a Gaussian matrix), row-major. */
 function orthogonal(n: number, rng: Rng): Float32Array {
@@ -128,52 +124,33 @@ function orthogonal(n: number, rng: Rng): Float32Array {
   return Float32Array.from(q);
 }
 
-function uniform(size: number, limit: number, rng: Rng): Float32Array {
-  return Float32Array.from({ length: size }, () => (rng.next() * 2 - 1) * limit);
-}
-
-/** Variable names must be unique in tfjs: each instance gets a number. */
-let instanceCount = 0;
-
 /** Embedding + LSTM(s) + dense sigmoid classifier over equal-length id batches. */
-export class LstmSentimentClassifier {
+export class LstmSentimentClassifier extends WordNetwork {
   readonly config: Sst2ModelConfig;
   readonly embedding: tf.Variable;
   /** cells[layer][direction], direction 0 = left-to-right, 1 = right-to-left. */
   readonly cells: LstmCellWeights[][];
   readonly denseKernel: tf.Variable;
   readonly denseBias: tf.Variable;
-  private readonly byName = new Map<string, tf.Variable>();
 
   /** Creates fresh weights from `seed`, or wraps `weights` (see namedWeights) when given. */
   constructor(config: Sst2ModelConfig, seed: number, weights?: tf.NamedTensorMap) {
+    super(weights);
     this.config = { ...config, pooling: config.pooling ?? 'last' };
-    if ((config.members ?? 1) !== 1) throw new Error('LstmSentimentClassifier is one network; use createClassifier for an ensemble');
+    if ((config.members ?? 1) !== 1 || (config.cnnMembers ?? 0) !== 0) throw new Error('LstmSentimentClassifier is one network; use createClassifier for an ensemble');
     if (!(POOLINGS as readonly string[]).includes(this.config.pooling!)) throw new Error(`unknown pooling '${this.config.pooling}'`);
-    instanceCount += 1;
-    const instance = instanceCount;
     const rng = createRng(seed);
     const { vocabSize, embeddingDim, units, layers } = config;
     const dirs = config.bidirectional ? 2 : 1;
-    const make = (name: string, shape: number[], init: () => Float32Array): tf.Variable => {
-      const given = weights?.[name];
-      if (weights && !given) throw new Error(`weight ${name} is missing`);
-      if (given && given.shape.join() !== shape.join()) {
-        throw new Error(`weight ${name} has shape [${given.shape}], the configuration needs [${shape}]`);
-      }
-      const v = tf.variable(given ?? tf.tensor(init(), shape), true, `sst2_${instance}/${name}`);
-      this.byName.set(name, v);
-      return v;
-    };
-    this.embedding = make('embedding', [vocabSize, embeddingDim], () => uniform(vocabSize * embeddingDim, 0.05, rng));
+    this.embedding = this.weight('embedding', [vocabSize, embeddingDim], () => uniform(vocabSize * embeddingDim, 0.05, rng));
     this.cells = [];
     for (let l = 0; l < layers; l++) {
       const inDim = l === 0 ? embeddingDim : units * dirs;
       const layer: LstmCellWeights[] = [];
       for (let d = 0; d < dirs; d++) {
         const prefix = `lstm${l + 1}_${d === 0 ? 'fw' : 'bw'}`;
-        const kernel = make(`${prefix}/kernel`, [inDim, 4 * units], () => uniform(inDim * 4 * units, Math.sqrt(6 / (inDim + 4 * units)), rng));
-        const recurrentKernel = make(`${prefix}/recurrent_kernel`, [units, 4 * units], () => {
+        const kernel = this.weight(`${prefix}/kernel`, [inDim, 4 * units], () => uniform(inDim * 4 * units, Math.sqrt(6 / (inDim + 4 * units)), rng));
+        const recurrentKernel = this.weight(`${prefix}/recurrent_kernel`, [units, 4 * units], () => {
           // Four orthogonal [units, units] blocks side by side.
           const out = new Float32Array(units * 4 * units);
           for (let g = 0; g < 4; g++) {
@@ -182,7 +159,7 @@ export class LstmSentimentClassifier {
           }
           return out;
         });
-        const bias = make(`${prefix}/bias`, [4 * units], () => {
+        const bias = this.weight(`${prefix}/bias`, [4 * units], () => {
           const b = new Float32Array(4 * units);
           b.fill(1, units, 2 * units); // forget gate
           return b;
@@ -192,33 +169,8 @@ export class LstmSentimentClassifier {
       this.cells.push(layer);
     }
     const featDim = pooledDim(this.config);
-    this.denseKernel = make('dense/kernel', [featDim, 1], () => uniform(featDim, Math.sqrt(6 / (featDim + 1)), rng));
-    this.denseBias = make('dense/bias', [1], () => new Float32Array(1));
-  }
-
-  /** The networks of the model: this one. */
-  get networks(): LstmSentimentClassifier[] {
-    return [this];
-  }
-
-  /** All trainable variables. */
-  get variables(): tf.Variable[] {
-    return [this.embedding, ...this.cells.flat().flatMap((c) => [c.kernel, c.recurrentKernel, c.bias]), this.denseKernel, this.denseBias];
-  }
-
-  /** Weights by name (the names in the saved model). */
-  namedWeights(): tf.NamedTensorMap {
-    return Object.fromEntries(this.byName);
-  }
-
-  /** Parameters in total. */
-  get parameterCount(): number {
-    return this.variables.reduce((n, v) => n + v.size, 0);
-  }
-
-  /** The [time, batch, embeddingDim] word vectors of a batch (time-major). */
-  wordVectors(ids: tf.Tensor2D): tf.Tensor3D {
-    return tf.gather(this.embedding, ids.transpose()) as tf.Tensor3D;
+    this.denseKernel = this.weight('dense/kernel', [featDim, 1], () => uniform(featDim, Math.sqrt(6 / (featDim + 1)), rng));
+    this.denseBias = this.weight('dense/bias', [1], () => new Float32Array(1));
   }
 
   /**
@@ -229,8 +181,7 @@ export class LstmSentimentClassifier {
   forward(ids: tf.Tensor2D, opts: ForwardOptions): ForwardResult {
     const { units, dropout } = this.config;
     const want = new Set(opts.features ?? []);
-    const drop = <T extends tf.Tensor>(x: T): T =>
-      opts.training && dropout > 0 ? tf.dropout(x, dropout, undefined, opts.rng ? opts.rng.int(2 ** 31) : undefined) as T : x;
+    const drop = this.dropper(dropout, opts);
     const [batch, time] = ids.shape;
     const features: Record<string, tf.Tensor2D> = {};
     // [time, batch, embeddingDim] word vectors, time-major.
@@ -267,10 +218,6 @@ export class LstmSentimentClassifier {
     const logits = tf.add(tf.matMul(drop(pooled), this.denseKernel), this.denseBias).reshape([batch]) as tf.Tensor1D;
     return { logits, features };
   }
-
-  dispose(): void {
-    for (const v of this.variables) v.dispose();
-  }
 }
 
 /** Prefix of the saved weight names of ensemble member k (0-based): member1/, member2/, ... */
@@ -283,7 +230,8 @@ export const memberPrefix = (k: number): string => `member${k + 1}/`;
 export const memberSeed = (seed: number, k: number): number => (seed + k * 1_000_003) % 2 ** 31;
 
 /**
- * An ensemble of `members` independently initialised networks of one architecture. The trainer
+ * An ensemble of independently initialised networks: `members` LSTMs, then `cnnMembers` CNNs
+ * (cnn.ts), each with its own seed (memberSeed of its position). The trainer
  * gives every member its own batch order and word dropout and minimises the sum of the members'
  * losses, whose gradient for each member's weights is that member's own, so the members train as
  * separate runs would (only early stopping is shared: on the ensemble's dev accuracy);
@@ -291,21 +239,25 @@ export const memberSeed = (seed: number, k: number): number => (seed + k * 1_000
  */
 export class EnsembleClassifier {
   readonly config: Sst2ModelConfig;
-  readonly members: LstmSentimentClassifier[];
+  readonly members: Sst2Network[];
 
   constructor(config: Sst2ModelConfig, seed: number, weights?: tf.NamedTensorMap) {
-    const count = config.members ?? 1;
-    if (!Number.isInteger(count) || count < 2) throw new Error(`an ensemble needs at least 2 members, got ${count}`);
-    this.config = { ...config, pooling: config.pooling ?? 'last', members: count };
-    const single: Sst2ModelConfig = { ...this.config, members: 1 };
+    const lstms = config.members ?? 1;
+    const cnns = config.cnnMembers ?? 0;
+    if (!Number.isInteger(lstms) || !Number.isInteger(cnns) || lstms < 0 || cnns < 0 || lstms + cnns < 2) {
+      throw new Error(`an ensemble needs at least 2 networks, got ${lstms} LSTM and ${cnns} CNN`);
+    }
+    this.config = { ...config, pooling: config.pooling ?? 'last', members: lstms, ...(cnns > 0 ? { cnnMembers: cnns } : {}) };
     this.members = [];
     try {
-      for (let k = 0; k < count; k++) {
+      for (let k = 0; k < lstms + cnns; k++) {
         const prefix = memberPrefix(k);
         const own = weights
           ? Object.fromEntries(Object.entries(weights).filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]))
           : undefined;
-        this.members.push(new LstmSentimentClassifier(single, memberSeed(seed, k), own));
+        this.members.push(k < lstms
+          ? new LstmSentimentClassifier({ ...this.config, members: 1, cnnMembers: undefined }, memberSeed(seed, k), own)
+          : new CnnSentimentClassifier({ ...this.config, members: 0, cnnMembers: 1 }, memberSeed(seed, k), own));
       }
     } catch (err) {
       this.dispose();
@@ -314,7 +266,7 @@ export class EnsembleClassifier {
   }
 
   /** The member networks (the trainer gives each its own batches). */
-  get networks(): LstmSentimentClassifier[] {
+  get networks(): Sst2Network[] {
     return this.members;
   }
 
@@ -333,7 +285,8 @@ export class EnsembleClassifier {
 
   /**
    * Runs every member. `logits` is the logit of the mean member probability (so sigmoid(logits)
-   * is the ensemble's P(positive)); each feature layer is the members' features concatenated.
+   * is the ensemble's P(positive)); each feature layer is the features of the members that have
+   * it, concatenated.
    */
   forward(ids: tf.Tensor2D, opts: ForwardOptions): ForwardResult {
     if (opts.perturbation) throw new Error('perturb the word vectors of each member network, not of the ensemble');
@@ -343,7 +296,10 @@ export class EnsembleClassifier {
     const p = tf.clipByValue(tf.div(tf.addN(memberLogits.map((l) => tf.sigmoid(l))), memberLogits.length), eps, 1 - eps);
     const logits = tf.sub(tf.log(p), tf.log1p(tf.neg(p))) as tf.Tensor1D;
     const features: Record<string, tf.Tensor2D> = {};
-    for (const name of opts.features ?? []) features[name] = tf.concat(outs.map((o) => o.features[name]), 1) as tf.Tensor2D;
+    for (const name of opts.features ?? []) {
+      const parts = outs.flatMap((o) => (o.features[name] ? [o.features[name]] : []));
+      if (parts.length > 0) features[name] = (parts.length === 1 ? parts[0] : tf.concat(parts, 1)) as tf.Tensor2D;
+    }
     return { logits, features };
   }
 
@@ -352,10 +308,21 @@ export class EnsembleClassifier {
   }
 }
 
-/** What the trainer, the saved-model reader and predict work with: one network or an ensemble. */
-export type Sst2Classifier = LstmSentimentClassifier | EnsembleClassifier;
+/** One network of any architecture (what an ensemble is made of). */
+export type Sst2Network = LstmSentimentClassifier | CnnSentimentClassifier;
 
-/** One network for `members` 1 (or missing), an ensemble otherwise; fresh from `seed` or wrapping `weights`. */
+/** What the trainer, the saved-model reader and predict work with: one network or an ensemble. */
+export type Sst2Classifier = Sst2Network | EnsembleClassifier;
+
+/**
+ * An ensemble when the config has 2 or more networks (members LSTMs plus cnnMembers CNNs), else
+ * the one network; fresh from `seed` or wrapping `weights`.
+ */
 export function createClassifier(config: Sst2ModelConfig, seed: number, weights?: tf.NamedTensorMap): Sst2Classifier {
-  return (config.members ?? 1) > 1 ? new EnsembleClassifier(config, seed, weights) : new LstmSentimentClassifier({ ...config, members: undefined }, seed, weights);
+  const lstms = config.members ?? 1;
+  const cnns = config.cnnMembers ?? 0;
+  if (lstms + cnns > 1) return new EnsembleClassifier(config, seed, weights);
+  if (cnns === 1) return new CnnSentimentClassifier({ ...config, members: 0, cnnMembers: 1 }, seed, weights);
+  if (lstms !== 1) throw new Error('the model configuration has no network (members 0, cnnMembers 0)');
+  return new LstmSentimentClassifier({ ...config, members: undefined, cnnMembers: undefined }, seed, weights);
 }

@@ -19,7 +19,8 @@ import { CHECKPOINT_DIR, readSst2Checkpoint, writeSst2Checkpoint } from './check
 import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
 import { buildVocabulary, encode, encodeBackoff, lengthBatches, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
-import { createClassifier, featureLayerNames, memberPrefix, POOLINGS, type LstmSentimentClassifier, type Pooling, type Sst2Classifier, type Sst2ModelConfig } from './model.js';
+import { createClassifier, featureLayerNames, memberPrefix, POOLINGS, type Pooling, type Sst2Classifier, type Sst2ModelConfig, type Sst2Network } from './model.js';
+import { CNN_FILTERS, CNN_WIDTHS } from './cnn.js';
 import { loadClassifier, saveClassifier } from './saved.js';
 
 /** Training settings; the defaults live in SST2_DEFAULTS and every run writes them to run.json. */
@@ -48,11 +49,18 @@ export interface Sst2TrainOptions {
    */
   emaDecay: number;
   /**
-   * Networks trained side by side from different random initialisations, whose probabilities
-   * are averaged (see EnsembleClassifier); early stopping and the kept checkpoint follow the
-   * ensemble's dev accuracy. 1 = a single network.
+   * LSTM networks trained side by side from different random initialisations, whose
+   * probabilities are averaged (see EnsembleClassifier); early stopping and the kept checkpoint
+   * follow the ensemble's dev accuracy. 1 = a single network (without --cnn).
    */
   ensemble: number;
+  /**
+   * CNN networks (cnn.ts: n-gram filters, Kim 2014) added to the ensemble after the LSTMs, each
+   * weighing as much as one LSTM in the average (0 = none; `--ensemble 0 --cnn 1` = one CNN).
+   */
+  cnn: number;
+  /** Filters per window width (3, 4, 5 words) of each CNN network. */
+  cnnFilters: number;
   /**
    * How an ensemble stops and which weights it keeps: `ensemble` = every network at the epoch of
    * the best ensemble dev accuracy; `network` = every network at the epoch of its own best dev
@@ -104,6 +112,8 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   weightDecay: 0,
   emaDecay: 0,
   ensemble: 5,
+  cnn: 0,
+  cnnFilters: CNN_FILTERS,
   earlyStopping: 'ensemble',
   adversarial: 0.2,
   units: 128,
@@ -209,7 +219,7 @@ function batchTensors(split: EncodedSplit, idx: number[], wordDropout = 0, rng?:
  * sentence's word vectors (relative, so that growing the embeddings does not shrink it). The
  * result is a constant: no gradient flows through it.
  */
-export function adversarialPerturbation(net: LstmSentimentClassifier, ids: tf.Tensor2D, loss: (logits: tf.Tensor1D) => tf.Scalar,
+export function adversarialPerturbation(net: Sst2Network, ids: tf.Tensor2D, loss: (logits: tf.Tensor1D) => tf.Scalar,
   share: number, rng: Rng): tf.Tensor3D {
   return tf.tidy(() => {
     const words = net.wordVectors(ids);
@@ -221,7 +231,7 @@ export function adversarialPerturbation(net: LstmSentimentClassifier, ids: tf.Te
 }
 
 /** Copies of a network's weights by name (kept while it trains on). */
-function cloneWeights(net: LstmSentimentClassifier): tf.NamedTensorMap {
+function cloneWeights(net: Sst2Network): tf.NamedTensorMap {
   return Object.fromEntries(Object.entries(net.namedWeights()).map(([name, v]) => [name, v.clone()]));
 }
 
@@ -323,9 +333,14 @@ export function lossAndAccuracy(probs: ArrayLike<number>, labels: readonly numbe
 
 /** Checks option values that depend on each other (before anything is written). */
 export function validateOptions(opts: Sst2RunOptions): void {
-  const layers = featureLayerNames(opts);
+  if (opts.ensemble + opts.cnn < 1) {
+    throw new UsageError('--ensemble 0 with --cnn 0 leaves no network to train; give --ensemble N (LSTMs) or --cnn N (CNNs) of at least 1');
+  }
+  const layers = featureLayerNames({ layers: opts.layers, members: opts.ensemble });
   if (!layers.includes(opts.layer)) {
-    throw new UsageError(`--layer '${opts.layer}' does not exist in a ${opts.layers}-layer model; use one of ${layers.join(', ')}`);
+    throw new UsageError(opts.ensemble === 0
+      ? `--layer '${opts.layer}' does not exist in a model of CNN networks only; use one of ${layers.join(', ')}`
+      : `--layer '${opts.layer}' does not exist in a ${opts.layers}-layer model; use one of ${layers.join(', ')}`);
   }
   if (!(POOLINGS as readonly string[]).includes(opts.pooling)) {
     throw new UsageError(`--pooling '${opts.pooling}' is unknown; use one of ${POOLINGS.join(', ')}`);
@@ -344,6 +359,16 @@ function packageVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** The networks of a run in words, e.g. `5 x LSTM (1 layer, bidirectional, 128 units) + 2 x CNN (...)`. */
+export function describeModel(opts: Pick<Sst2TrainOptions, 'ensemble' | 'cnn' | 'cnnFilters' | 'layers' | 'bidirectional' | 'units'>): string {
+  const alone = opts.ensemble + opts.cnn === 1;
+  const parts = [
+    ...(opts.ensemble > 0 ? [`${alone ? '' : `${opts.ensemble} x `}LSTM (${opts.layers} layer${opts.layers > 1 ? 's' : ''}${opts.bidirectional ? ', bidirectional' : ''}, ${opts.units} units)`] : []),
+    ...(opts.cnn > 0 ? [`${alone ? '' : `${opts.cnn} x `}CNN (widths ${CNN_WIDTHS.join('/')}, ${opts.cnnFilters} filters each)`] : []),
+  ];
+  return parts.join(' + ');
 }
 
 /** Learning curves: loss and accuracy per epoch, train vs dev, the best epoch marked. */
@@ -406,7 +431,8 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   const resumed = cliOpts.resume !== undefined ? await readSst2Checkpoint(cliOpts.resume) : undefined;
   // A resumed run continues with the settings it started with.
   const opts: Sst2RunOptions = resumed
-    ? { ...(resumed.state.options as unknown as Sst2RunOptions), out: resumed.outDir, json: cliOpts.json, debug: cliOpts.debug, backend: cliOpts.backend, quiet: cliOpts.quiet, resume: undefined }
+    // (Checkpoints from before --cnn had only LSTM networks.)
+    ? { ...({ cnn: 0, cnnFilters: CNN_FILTERS, ...(resumed.state.options as Partial<Sst2RunOptions>) } as Sst2RunOptions), out: resumed.outDir, json: cliOpts.json, debug: cliOpts.debug, backend: cliOpts.backend, quiet: cliOpts.quiet, resume: undefined }
     : cliOpts;
   validateOptions(opts);
   const log = createLogger(opts.json || opts.quiet);
@@ -427,7 +453,8 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   const config: Sst2ModelConfig = {
     vocabSize: vocab.tokens.length, embeddingDim: opts.embeddingDim, units: opts.units,
     layers: opts.layers, bidirectional: opts.bidirectional, dropout: opts.dropout, pooling: opts.pooling,
-    ...(opts.ensemble > 1 ? { members: opts.ensemble } : {}),
+    ...(opts.ensemble !== 1 || opts.cnn > 0 ? { members: opts.ensemble } : {}),
+    ...(opts.cnn > 0 ? { cnnMembers: opts.cnn, cnnFilters: opts.cnnFilters, cnnWidths: [...CNN_WIDTHS] } : {}),
   };
   const model = createClassifier(config, opts.seed);
   const optimizer = tf.train.adam(opts.learningRate);
@@ -684,6 +711,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
     await writeCsv(path.join(outDir, 'features.csv'), ['id', 'split', 'label', 'predicted', ...Array.from({ length: dim }, (_, j) => `f${j}`)], featureRows);
     log.info(`features: layer '${opts.layer}', ${dim} dimensions, ${featureRows.length} sentences -> features.csv`);
     if (opts.embedPlot !== 'none') {
+      const nets = opts.ensemble + opts.cnn;
       const labelled = featureRows.filter((r) => r[2] !== '');
       const name = (v: string | number) => (Number(v) === 1 ? 'positive' : 'negative');
       projection = await projectFeatures({
@@ -692,7 +720,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         predicted: labelled.map((r) => name(r[3])),
         method: opts.embedPlot,
         outDir,
-        title: `SST-2 ${data.test.labelled ? 'dev+test' : 'dev'} sentences, LSTM layer '${opts.layer}' (${dim}-d${opts.ensemble > 1 ? `: ${opts.ensemble} networks concatenated` : ''})`,
+        title: `SST-2 ${data.test.labelled ? 'dev+test' : 'dev'} sentences, layer '${opts.layer}' (${dim}-d${nets > 1 ? `: ${nets} networks concatenated` : ''})`,
         seed: opts.seed,
         quiet: opts.json || opts.quiet,
       });
@@ -703,7 +731,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
 
   const lastEpoch = rows.length;
   await writeChart(path.join(outDir, 'curves'), curvesSpec(rows, best.epoch,
-    `SST-2 LSTM (${opts.layers} layer${opts.layers > 1 ? 's' : ''}${opts.bidirectional ? ', bidirectional' : ''}, ${opts.units} units${opts.ensemble > 1 ? `, ensemble of ${opts.ensemble}` : ''}${opts.adversarial > 0 ? `, adversarial ${opts.adversarial}` : ''}), seed ${opts.seed}`, perNetwork));
+    `SST-2 ${describeModel(opts)}${opts.adversarial > 0 ? `, adversarial ${opts.adversarial}` : ''}, seed ${opts.seed}`, perNetwork));
   const summary: Sst2Summary = {
     devAccuracy: devM!.acc,
     testAccuracy: testM ? testM.acc : null,

@@ -2,8 +2,8 @@
  * Ctrl-C during `dnnkit sst2` saves a checkpoint after the current batch and exits 130;
  * `--resume` continues it. With the same seed, the interrupted-and-resumed run ends with the same
  * weights, metrics and test accuracy as an uninterrupted run in another process. Run with the
- * weight average, an ensemble, adversarial training and prefix back-off on, so that all their
- * state is part of what must survive.
+ * weight average, an ensemble of two LSTMs and a CNN, adversarial training and prefix back-off on,
+ * so that all their state is part of what must survive.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { BIN, runCli, sst2Subset as subset, tempDir } from '../helpers.js';
 
 const BASE_ARGS = (data: string) => ['sst2', '--data-dir', data, '--epochs', '3', '--patience', '3', '--units', '16', '--embedding-dim', '16',
-  '--batch-size', '16', '--ema-decay', '0.9', '--ensemble', '2', '--adversarial', '0.1', '--oov-prefix', '3',
+  '--batch-size', '16', '--ema-decay', '0.9', '--ensemble', '2', '--cnn', '1', '--cnn-filters', '8', '--adversarial', '0.1', '--oov-prefix', '3',
   '--embed-plot', 'none', '--seed', '5', '--backend', 'wasm'];
 
 /** metrics.csv without the seconds column. */
@@ -75,7 +75,7 @@ test('sst2 --early-stopping network: the kept networks and their best epochs sur
   // The checkpoint's networks continue training while their kept copies (from epoch 1, read back
   // from the model folder on resume) wait to be beaten.
   const metricsCsv = await interruptAndResume(t, ['--early-stopping', 'network', '--patience', '1']);
-  assert.match(metricsCsv.split('\n')[0], /dev_acc_net1,dev_acc_net2$/);
+  assert.match(metricsCsv.split('\n')[0], /dev_acc_net1,dev_acc_net2,dev_acc_net3$/);
 });
 
 test('sst2 --resume of a folder without a checkpoint, or with a damaged one, is a one-line error', async (t) => {
