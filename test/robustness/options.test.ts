@@ -55,8 +55,11 @@ const TABLE: Row[] = [
   ...(['shap', 'explain'] as const).flatMap((c) => (['--patches', '--samples', '--batch'] as const).map((o): Row => [() => [c, '--model', NOWHERE, img], o, []])),
   [() => ['project', csv], '--perplexity', []],
   [() => ['project', csv], '--iterations', []],
-  ...(['--epochs', '--patience', '--batch-size', '--learning-rate', '--units', '--layers', '--embedding-dim', '--min-count', '--max-len', '--train-limit', '--ensemble'] as const)
+  ...(['--epochs', '--patience', '--batch-size', '--learning-rate', '--units', '--layers', '--embedding-dim', '--min-count', '--max-len', '--train-limit', '--cnn-filters'] as const)
     .map((o): Row => [() => ['sst2', '--data-dir', NOWHERE], o, []]),
+  // 0 LSTMs is valid with --cnn N (and 0 CNNs is the default); both 0 is checked before training.
+  [() => ['sst2', '--data-dir', NOWHERE], '--ensemble', ['0']],
+  [() => ['sst2', '--data-dir', NOWHERE], '--cnn', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--clip-norm', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--dropout', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--word-dropout', ['0']],
