@@ -257,7 +257,7 @@ export class EnsembleClassifier {
           : undefined;
         this.members.push(k < lstms
           ? new LstmSentimentClassifier({ ...this.config, members: 1, cnnMembers: undefined }, memberSeed(seed, k), own)
-          : new CnnSentimentClassifier({ ...this.config, members: 0, cnnMembers: 1 }, memberSeed(seed, k), own));
+          : new CnnSentimentClassifier(this.config, memberSeed(seed, k), own)); // it sets its own counts
       }
     } catch (err) {
       this.dispose();
@@ -322,7 +322,7 @@ export function createClassifier(config: Sst2ModelConfig, seed: number, weights?
   const lstms = config.members ?? 1;
   const cnns = config.cnnMembers ?? 0;
   if (lstms + cnns > 1) return new EnsembleClassifier(config, seed, weights);
-  if (cnns === 1) return new CnnSentimentClassifier({ ...config, members: 0, cnnMembers: 1 }, seed, weights);
+  if (cnns === 1) return new CnnSentimentClassifier(config, seed, weights);
   if (lstms !== 1) throw new Error('the model configuration has no network (members 0, cnnMembers 0)');
   return new LstmSentimentClassifier({ ...config, members: undefined, cnnMembers: undefined }, seed, weights);
 }

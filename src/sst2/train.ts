@@ -711,7 +711,6 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
     await writeCsv(path.join(outDir, 'features.csv'), ['id', 'split', 'label', 'predicted', ...Array.from({ length: dim }, (_, j) => `f${j}`)], featureRows);
     log.info(`features: layer '${opts.layer}', ${dim} dimensions, ${featureRows.length} sentences -> features.csv`);
     if (opts.embedPlot !== 'none') {
-      const nets = opts.ensemble + opts.cnn;
       const labelled = featureRows.filter((r) => r[2] !== '');
       const name = (v: string | number) => (Number(v) === 1 ? 'positive' : 'negative');
       projection = await projectFeatures({
@@ -720,7 +719,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         predicted: labelled.map((r) => name(r[3])),
         method: opts.embedPlot,
         outDir,
-        title: `SST-2 ${data.test.labelled ? 'dev+test' : 'dev'} sentences, layer '${opts.layer}' (${dim}-d${nets > 1 ? `: ${nets} networks concatenated` : ''})`,
+        title: `SST-2 ${data.test.labelled ? 'dev+test' : 'dev'} sentences, layer '${opts.layer}' (${dim}-d${nets.length > 1 ? `: ${nets.length} networks concatenated` : ''})`,
         seed: opts.seed,
         quiet: opts.json || opts.quiet,
       });
