@@ -13,6 +13,7 @@
  * window is padded at the end with zero vectors, which every filter sees as ReLU(b).
  *
  * Initialisation as Keras: Glorot-uniform kernels, zero biases, embeddings U(-0.05, 0.05).
+ * Subword vectors (config.subwords) as in the LSTM: see network.ts wordVectors.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../core/rng.js';
@@ -59,6 +60,7 @@ export class CnnSentimentClassifier extends WordNetwork {
     const featDim = cnnPooledDim(this.config);
     this.denseKernel = this.weight('dense/kernel', [featDim, 1], () => uniform(featDim, Math.sqrt(6 / (featDim + 1)), rng));
     this.denseBias = this.weight('dense/bias', [1], () => new Float32Array(1));
+    this.addSubwordVectors(config.subwords, embeddingDim, seed);
   }
 
   /** Feature layers: `embedding` (mean word vector) and `pooled` (the max-pooled filters). */
@@ -67,7 +69,7 @@ export class CnnSentimentClassifier extends WordNetwork {
     const want = new Set(opts.features ?? []);
     const [batch, time] = ids.shape;
     const features: Record<string, tf.Tensor2D> = {};
-    let words = this.wordVectors(ids);
+    let words = this.wordVectors(ids, opts.subwords);
     if (opts.perturbation) words = tf.add(words, opts.perturbation);
     if (want.has('embedding')) features.embedding = words.mean(0) as tf.Tensor2D;
     // [batch, time', embeddingDim], batch-major for conv1d, at least as long as the widest window.

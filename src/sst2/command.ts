@@ -55,6 +55,7 @@ export function register(program: Command): void {
     .option('--min-count <n>', 'words seen fewer times in train become <oov>', intArg('--min-count', 1, 1_000_000), d.minCount)
     .option('--word-dropout <x>', 'share of training tokens replaced by <oov> at random', floatArg('--word-dropout', 0, 1, { maxExclusive: true }), d.wordDropout)
     .option('--oov-prefix <n>', 'unknown words longer than n letters get the vector of their first n letters, learned from training words with that prefix (0 = one <oov> vector for all)', intArg('--oov-prefix', 0, 100), d.oovPrefix)
+    .option('--subwords <n>', 'add to each word vector the mean vector of its character 3- to 5-grams, for the n-grams found in at least n distinct training words, so unknown words get a vector from their pieces (0 = off)', intArg('--subwords', 0, 1_000_000), d.subwords)
     .option('--max-len <n>', 'longest sentence in tokens, longer ones keep their last tokens (default: the longest training sentence)', intArg('--max-len', 1, 100_000))
     .option('--train-limit <n>', 'train on a random subset of this many sentences (quick runs)', intArg('--train-limit', 2, 10_000_000))
     .addOption(new Option('--embed-plot <method>', 'project the extracted features to 2-D').choices([...PROJECTION_CHOICES, 'none']).default(d.embedPlot))

@@ -14,6 +14,12 @@
  * Id 0 (`<pad>`) is reserved for tools that need a rectangular matrix (`padIds` pads at the end);
  * id 1 (`<oov>`) stands for every word not in the vocabulary (with `oovPrefix`, for those whose
  * prefix has no `<oov:PREFIX>` entry: see backoffId).
+ *
+ * Subword vectors (`subwordMinTypes` > 0, after fastText: Bojanowski et al. 2017): every word,
+ * known or not, also has the ids of its character 3- to 5-grams (of `<word>`, the brackets mark
+ * the word's start and end) that occur in at least `subwordMinTypes` distinct training words.
+ * The network adds their mean vector to the word's vector, so an unknown word ("unwatchable")
+ * still gets a vector from the pieces it shares with training words ("watchable", "un...").
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -143,6 +149,24 @@ export interface Vocabulary {
    * prefix (so "unwatchable" can share what "unwatched" taught), else to `<oov>`.
    */
   oovPrefix: number;
+  /** Character n-grams with a vector (id = position); empty when subword vectors are off. */
+  subwords: string[];
+  subwordIndex: Map<string, number>;
+  /** An n-gram has a vector when this many distinct training words contain it (0 = off). */
+  subwordMinTypes: number;
+}
+
+/** Shortest and longest character n-grams of a word's subword vectors. */
+export const SUBWORD_NGRAMS = [3, 5] as const;
+
+/** The distinct character n-grams (SUBWORD_NGRAMS) of `<word>`, sorted. */
+export function charNgrams(word: string): string[] {
+  const w = `<${word}>`;
+  const grams = new Set<string>();
+  for (let n = SUBWORD_NGRAMS[0]; n <= SUBWORD_NGRAMS[1]; n++) {
+    for (let i = 0; i + n <= w.length; i++) grams.add(w.slice(i, i + n));
+  }
+  return [...grams].sort();
 }
 
 /** The vocabulary entry of unknown words that start with `prefix`. */
@@ -158,9 +182,11 @@ export function backoffId(token: string, vocab: Vocabulary): number {
  * Builds the vocabulary from training sentences: words seen at least `minCount` times, most
  * frequent first (ties alphabetical, so the ids are deterministic), then (with `oovPrefix` > 0)
  * the `<oov:PREFIX>` entries of the prefixes of longer words seen at least `minCount` times.
- * `maxLen` defaults to the longest training sentence.
+ * `maxLen` defaults to the longest training sentence. With `subwordMinTypes` > 0, the character
+ * n-grams found in at least that many distinct training words (rare words included), most
+ * widespread first (ties alphabetical).
  */
-export function buildVocabulary(train: readonly Example[], minCount: number, maxLen?: number, oovPrefix = 0): Vocabulary {
+export function buildVocabulary(train: readonly Example[], minCount: number, maxLen?: number, oovPrefix = 0, subwordMinTypes = 0): Vocabulary {
   const counts = new Map<string, number>();
   const prefixes = new Map<string, number>();
   for (const e of train) {
@@ -176,12 +202,22 @@ export function buildVocabulary(train: readonly Example[], minCount: number, max
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .map(([t]) => t);
   const tokens = [PAD_TOKEN, OOV_TOKEN, ...byFrequency(counts), ...byFrequency(prefixes).map(prefixToken)];
+  const gramTypes = new Map<string, number>();
+  if (subwordMinTypes > 0) {
+    for (const word of counts.keys()) for (const g of charNgrams(word)) gramTypes.set(g, (gramTypes.get(g) ?? 0) + 1);
+  }
+  const subwords = [...gramTypes].filter(([, n]) => n >= subwordMinTypes)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([g]) => g);
   return {
     tokens,
     index: new Map(tokens.map((t, i) => [t, i])),
     minCount,
     maxLen: maxLen ?? Math.max(1, ...train.map((e) => e.tokens.length)),
     oovPrefix,
+    subwords,
+    subwordIndex: new Map(subwords.map((g, i) => [g, i])),
+    subwordMinTypes,
   };
 }
 
@@ -195,6 +231,36 @@ export function encode(tokens: readonly string[], vocab: Vocabulary): Int32Array
 /** For every token that encode keeps, the id it would have if it were unknown (what word dropout puts in its place). */
 export function encodeBackoff(tokens: readonly string[], vocab: Vocabulary): Int32Array {
   return Int32Array.from(truncate(tokens, vocab), (t) => backoffId(t, vocab));
+}
+
+/** For every token that encode keeps, the ids of its character n-grams that have a vector (none when subwords are off). */
+export function encodeSubwords(tokens: readonly string[], vocab: Vocabulary): Int32Array[] {
+  return truncate(tokens, vocab).map((t) => Int32Array.from(charNgrams(t).map((g) => vocab.subwordIndex.get(g) ?? -1).filter((id) => id >= 0)));
+}
+
+/**
+ * The subword ids of a batch of equal-length sentences (each a list of per-token id lists, as
+ * encodeSubwords returns), flattened for a segment sum: `ids[j]` belongs to the token at
+ * time-major position `positions[j]` (= time * batch + sentence) and weighs `weights[j]` = 1 /
+ * that token's n-gram count, so the sum per position is the mean n-gram vector.
+ */
+export function flattenSubwords(sentences: readonly (readonly Int32Array[])[]): { ids: Int32Array; positions: Int32Array; weights: Float32Array } {
+  const batch = sentences.length;
+  let n = 0;
+  for (const s of sentences) for (const t of s) n += t.length;
+  const ids = new Int32Array(n);
+  const positions = new Int32Array(n);
+  const weights = new Float32Array(n);
+  let j = 0;
+  sentences.forEach((s, b) => s.forEach((grams, t) => {
+    for (const g of grams) {
+      ids[j] = g;
+      positions[j] = t * batch + b;
+      weights[j] = 1 / grams.length;
+      j++;
+    }
+  }));
+  return { ids, positions, weights };
 }
 
 /** Pads (at the end, with `<pad>`) id sequences to a [n, maxLen] row-major matrix. */
@@ -244,13 +310,14 @@ export async function saveVocabulary(vocab: Vocabulary, dir: string): Promise<vo
   await writeFileAtomic(path.join(dir, VOCAB_FILE), JSON.stringify({
     format: 'dnnkit-sst2-vocab', padId: PAD_ID, oovId: OOV_ID, minCount: vocab.minCount, maxLen: vocab.maxLen, oovPrefix: vocab.oovPrefix,
     truncation: 'keep the last maxLen tokens', tokenizer: 'lower-case, split on white space', tokens: vocab.tokens,
+    ...(vocab.subwords.length > 0 ? { subwordMinTypes: vocab.subwordMinTypes, subwordNgrams: SUBWORD_NGRAMS, subwords: vocab.subwords } : {}),
   }));
 }
 
 export async function loadVocabulary(dir: string): Promise<Vocabulary> {
   const file = path.join(dir, VOCAB_FILE);
   await assertReadableFile(file, 'vocabulary');
-  let json: { format?: string; tokens?: unknown; minCount?: number; maxLen?: number; oovPrefix?: number };
+  let json: { format?: string; tokens?: unknown; minCount?: number; maxLen?: number; oovPrefix?: number; subwords?: unknown; subwordMinTypes?: number };
   try {
     json = JSON.parse(await fsp.readFile(file, 'utf8'));
   } catch (err) {
@@ -259,6 +326,14 @@ export async function loadVocabulary(dir: string): Promise<Vocabulary> {
   if (json.format !== 'dnnkit-sst2-vocab' || !Array.isArray(json.tokens) || typeof json.maxLen !== 'number') {
     throw new InputError(`${file} is not a dnnkit SST-2 vocabulary; give the --model directory that dnnkit sst2 wrote`);
   }
+  if (json.subwords !== undefined && !Array.isArray(json.subwords)) {
+    throw new InputError(`${file}: 'subwords' is not a list of character n-grams; re-run dnnkit sst2 to write it`);
+  }
   const tokens = json.tokens as string[];
-  return { tokens, index: new Map(tokens.map((t, i) => [t, i])), minCount: json.minCount ?? 1, maxLen: json.maxLen, oovPrefix: json.oovPrefix ?? 0 };
+  // Vocabularies written before subword vectors have none.
+  const subwords = (json.subwords ?? []) as string[];
+  return {
+    tokens, index: new Map(tokens.map((t, i) => [t, i])), minCount: json.minCount ?? 1, maxLen: json.maxLen, oovPrefix: json.oovPrefix ?? 0,
+    subwords, subwordIndex: new Map(subwords.map((g, i) => [g, i])), subwordMinTypes: json.subwordMinTypes ?? 0,
+  };
 }

@@ -58,6 +58,11 @@ export interface Sst2ModelConfig {
   cnnFilters?: number;
   /** Window widths (in words) of each CNN network's filters. Missing = CNN_WIDTHS (cnn.ts). */
   cnnWidths?: number[];
+  /**
+   * Character n-gram vectors per network (the vocabulary's subwords), added as a mean to each
+   * word vector (see data.ts). Missing or 0 = none.
+   */
+  subwords?: number;
 }
 
 /** Ways to turn the hidden states of a sentence into one vector (see Sst2ModelConfig.pooling). */
@@ -171,6 +176,7 @@ export class LstmSentimentClassifier extends WordNetwork {
     const featDim = pooledDim(this.config);
     this.denseKernel = this.weight('dense/kernel', [featDim, 1], () => uniform(featDim, Math.sqrt(6 / (featDim + 1)), rng));
     this.denseBias = this.weight('dense/bias', [1], () => new Float32Array(1));
+    this.addSubwordVectors(config.subwords, embeddingDim, seed);
   }
 
   /**
@@ -185,7 +191,7 @@ export class LstmSentimentClassifier extends WordNetwork {
     const [batch, time] = ids.shape;
     const features: Record<string, tf.Tensor2D> = {};
     // [time, batch, embeddingDim] word vectors, time-major.
-    let words = this.wordVectors(ids);
+    let words = this.wordVectors(ids, opts.subwords);
     if (opts.perturbation) words = tf.add(words, opts.perturbation);
     if (want.has('embedding')) features.embedding = words.mean(0) as tf.Tensor2D;
     let seq: tf.Tensor3D = drop(words);

@@ -4,7 +4,19 @@
  * forward contract the trainer, the ensemble and the saved-model reader rely on.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../core/rng.js';
+import { createRng, type Rng } from '../core/rng.js';
+import { subwordBag } from './subword_bag.js';
+
+/**
+ * The character n-grams of a batch's tokens (data.ts flattenSubwords), for a network with
+ * subword vectors: n-gram `ids[j]` adds `weights[j]` times its vector to the word vector at
+ * time-major position `positions[j]` (time * batch + sentence).
+ */
+export interface SubwordTensors {
+  ids: tf.Tensor1D;
+  positions: tf.Tensor1D;
+  weights: tf.Tensor1D;
+}
 
 export interface ForwardOptions {
   /** Apply dropout (training only). */
@@ -18,6 +30,8 @@ export interface ForwardOptions {
    * embeddingDim], as wordVectors returns them. One network only.
    */
   perturbation?: tf.Tensor3D;
+  /** The batch's subword ids: required by a network with subword vectors, ignored by others. */
+  subwords?: SubwordTensors;
 }
 
 export interface ForwardResult {
@@ -45,6 +59,8 @@ let instanceCount = 0;
 export abstract class WordNetwork {
   /** The [vocabSize, embeddingDim] word vectors. */
   abstract readonly embedding: tf.Variable;
+  /** The [subwords, embeddingDim] character n-gram vectors, when the network has them. */
+  subwordEmbedding?: tf.Variable;
   private readonly byName = new Map<string, tf.Variable>();
   private readonly instance = ++instanceCount;
 
@@ -83,9 +99,29 @@ export abstract class WordNetwork {
     return this.variables.reduce((n, v) => n + v.size, 0);
   }
 
-  /** The [time, batch, embeddingDim] word vectors of a batch (time-major). */
-  wordVectors(ids: tf.Tensor2D): tf.Tensor3D {
-    return tf.gather(this.embedding, ids.transpose()) as tf.Tensor3D;
+  /**
+   * Creates the subword vectors (call last in the constructor, so that the other weights are
+   * the same with and without them): U(-0.05, 0.05) as the word vectors, from a random stream of
+   * their own (seeded from the network's seed).
+   */
+  protected addSubwordVectors(count: number | undefined, embeddingDim: number, seed: number): void {
+    if (!count) return;
+    const rng = createRng((seed + 7_654_321) % 2 ** 31);
+    this.subwordEmbedding = this.weight('subword_embedding', [count, embeddingDim], () => uniform(count * embeddingDim, 0.05, rng));
+  }
+
+  /**
+   * The [time, batch, embeddingDim] word vectors of a batch (time-major): each word's vector,
+   * plus with subword vectors the mean vector of its character n-grams.
+   */
+  wordVectors(ids: tf.Tensor2D, subwords?: SubwordTensors): tf.Tensor3D {
+    const words = tf.gather(this.embedding, ids.transpose()) as tf.Tensor3D;
+    if (!this.subwordEmbedding) return words;
+    if (!subwords) throw new Error('this network has subword vectors: give the batch\'s subword ids (ForwardOptions.subwords)');
+    if (subwords.ids.size === 0) return words;
+    const [batch, time] = ids.shape;
+    const mean = subwordBag(this.subwordEmbedding as tf.Tensor2D, subwords.ids, subwords.positions, subwords.weights, time * batch);
+    return tf.add(words, mean.reshape(words.shape)) as tf.Tensor3D;
   }
 
   /**

@@ -2,7 +2,7 @@
 import { initBackend } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
-import { encode, tokenize } from './data.js';
+import { encode, encodeSubwords, tokenize } from './data.js';
 import { loadClassifier } from './saved.js';
 import { predictSplit } from './train.js';
 
@@ -16,7 +16,7 @@ export interface Prediction {
   /** P(positive) in [0, 1]. */
   positive: number;
   label: 'positive' | 'negative';
-  /** Words the model has no vector for (mapped to <oov>). */
+  /** Words the model has no vector of their own for (mapped to <oov>; with subword vectors they still get their n-grams'). */
   unknownWords: string[];
 }
 
@@ -29,7 +29,8 @@ export async function runPredict(opts: PredictOptions & Pick<CommonOptions, 'bac
   const { model, vocab } = await loadClassifier(opts.model);
   try {
     const ids = tokens.map((t) => encode(t, vocab));
-    const { probs } = await predictSplit(model, { ids }, 64);
+    const subwords = vocab.subwords.length > 0 ? tokens.map((t) => encodeSubwords(t, vocab)) : undefined;
+    const { probs } = await predictSplit(model, { ids, subwords }, 64);
     const predictions = sentences.map((sentence, i) => ({
       sentence,
       positive: probs[i],

@@ -59,6 +59,9 @@ export async function loadClassifier(dir: string): Promise<{ model: Sst2Classifi
   if (vocab.tokens.length !== json.config.vocabSize) {
     throw new InputError(`${dir}: vocab.json has ${vocab.tokens.length} words but the model expects ${json.config.vocabSize}; the files do not belong together`);
   }
+  if (vocab.subwords.length !== (json.config.subwords ?? 0)) {
+    throw new InputError(`${dir}: vocab.json has ${vocab.subwords.length} subwords but the model expects ${json.config.subwords ?? 0}; the files do not belong together`);
+  }
   const weights = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, specs);
   try {
     const model = createClassifier(json.config, 0, weights);

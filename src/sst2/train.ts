@@ -18,10 +18,11 @@ import { watchInterrupts, yieldToEventLoop } from '../core/interrupt.js';
 import { CHECKPOINT_DIR, readSst2Checkpoint, writeSst2Checkpoint } from './checkpoint.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
-import { buildVocabulary, encode, encodeBackoff, lengthBatches, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
+import { buildVocabulary, encode, encodeBackoff, encodeSubwords, flattenSubwords, lengthBatches, SUBWORD_NGRAMS, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
 import { createClassifier, featureLayerNames, memberPrefix, POOLINGS, type Pooling, type Sst2Classifier, type Sst2ModelConfig, type Sst2Network } from './model.js';
 import { CNN_FILTERS, CNN_WIDTHS } from './cnn.js';
 import { loadClassifier, saveClassifier } from './saved.js';
+import type { SubwordTensors } from './network.js';
 
 /** Training settings; the defaults live in SST2_DEFAULTS and every run writes them to run.json. */
 export interface Sst2TrainOptions {
@@ -92,6 +93,11 @@ export interface Sst2TrainOptions {
   wordDropout: number;
   /** Unknown words longer than this back off to a vector of their first this-many letters (0 = all share <oov>). */
   oovPrefix: number;
+  /**
+   * Subword vectors: character 3- to 5-gram vectors, of the n-grams found in at least this many
+   * distinct training words, whose mean is added to each word's vector (0 = off).
+   */
+  subwords: number;
   /** Longest sentence kept (tokens); undefined = the longest training sentence. */
   maxLen?: number;
   /** Train on only the first N training sentences (quick runs, tests); undefined = all. */
@@ -125,6 +131,7 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   minCount: 2,
   wordDropout: 0.1,
   oovPrefix: 0,
+  subwords: 0,
   maxLen: undefined,
   trainLimit: undefined,
   embedPlot: 'pca',
@@ -181,6 +188,8 @@ interface EncodedSplit {
   ids: Int32Array[];
   /** Per token, the id it would have if unknown (backoffId): what word dropout substitutes. */
   backoff: Int32Array[];
+  /** Per sentence, per token, its character n-gram ids (encodeSubwords); undefined without subword vectors. */
+  subwords?: Int32Array[][];
   labels: number[];
   examples: Example[];
 }
@@ -189,6 +198,7 @@ function encodeSplit(examples: Example[], vocab: Vocabulary): EncodedSplit {
   return {
     ids: examples.map((e) => encode(e.tokens, vocab)),
     backoff: examples.map((e) => encodeBackoff(e.tokens, vocab)),
+    ...(vocab.subwords.length > 0 ? { subwords: examples.map((e) => encodeSubwords(e.tokens, vocab)) } : {}),
     labels: examples.map((e) => (e.label === null ? -1 : e.label)),
     examples,
   };
@@ -198,9 +208,10 @@ function encodeSplit(examples: Example[], vocab: Vocabulary): EncodedSplit {
  * Batch tensors: ids [batch, time] int32 and labels [batch] float32. With `wordDropout` > 0,
  * that share of the tokens becomes unknown (drawn from `rng`): `<oov>`, or the word's prefix entry
  * with --oov-prefix, so the model cannot lean on single rare words and the unknown-word vectors
- * learn what an unknown word at test time looks like.
+ * learn what an unknown word at test time looks like. A dropped word keeps its subword ids (as an
+ * unknown word at test time has them).
  */
-function batchTensors(split: EncodedSplit, idx: number[], wordDropout = 0, rng?: Rng): { ids: tf.Tensor2D; labels: tf.Tensor1D } {
+function batchTensors(split: EncodedSplit, idx: number[], wordDropout = 0, rng?: Rng): { ids: tf.Tensor2D; labels: tf.Tensor1D; subwords?: SubwordTensors } {
   const time = split.ids[idx[0]].length;
   const flat = new Int32Array(idx.length * time);
   idx.forEach((i, k) => flat.set(split.ids[i], k * time));
@@ -210,8 +221,21 @@ function batchTensors(split: EncodedSplit, idx: number[], wordDropout = 0, rng?:
   return {
     ids: tf.tensor2d(flat, [idx.length, time], 'int32'),
     labels: tf.tensor1d(idx.map((i) => Math.max(0, split.labels[i])), 'float32'),
+    ...(split.subwords ? { subwords: subwordTensors(split.subwords, idx) } : {}),
   };
 }
+
+/** The subword tensors of the sentences `idx` of a split (see flattenSubwords). */
+export function subwordTensors(subwords: readonly Int32Array[][], idx: readonly number[]): SubwordTensors {
+  const flat = flattenSubwords(idx.map((i) => subwords[i]));
+  return {
+    ids: tf.tensor1d(flat.ids, 'int32'),
+    positions: tf.tensor1d(flat.positions, 'int32'),
+    weights: tf.tensor1d(flat.weights, 'float32'),
+  };
+}
+
+const disposeSubwords = (s?: SubwordTensors): tf.Tensor[] => (s ? [s.ids, s.positions, s.weights] : []);
 
 /**
  * The adversarial direction for a network's word vectors (Miyato et al. 2017): the gradient of
@@ -220,10 +244,10 @@ function batchTensors(split: EncodedSplit, idx: number[], wordDropout = 0, rng?:
  * result is a constant: no gradient flows through it.
  */
 export function adversarialPerturbation(net: Sst2Network, ids: tf.Tensor2D, loss: (logits: tf.Tensor1D) => tf.Scalar,
-  share: number, rng: Rng): tf.Tensor3D {
+  share: number, rng: Rng, subwords?: SubwordTensors): tf.Tensor3D {
   return tf.tidy(() => {
-    const words = net.wordVectors(ids);
-    const g = tf.grad((p: tf.Tensor) => loss(net.forward(ids, { training: true, rng, perturbation: p as tf.Tensor3D }).logits))(tf.zerosLike(words));
+    const words = net.wordVectors(ids, subwords);
+    const g = tf.grad((p: tf.Tensor) => loss(net.forward(ids, { training: true, rng, perturbation: p as tf.Tensor3D, subwords }).logits))(tf.zerosLike(words));
     // Norms per sentence: over time and the vector dimension, [1, batch, 1].
     const norm = (t: tf.Tensor) => tf.sqrt(tf.sum(tf.square(t), [0, 2], true));
     return tf.mul(g, tf.div(tf.mul(norm(words), share), tf.add(norm(g), 1e-12))) as tf.Tensor3D;
@@ -294,7 +318,7 @@ export class WeightAverage {
 }
 
 /** P(positive) for every sentence of a split, plus requested features (rows in split order). */
-export async function predictSplit(model: Sst2Classifier, split: { ids: Int32Array[] }, batchSize: number, featureLayer?: string)
+export async function predictSplit(model: Sst2Classifier, split: { ids: Int32Array[]; subwords?: Int32Array[][] }, batchSize: number, featureLayer?: string)
   : Promise<{ probs: Float32Array; features: Float32Array[] }> {
   const probs = new Float32Array(split.ids.length);
   const features: Float32Array[] = new Array(split.ids.length);
@@ -303,7 +327,8 @@ export async function predictSplit(model: Sst2Classifier, split: { ids: Int32Arr
       const time = split.ids[idx[0]].length;
       const flat = new Int32Array(idx.length * time);
       idx.forEach((i, k) => flat.set(split.ids[i], k * time));
-      const res = model.forward(tf.tensor2d(flat, [idx.length, time], 'int32'), { training: false, features: featureLayer ? [featureLayer] : [] });
+      const subwords = split.subwords ? subwordTensors(split.subwords, idx) : undefined;
+      const res = model.forward(tf.tensor2d(flat, [idx.length, time], 'int32'), { training: false, features: featureLayer ? [featureLayer] : [], subwords });
       return [tf.sigmoid(res.logits), ...(featureLayer ? [res.features[featureLayer]] : [])];
     });
     const p = (await out[0].data()) as Float32Array;
@@ -431,8 +456,8 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   const resumed = cliOpts.resume !== undefined ? await readSst2Checkpoint(cliOpts.resume) : undefined;
   // A resumed run continues with the settings it started with.
   const opts: Sst2RunOptions = resumed
-    // (Checkpoints from before --cnn had only LSTM networks.)
-    ? { ...({ cnn: 0, cnnFilters: CNN_FILTERS, ...(resumed.state.options as Partial<Sst2RunOptions>) } as Sst2RunOptions), out: resumed.outDir, json: cliOpts.json, debug: cliOpts.debug, backend: cliOpts.backend, quiet: cliOpts.quiet, resume: undefined }
+    // (Checkpoints from before --cnn had only LSTM networks, from before --subwords no subword vectors.)
+    ? { ...({ cnn: 0, cnnFilters: CNN_FILTERS, subwords: 0, ...(resumed.state.options as Partial<Sst2RunOptions>) } as Sst2RunOptions), out: resumed.outDir, json: cliOpts.json, debug: cliOpts.debug, backend: cliOpts.backend, quiet: cliOpts.quiet, resume: undefined }
     : cliOpts;
   validateOptions(opts);
   const log = createLogger(opts.json || opts.quiet);
@@ -444,8 +469,9 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
 
   const rng = createRng(opts.seed);
   const trainExamples = opts.trainLimit ? rng.shuffled(data.train.examples).slice(0, opts.trainLimit) : data.train.examples;
-  const vocab = buildVocabulary(trainExamples, opts.minCount, opts.maxLen, opts.oovPrefix ?? 0);
+  const vocab = buildVocabulary(trainExamples, opts.minCount, opts.maxLen, opts.oovPrefix ?? 0, opts.subwords);
   log.info(`vocabulary ${vocab.tokens.length} words (min count ${opts.minCount}); max length ${vocab.maxLen} tokens; dev OOV ${(100 * oovRate(data.dev.examples, vocab)).toFixed(1)}%${vocab.oovPrefix > 0 ? ` (${(100 * oovRate(data.dev.examples, vocab, true)).toFixed(1)}% without a ${vocab.oovPrefix}-letter prefix entry)` : ''}`);
+  if (opts.subwords > 0) log.info(`subword vectors: ${vocab.subwords.length} character ${SUBWORD_NGRAMS.join('- to ')}-grams found in at least ${opts.subwords} training words`);
   const train = encodeSplit(trainExamples, vocab);
   const dev = encodeSplit(data.dev.examples, vocab);
   const test = encodeSplit(data.test.examples, vocab);
@@ -455,6 +481,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
     layers: opts.layers, bidirectional: opts.bidirectional, dropout: opts.dropout, pooling: opts.pooling,
     ...(opts.ensemble !== 1 || opts.cnn > 0 ? { members: opts.ensemble } : {}),
     ...(opts.cnn > 0 ? { cnnMembers: opts.cnn, cnnFilters: opts.cnnFilters, cnnWidths: [...CNN_WIDTHS] } : {}),
+    ...(vocab.subwords.length > 0 ? { subwords: vocab.subwords.length } : {}),
   };
   const model = createClassifier(config, opts.seed);
   const optimizer = tf.train.adam(opts.learningRate);
@@ -545,7 +572,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         const inputs = idxs.map((idx) => batchTensors(train, idx, opts.wordDropout, rng));
         const loss = (k: number, logits: tf.Tensor1D) => tf.losses.sigmoidCrossEntropy(inputs[k].labels, logits) as tf.Scalar;
         const perturbations = opts.adversarial > 0
-          ? training.map((net, k) => adversarialPerturbation(net, inputs[k].ids, (l) => loss(k, l), opts.adversarial, rng))
+          ? training.map((net, k) => adversarialPerturbation(net, inputs[k].ids, (l) => loss(k, l), opts.adversarial, rng, inputs[k].subwords))
           : undefined;
         const probs: tf.Tensor1D[] = [];
         // Each network's loss on its unperturbed batch (reported).
@@ -555,11 +582,11 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         // except against its epsilon, and that slows the rarely seen word vectors.)
         const { value, grads } = tf.variableGrads(() => {
           const terms = training.flatMap((net, k) => {
-            const { logits } = net.forward(inputs[k].ids, { training: true, rng });
+            const { logits } = net.forward(inputs[k].ids, { training: true, rng, subwords: inputs[k].subwords });
             probs.push(tf.keep(tf.sigmoid(logits)));
             const clean = loss(k, logits);
             cleanLosses.push(tf.keep(clean));
-            return perturbations ? [clean, loss(k, net.forward(inputs[k].ids, { training: true, rng, perturbation: perturbations[k] }).logits)] : [clean];
+            return perturbations ? [clean, loss(k, net.forward(inputs[k].ids, { training: true, rng, perturbation: perturbations[k], subwords: inputs[k].subwords }).logits)] : [clean];
           });
           return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
         }, training.flatMap((net) => net.variables));
@@ -589,7 +616,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         average?.update();
         const lossVals = await Promise.all(cleanLosses.map((l) => l.data()));
         const probVals = await Promise.all(probs.map((p) => p.data()));
-        tf.dispose([value, ...probs, ...inputs.flatMap((t) => [t.ids, t.labels]), ...cleanLosses.filter((l) => l !== value), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
+        tf.dispose([value, ...probs, ...inputs.flatMap((t) => [t.ids, t.labels, ...disposeSubwords(t.subwords)]), ...cleanLosses.filter((l) => l !== value), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
         // Per epoch every network sees every sentence once: the counts are averaged over the networks.
         idxs.forEach((idx, k) => {
           lossSum += (lossVals[k][0] * idx.length) / training.length;
@@ -730,7 +757,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
 
   const lastEpoch = rows.length;
   await writeChart(path.join(outDir, 'curves'), curvesSpec(rows, best.epoch,
-    `SST-2 ${describeModel(opts)}${opts.adversarial > 0 ? `, adversarial ${opts.adversarial}` : ''}, seed ${opts.seed}`, perNetwork));
+    `SST-2 ${describeModel(opts)}${opts.subwords > 0 ? ', subword vectors' : ''}${opts.adversarial > 0 ? `, adversarial ${opts.adversarial}` : ''}, seed ${opts.seed}`, perNetwork));
   const summary: Sst2Summary = {
     devAccuracy: devM!.acc,
     testAccuracy: testM ? testM.acc : null,

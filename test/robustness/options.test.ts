@@ -67,6 +67,7 @@ const TABLE: Row[] = [
   [() => ['sst2', '--data-dir', NOWHERE], '--ema-decay', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--adversarial', ['0']],
   [() => ['sst2', '--data-dir', NOWHERE], '--oov-prefix', ['0']],
+  [() => ['sst2', '--data-dir', NOWHERE], '--subwords', ['0']],
 ];
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -2,8 +2,8 @@
  * Ctrl-C during `dnnkit sst2` saves a checkpoint after the current batch and exits 130;
  * `--resume` continues it. With the same seed, the interrupted-and-resumed run ends with the same
  * weights, metrics and test accuracy as an uninterrupted run in another process. Run with the
- * weight average, an ensemble of two LSTMs and a CNN, adversarial training and prefix back-off on,
- * so that all their state is part of what must survive.
+ * weight average, an ensemble of two LSTMs and a CNN, adversarial training, prefix back-off and
+ * subword vectors on, so that all their state is part of what must survive.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { BIN, runCli, sst2Subset as subset, tempDir } from '../helpers.js';
 
 const BASE_ARGS = (data: string) => ['sst2', '--data-dir', data, '--epochs', '3', '--patience', '3', '--units', '16', '--embedding-dim', '16',
   '--batch-size', '16', '--ema-decay', '0.9', '--ensemble', '2', '--cnn', '1', '--cnn-filters', '8', '--adversarial', '0.1', '--oov-prefix', '3',
-  '--embed-plot', 'none', '--seed', '5', '--backend', 'wasm'];
+  '--subwords', '3', '--embed-plot', 'none', '--seed', '5', '--backend', 'wasm'];
 
 /** metrics.csv without the seconds column. */
 const metrics = (dir: string) => readFileSync(path.join(dir, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 5).join(','));

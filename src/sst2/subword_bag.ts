@@ -1,0 +1,122 @@
+/**
+ * The weighted bag of subword vectors as one kernel with its gradient kernel:
+ *   out[positions[j]] += weights[j] * table[ids[j]]          out [numPositions, dim]
+ *   dTable[ids[j]]    += weights[j] * dOut[positions[j]]     dTable [rows, dim]
+ * Composed from tf ops (gather, multiply, unsortedSegmentSum) the same sum costs a [n-grams, dim]
+ * intermediate each way, and the gradient of unsortedSegmentSum goes through a broadcast
+ * LogicalAnd that the wasm backend runs in JavaScript element by element: about 150 ms of a
+ * 190 ms training step (32 sentences of 20 words, ~10 n-grams a word). These loops touch each
+ * n-gram's row once. They run over the backend's buffers (views of the wasm heap; readSync on
+ * cpu and tensorflow), as the LSTM cell kernels do. Values and gradients are checked against
+ * plain loops in test/sst2/subwords.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export const SUBWORD_BAG = 'DnnkitSubwordBag';
+export const SUBWORD_BAG_GRAD = 'DnnkitSubwordBagGrad';
+
+type Backend = tf.KernelBackend & {
+  makeOutput?: (shape: number[], dtype: tf.DataType) => tf.TensorInfo;
+  typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array | Int32Array;
+  makeTensorInfo: (shape: number[], dtype: tf.DataType, values?: Float32Array) => tf.TensorInfo;
+};
+
+interface BagInputs { ids: tf.TensorInfo; positions: tf.TensorInfo; weights: tf.TensorInfo }
+
+/**
+ * Allocates a zeroed float32 output of `shape` and calls `body` with views of the source, the
+ * bag's index arrays and the output (on wasm the views are taken after the allocation, which may
+ * grow the heap and detach older views).
+ */
+function scatter(backend: Backend, source: tf.TensorInfo, bag: BagInputs, shape: number[],
+  body: (src: Float32Array, ids: Int32Array, positions: Int32Array, weights: Float32Array, out: Float32Array) => void): tf.TensorInfo {
+  if (source.dtype !== 'float32' || bag.weights.dtype !== 'float32' || bag.ids.dtype !== 'int32' || bag.positions.dtype !== 'int32') {
+    throw new Error(`${SUBWORD_BAG}: needs float32 vectors and weights, int32 ids and positions`);
+  }
+  const n = bag.ids.shape[0];
+  if (bag.positions.shape[0] !== n || bag.weights.shape[0] !== n) throw new Error(`${SUBWORD_BAG}: ids, positions and weights differ in length`);
+  const view = (t: tf.TensorInfo) => (backend.typedArrayFromHeap ? backend.typedArrayFromHeap(t) : backend.readSync(t.dataId) as Float32Array | Int32Array);
+  if (backend.makeOutput && backend.typedArrayFromHeap) {
+    const out = backend.makeOutput(shape, 'float32');
+    const outVals = backend.typedArrayFromHeap(out) as Float32Array;
+    outVals.fill(0);
+    body(view(source) as Float32Array, view(bag.ids) as Int32Array, view(bag.positions) as Int32Array, view(bag.weights) as Float32Array, outVals);
+    return out;
+  }
+  const outVals = new Float32Array(shape[0] * shape[1]);
+  body(view(source) as Float32Array, view(bag.ids) as Int32Array, view(bag.positions) as Int32Array, view(bag.weights) as Float32Array, outVals);
+  return backend.makeTensorInfo(shape, 'float32', outVals);
+}
+
+/** out[positions[j]] += weights[j] * table[ids[j]]. */
+const bagForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { table, ...bag } = inputs as unknown as BagInputs & { table: tf.TensorInfo };
+  const { numPositions } = attrs as unknown as { numPositions: number };
+  const [rows, dim] = table.shape;
+  return scatter(backend as Backend, table, bag, [numPositions, dim], (src, ids, positions, weights, out) => {
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j];
+      const p = positions[j];
+      if (id < 0 || id >= rows || p < 0 || p >= numPositions) throw new Error(`${SUBWORD_BAG}: n-gram ${j} (id ${id}, position ${p}) is out of range`);
+      const w = weights[j];
+      const s = id * dim;
+      const d = p * dim;
+      for (let e = 0; e < dim; e++) out[d + e] += w * src[s + e];
+    }
+  });
+};
+
+/** dTable[ids[j]] += weights[j] * dy[positions[j]]. */
+const bagBackward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, ...bag } = inputs as unknown as BagInputs & { dy: tf.TensorInfo };
+  const { rows } = attrs as unknown as { rows: number };
+  const [numPositions, dim] = dy.shape;
+  return scatter(backend as Backend, dy, bag, [rows, dim], (src, ids, positions, weights, out) => {
+    for (let j = 0; j < ids.length; j++) {
+      const id = ids[j];
+      const p = positions[j];
+      if (id < 0 || id >= rows || p < 0 || p >= numPositions) throw new Error(`${SUBWORD_BAG_GRAD}: n-gram ${j} (id ${id}, position ${p}) is out of range`);
+      const w = weights[j];
+      const s = p * dim;
+      const d = id * dim;
+      for (let e = 0; e < dim; e++) out[d + e] += w * src[s + e];
+    }
+  });
+};
+
+const registeredFor = new Set<string>();
+
+function ensureKernels(): void {
+  const backendName = tf.getBackend();
+  if (registeredFor.has(backendName)) return;
+  if (tf.getKernel(SUBWORD_BAG, backendName) === undefined) {
+    tf.registerKernel({ kernelName: SUBWORD_BAG, backendName, kernelFunc: bagForward });
+    tf.registerKernel({ kernelName: SUBWORD_BAG_GRAD, backendName, kernelFunc: bagBackward });
+  }
+  if (registeredFor.size === 0) {
+    tf.registerGradient({
+      kernelName: SUBWORD_BAG,
+      inputsToSave: ['table', 'ids', 'positions', 'weights'],
+      gradFunc: (dy, saved) => {
+        const [table, ids, positions, weights] = saved;
+        return {
+          table: () => tf.engine().runKernel(SUBWORD_BAG_GRAD, { dy: dy as tf.Tensor, ids, positions, weights } as never, { rows: table.shape[0] } as never) as tf.Tensor,
+          // The n-gram lists are data, not weights.
+          ids: () => tf.zerosLike(ids),
+          positions: () => tf.zerosLike(positions),
+          weights: () => tf.zerosLike(weights),
+        };
+      },
+    });
+  }
+  registeredFor.add(backendName);
+}
+
+/**
+ * [numPositions, dim]: per position, the weighted sum of the `table` rows of the n-grams that
+ * belong to it (see data.ts flattenSubwords). Differentiable in `table`.
+ */
+export function subwordBag(table: tf.Tensor2D, ids: tf.Tensor1D, positions: tf.Tensor1D, weights: tf.Tensor1D, numPositions: number): tf.Tensor2D {
+  ensureKernels();
+  return tf.engine().runKernel(SUBWORD_BAG, { table, ids, positions, weights } as never, { numPositions } as never) as tf.Tensor2D;
+}
