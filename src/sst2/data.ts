@@ -235,7 +235,23 @@ export function encodeBackoff(tokens: readonly string[], vocab: Vocabulary): Int
 
 /** For every token that encode keeps, the ids of its character n-grams that have a vector (none when subwords are off). */
 export function encodeSubwords(tokens: readonly string[], vocab: Vocabulary): Int32Array[] {
-  return truncate(tokens, vocab).map((t) => Int32Array.from(charNgrams(t).map((g) => vocab.subwordIndex.get(g) ?? -1).filter((id) => id >= 0)));
+  return truncate(tokens, vocab).map((t) => tokenSubwords(t, vocab));
+}
+
+/** The ids of the character n-grams of `token` that have a vector. */
+export function tokenSubwords(token: string, vocab: Vocabulary): Int32Array {
+  return Int32Array.from(charNgrams(token).map((g) => vocab.subwordIndex.get(g) ?? -1).filter((id) => id >= 0));
+}
+
+/**
+ * What the networks read for each tokenised sentence: its token ids and, when the vocabulary has
+ * subword vectors, its tokens' n-gram ids (the input of predictSplit).
+ */
+export function encodeSentences(sentences: readonly (readonly string[])[], vocab: Vocabulary): { ids: Int32Array[]; subwords?: Int32Array[][] } {
+  return {
+    ids: sentences.map((t) => encode(t, vocab)),
+    ...(vocab.subwords.length > 0 ? { subwords: sentences.map((t) => encodeSubwords(t, vocab)) } : {}),
+  };
 }
 
 /**

@@ -2,7 +2,7 @@
 import { initBackend } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
-import { encode, encodeSubwords, tokenize } from './data.js';
+import { encodeSentences, tokenize } from './data.js';
 import { loadClassifier } from './saved.js';
 import { predictSplit } from './train.js';
 
@@ -28,9 +28,7 @@ export async function runPredict(opts: PredictOptions & Pick<CommonOptions, 'bac
   const backend = await initBackend(opts.backend);
   const { model, vocab } = await loadClassifier(opts.model);
   try {
-    const ids = tokens.map((t) => encode(t, vocab));
-    const subwords = vocab.subwords.length > 0 ? tokens.map((t) => encodeSubwords(t, vocab)) : undefined;
-    const { probs } = await predictSplit(model, { ids, subwords }, 64);
+    const { probs } = await predictSplit(model, encodeSentences(tokens, vocab), 64);
     const predictions = sentences.map((sentence, i) => ({
       sentence,
       positive: probs[i],

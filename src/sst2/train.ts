@@ -18,7 +18,7 @@ import { watchInterrupts, yieldToEventLoop } from '../core/interrupt.js';
 import { CHECKPOINT_DIR, readSst2Checkpoint, writeSst2Checkpoint } from './checkpoint.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
-import { buildVocabulary, encode, encodeBackoff, encodeSubwords, flattenSubwords, lengthBatches, SUBWORD_NGRAMS, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
+import { buildVocabulary, encodeBackoff, encodeSentences, flattenSubwords, lengthBatches, SUBWORD_NGRAMS, tokenSubwords, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
 import { createClassifier, featureLayerNames, memberPrefix, POOLINGS, type Pooling, type Sst2Classifier, type Sst2ModelConfig, type Sst2Network } from './model.js';
 import { CNN_FILTERS, CNN_WIDTHS } from './cnn.js';
 import { loadClassifier, saveClassifier } from './saved.js';
@@ -131,7 +131,7 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   minCount: 2,
   wordDropout: 0.1,
   oovPrefix: 0,
-  subwords: 0,
+  subwords: 2,
   maxLen: undefined,
   trainLimit: undefined,
   embedPlot: 'pca',
@@ -196,9 +196,8 @@ interface EncodedSplit {
 
 function encodeSplit(examples: Example[], vocab: Vocabulary): EncodedSplit {
   return {
-    ids: examples.map((e) => encode(e.tokens, vocab)),
+    ...encodeSentences(examples.map((e) => e.tokens), vocab),
     backoff: examples.map((e) => encodeBackoff(e.tokens, vocab)),
-    ...(vocab.subwords.length > 0 ? { subwords: examples.map((e) => encodeSubwords(e.tokens, vocab)) } : {}),
     labels: examples.map((e) => (e.label === null ? -1 : e.label)),
     examples,
   };
@@ -471,7 +470,12 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   const trainExamples = opts.trainLimit ? rng.shuffled(data.train.examples).slice(0, opts.trainLimit) : data.train.examples;
   const vocab = buildVocabulary(trainExamples, opts.minCount, opts.maxLen, opts.oovPrefix ?? 0, opts.subwords);
   log.info(`vocabulary ${vocab.tokens.length} words (min count ${opts.minCount}); max length ${vocab.maxLen} tokens; dev OOV ${(100 * oovRate(data.dev.examples, vocab)).toFixed(1)}%${vocab.oovPrefix > 0 ? ` (${(100 * oovRate(data.dev.examples, vocab, true)).toFixed(1)}% without a ${vocab.oovPrefix}-letter prefix entry)` : ''}`);
-  if (opts.subwords > 0) log.info(`subword vectors: ${vocab.subwords.length} character ${SUBWORD_NGRAMS.join('- to ')}-grams found in at least ${opts.subwords} training words`);
+  if (opts.subwords > 0) {
+    const unknown = data.dev.examples.flatMap((e) => e.tokens.filter((t) => !vocab.index.has(t)));
+    const grams = unknown.map((t) => tokenSubwords(t, vocab).length);
+    log.info(`subword vectors: ${vocab.subwords.length} character ${SUBWORD_NGRAMS.join('- to ')}-grams found in at least ${opts.subwords} training words; `
+      + `${(100 * grams.filter((n) => n > 0).length / Math.max(1, unknown.length)).toFixed(1)}% of the unknown dev tokens have some (${(grams.reduce((a, n) => a + n, 0) / Math.max(1, unknown.length)).toFixed(1)} on average)`);
+  }
   const train = encodeSplit(trainExamples, vocab);
   const dev = encodeSplit(data.dev.examples, vocab);
   const test = encodeSplit(data.test.examples, vocab);

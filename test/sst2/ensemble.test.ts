@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
-import { buildVocabulary, encode, loadSst2 } from '../../src/sst2/data.js';
+import { buildVocabulary, encodeSentences, loadSst2 } from '../../src/sst2/data.js';
 import { createClassifier, EnsembleClassifier, featureLayerNames, LstmSentimentClassifier, memberSeed, type Sst2ModelConfig } from '../../src/sst2/model.js';
 import { loadClassifier, saveClassifier } from '../../src/sst2/saved.js';
 import { adversarialPerturbation, lossAndAccuracy, predictSplit } from '../../src/sst2/train.js';
@@ -151,7 +151,7 @@ test('sst2 --early-stopping network: each network keeps its own best dev epoch a
   await initBackend();
   const { model, vocab } = await loadClassifier(path.join(out, 'model'));
   const dev = (await loadSst2(data)).dev.examples;
-  const split = { ids: dev.map((e) => encode(e.tokens, vocab)) };
+  const split = encodeSentences(dev.map((e) => e.tokens), vocab);
   const labels = dev.map((e) => e.label as number);
   for (const [k, net] of model.networks.entries()) {
     const { acc } = lossAndAccuracy((await predictSplit(net, split, 64)).probs, labels);

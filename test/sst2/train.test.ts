@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { runCli, lastJson, tempDir, listFiles, sst2Subset as subset } from '../helpers.js';
 import { initBackend } from '../../src/core/backend.js';
-import { encode, tokenize } from '../../src/sst2/data.js';
+import { encodeSentences, tokenize } from '../../src/sst2/data.js';
 import { loadClassifier } from '../../src/sst2/saved.js';
 import { predictSplit } from '../../src/sst2/train.js';
 
@@ -54,9 +54,10 @@ test('sst2: a short run on a subset beats chance clearly; outputs, saved model a
   const { model, vocab } = await loadClassifier(path.join(out, 'model'));
   assert.equal(model.config.pooling, 'max');
   const devLines = readFileSync(path.join(data, 'dev.tsv'), 'utf8').split('\n');
-  const ids = devLines.map((l) => encode(tokenize(l.split('\t')[0]), vocab));
+  const split = encodeSentences(devLines.map((l) => tokenize(l.split('\t')[0])), vocab);
+  assert.ok(split.subwords, 'the defaults have subword vectors');
   const before = tf.memory().numTensors;
-  const { probs } = await predictSplit(model, { ids }, 64);
+  const { probs } = await predictSplit(model, split, 64);
   assert.equal(tf.memory().numTensors, before, 'prediction leaks no tensors');
   const labels = devLines.map((l) => Number(l.split('\t')[1]));
   const acc = labels.filter((y, i) => (probs[i] >= 0.5 ? 1 : 0) === y).length / labels.length;
