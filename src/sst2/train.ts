@@ -131,7 +131,7 @@ export const SST2_DEFAULTS: Sst2TrainOptions = {
   minCount: 2,
   wordDropout: 0.1,
   oovPrefix: 0,
-  subwords: 2,
+  subwords: 5,
   maxLen: undefined,
   trainLimit: undefined,
   embedPlot: 'pca',
