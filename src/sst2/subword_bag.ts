@@ -24,64 +24,52 @@ type Backend = tf.KernelBackend & {
 interface BagInputs { ids: tf.TensorInfo; positions: tf.TensorInfo; weights: tf.TensorInfo }
 
 /**
- * Allocates a zeroed float32 output of `shape` and calls `body` with views of the source, the
- * bag's index arrays and the output (on wasm the views are taken after the allocation, which may
- * grow the heap and detach older views).
+ * The loop of both kernels: a zeroed float32 output of `shape`, then for each n-gram j,
+ * out[to[j]] += weights[j] * source[from[j]], where (from, to) = (ids, positions) forward and
+ * (positions, ids) backward. The views are taken after the output is allocated (on wasm an
+ * allocation may grow the heap and detach older views).
  */
-function scatter(backend: Backend, source: tf.TensorInfo, bag: BagInputs, shape: number[],
-  body: (src: Float32Array, ids: Int32Array, positions: Int32Array, weights: Float32Array, out: Float32Array) => void): tf.TensorInfo {
+function scatter(kernel: string, backend: Backend, source: tf.TensorInfo, bag: BagInputs, shape: number[], backward: boolean): tf.TensorInfo {
   if (source.dtype !== 'float32' || bag.weights.dtype !== 'float32' || bag.ids.dtype !== 'int32' || bag.positions.dtype !== 'int32') {
-    throw new Error(`${SUBWORD_BAG}: needs float32 vectors and weights, int32 ids and positions`);
+    throw new Error(`${kernel}: needs float32 vectors and weights, int32 ids and positions`);
   }
   const n = bag.ids.shape[0];
-  if (bag.positions.shape[0] !== n || bag.weights.shape[0] !== n) throw new Error(`${SUBWORD_BAG}: ids, positions and weights differ in length`);
-  const view = (t: tf.TensorInfo) => (backend.typedArrayFromHeap ? backend.typedArrayFromHeap(t) : backend.readSync(t.dataId) as Float32Array | Int32Array);
-  if (backend.makeOutput && backend.typedArrayFromHeap) {
-    const out = backend.makeOutput(shape, 'float32');
-    const outVals = backend.typedArrayFromHeap(out) as Float32Array;
-    outVals.fill(0);
-    body(view(source) as Float32Array, view(bag.ids) as Int32Array, view(bag.positions) as Int32Array, view(bag.weights) as Float32Array, outVals);
-    return out;
+  if (bag.positions.shape[0] !== n || bag.weights.shape[0] !== n) throw new Error(`${kernel}: ids, positions and weights differ in length`);
+  const onHeap = backend.makeOutput && backend.typedArrayFromHeap;
+  const out = onHeap ? backend.makeOutput!(shape, 'float32') : undefined;
+  const view = (t: tf.TensorInfo) => (onHeap ? backend.typedArrayFromHeap!(t) : backend.readSync(t.dataId) as Float32Array | Int32Array);
+  const outVals = out ? view(out) as Float32Array : new Float32Array(shape[0] * shape[1]);
+  outVals.fill(0);
+  const src = view(source) as Float32Array;
+  const ids = view(bag.ids) as Int32Array;
+  const positions = view(bag.positions) as Int32Array;
+  const weights = view(bag.weights) as Float32Array;
+  const [from, to] = backward ? [positions, ids] : [ids, positions];
+  const [fromRows, toRows, dim] = [source.shape[0], shape[0], shape[1]];
+  for (let j = 0; j < n; j++) {
+    const f = from[j];
+    const t = to[j];
+    if (f < 0 || f >= fromRows || t < 0 || t >= toRows) throw new Error(`${kernel}: n-gram ${j} (id ${ids[j]}, position ${positions[j]}) is out of range`);
+    const w = weights[j];
+    const s = f * dim;
+    const d = t * dim;
+    for (let e = 0; e < dim; e++) outVals[d + e] += w * src[s + e];
   }
-  const outVals = new Float32Array(shape[0] * shape[1]);
-  body(view(source) as Float32Array, view(bag.ids) as Int32Array, view(bag.positions) as Int32Array, view(bag.weights) as Float32Array, outVals);
-  return backend.makeTensorInfo(shape, 'float32', outVals);
+  return out ?? backend.makeTensorInfo(shape, 'float32', outVals);
 }
 
 /** out[positions[j]] += weights[j] * table[ids[j]]. */
 const bagForward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { table, ...bag } = inputs as unknown as BagInputs & { table: tf.TensorInfo };
   const { numPositions } = attrs as unknown as { numPositions: number };
-  const [rows, dim] = table.shape;
-  return scatter(backend as Backend, table, bag, [numPositions, dim], (src, ids, positions, weights, out) => {
-    for (let j = 0; j < ids.length; j++) {
-      const id = ids[j];
-      const p = positions[j];
-      if (id < 0 || id >= rows || p < 0 || p >= numPositions) throw new Error(`${SUBWORD_BAG}: n-gram ${j} (id ${id}, position ${p}) is out of range`);
-      const w = weights[j];
-      const s = id * dim;
-      const d = p * dim;
-      for (let e = 0; e < dim; e++) out[d + e] += w * src[s + e];
-    }
-  });
+  return scatter(SUBWORD_BAG, backend as Backend, table, bag, [numPositions, table.shape[1]], false);
 };
 
 /** dTable[ids[j]] += weights[j] * dy[positions[j]]. */
 const bagBackward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, ...bag } = inputs as unknown as BagInputs & { dy: tf.TensorInfo };
   const { rows } = attrs as unknown as { rows: number };
-  const [numPositions, dim] = dy.shape;
-  return scatter(backend as Backend, dy, bag, [rows, dim], (src, ids, positions, weights, out) => {
-    for (let j = 0; j < ids.length; j++) {
-      const id = ids[j];
-      const p = positions[j];
-      if (id < 0 || id >= rows || p < 0 || p >= numPositions) throw new Error(`${SUBWORD_BAG_GRAD}: n-gram ${j} (id ${id}, position ${p}) is out of range`);
-      const w = weights[j];
-      const s = p * dim;
-      const d = id * dim;
-      for (let e = 0; e < dim; e++) out[d + e] += w * src[s + e];
-    }
-  });
+  return scatter(SUBWORD_BAG_GRAD, backend as Backend, dy, bag, [rows, dy.shape[1]], true);
 };
 
 const registeredFor = new Set<string>();
