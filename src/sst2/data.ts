@@ -198,17 +198,17 @@ export function buildVocabulary(train: readonly Example[], minCount: number, max
       }
     }
   }
-  const byFrequency = (m: Map<string, number>) => [...m].filter(([t, n]) => n >= minCount && t !== PAD_TOKEN && t !== OOV_TOKEN)
+  // The keys counted at least `min` times, most counted first, ties alphabetical.
+  const mostFirst = (m: Map<string, number>, min: number) => [...m].filter(([, n]) => n >= min)
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .map(([t]) => t);
+  const byFrequency = (m: Map<string, number>) => mostFirst(m, minCount).filter((t) => t !== PAD_TOKEN && t !== OOV_TOKEN);
   const tokens = [PAD_TOKEN, OOV_TOKEN, ...byFrequency(counts), ...byFrequency(prefixes).map(prefixToken)];
   const gramTypes = new Map<string, number>();
   if (subwordMinTypes > 0) {
     for (const word of counts.keys()) for (const g of charNgrams(word)) gramTypes.set(g, (gramTypes.get(g) ?? 0) + 1);
   }
-  const subwords = [...gramTypes].filter(([, n]) => n >= subwordMinTypes)
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .map(([g]) => g);
+  const subwords = mostFirst(gramTypes, subwordMinTypes);
   return {
     tokens,
     index: new Map(tokens.map((t, i) => [t, i])),
