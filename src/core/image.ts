@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { assertReadableFile, writeFileAtomic } from './fsutil.js';
 import { InputError } from './errors.js';
+import { showPath } from './quote.js';
 
 /** Decoded 8-bit RGB pixels, row-major [height, width, 3]. */
 export interface RgbImage {
@@ -17,6 +18,13 @@ export interface RgbImage {
 /** Largest image dnnkit decodes (pixels); libvips streams, so this bounds memory, not speed. */
 export const MAX_INPUT_PIXELS = 20_000 * 20_000;
 
+/**
+ * Largest image dnnkit resizes to (pixels; 50 MB of RGB). The input limit alone does not bound
+ * memory: a 1 x 100,000 image resized so that its shorter side is 256 would be 256 x 25,600,000
+ * (19.7 GB). With ImageNet's shorter side of 256 this allows aspect ratios up to 256:1.
+ */
+export const MAX_RESIZED_PIXELS = 1 << 24;
+
 export interface LoadImageOptions {
   /** Resize so that the shorter side is this many pixels (aspect kept), as torchvision's Resize(int). */
   shorterSide?: number;
@@ -24,39 +32,86 @@ export interface LoadImageOptions {
   size?: { width: number; height: number };
 }
 
+/** Displayed size of an image (EXIF orientations 5-8 swap width and height). */
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
 /**
- * Decodes an image file to RGB. Alpha is composited on white, grayscale is expanded to RGB,
- * CMYK and 16-bit images are converted to 8-bit sRGB. A file that is not an image gets an
- * InputError that names it.
+ * Throws an InputError unless `file` is a readable, non-empty regular file; the path is quoted
+ * when it holds control characters, so that the one-line message names it whole.
  */
-export async function loadImage(file: string, opts: LoadImageOptions = {}): Promise<RgbImage> {
-  await assertReadableFile(file, 'image');
-  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+export async function assertImageFile(file: string): Promise<void> {
+  try {
+    await assertReadableFile(file, 'image');
+  } catch (err) {
+    const shown = showPath(file);
+    if (err instanceof InputError && shown !== file) throw new InputError(err.message.split(file).join(shown));
+    throw err;
+  }
+}
+
+/**
+ * Reads an image file's header: its displayed size. A missing, empty or non-image file gets an
+ * InputError that names it. Cheap (no pixels are decoded), so commands call it on every input
+ * before any slow step.
+ */
+export async function readImageSize(file: string): Promise<ImageSize> {
+  await assertImageFile(file);
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
     meta = await sharp(file, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
   } catch (err) {
-    throw new InputError(`${file} is not a readable image (${(err as Error).message.split('\n')[0]}); give a PNG, JPEG, WebP, GIF or TIFF file`);
+    throw new InputError(`${showPath(file)} is not a readable image (${firstLine(err)}); give a PNG, JPEG, WebP, GIF or TIFF file`);
   }
-  if (!meta.width || !meta.height) throw new InputError(`${file}: the image has no size; is it corrupt?`);
+  if (!meta.width || !meta.height) throw new InputError(`${showPath(file)}: the image has no size; is it corrupt?`);
+  return (meta.orientation ?? 1) >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
+}
+
+/**
+ * Throws an InputError when resizing an image of size `from` to `to` would exceed
+ * MAX_RESIZED_PIXELS. Called before libvips allocates anything.
+ */
+export function assertResizable(file: string, from: ImageSize, to: ImageSize): void {
+  if (to.width * to.height <= MAX_RESIZED_PIXELS) return;
+  const ratio = Math.max(from.width, from.height) / Math.min(from.width, from.height);
+  throw new InputError(`${showPath(file)} is ${from.width}x${from.height} pixels (aspect ratio ${ratio.toFixed(0)}:1); resizing it to ${to.width}x${to.height} `
+    + `as the model's preprocessing asks would take ${((to.width * to.height * 3) / 1e9).toFixed(1)} GB: crop it to a less extreme aspect ratio first (dnnkit resizes to at most ${(MAX_RESIZED_PIXELS / 1e6).toFixed(1)} M pixels)`);
+}
+
+/**
+ * Decodes an image file to RGB. Alpha is composited on white, grayscale is expanded to RGB,
+ * CMYK and 16-bit images are converted to 8-bit sRGB. A file that is not an image, or one whose
+ * resized size would be too large (see MAX_RESIZED_PIXELS), gets an InputError that names it.
+ */
+export async function loadImage(file: string, opts: LoadImageOptions = {}): Promise<RgbImage> {
+  const size = await readImageSize(file);
+  let target: ImageSize | undefined = opts.size;
+  if (!target && opts.shorterSide) {
+    const s = opts.shorterSide;
+    target = size.width <= size.height
+      ? { width: s, height: Math.round((s * size.height) / size.width) }
+      : { width: Math.round((s * size.width) / size.height), height: s };
+  }
+  assertResizable(file, size, target ?? size);
   let pipeline = sharp(file, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
     .rotate() // honour EXIF orientation, as a photo viewer does
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb');
-  if (opts.size) {
-    pipeline = pipeline.resize(opts.size.width, opts.size.height, { fit: 'fill', kernel: 'linear' });
-  } else if (opts.shorterSide) {
-    const s = opts.shorterSide;
-    const w = meta.width <= meta.height ? s : Math.round((s * meta.width) / meta.height);
-    const h = meta.width <= meta.height ? Math.round((s * meta.height) / meta.width) : s;
-    pipeline = pipeline.resize(w, h, { fit: 'fill', kernel: 'linear' });
-  }
+  if (target) pipeline = pipeline.resize(target.width, target.height, { fit: 'fill', kernel: 'linear' });
   try {
     const { data, info } = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
   } catch (err) {
-    throw new InputError(`${file} could not be decoded (${(err as Error).message.split('\n')[0]}); is it truncated or corrupt?`);
+    throw new InputError(`${showPath(file)} could not be decoded (${firstLine(err)}); is it truncated or corrupt?`);
   }
+}
+
+/** The first line of an error's message (libvips messages run over several lines). */
+function firstLine(err: unknown): string {
+  return (err as Error).message.split('\n')[0];
 }
 
 /** RGB image -> float32 tensor [height, width, 3] scaled to [0, 1]. */

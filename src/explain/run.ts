@@ -6,7 +6,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { InputError, UsageError } from '../core/errors.js';
@@ -14,7 +13,8 @@ import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
 import { createLogger } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import type { CommonOptions } from '../core/command.js';
-import { MAX_INPUT_PIXELS } from '../core/image.js';
+import { readImageSize } from '../core/image.js';
+import { showPath } from '../core/quote.js';
 import type { LoadedModel } from '../models/index.js';
 import { GradCam } from './grad_cam.js';
 import { numClasses, resolveClassIndex } from './base.js';
@@ -98,18 +98,16 @@ function modelShortName(loaded: LoadedModel, spec: string): string {
   return raw.replace(/[^\w.-]+/g, '_') || 'model';
 }
 
-/** Checks an image file before any output: decodable, and not smaller than the patch grid. */
+/** Checks an image file's header before anything slow: an image, and not smaller than the patch grid. */
 async function checkImage(file: string, grid: { rows: number; cols: number } | undefined): Promise<void> {
-  let meta;
-  try {
-    meta = await sharp(file, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
-  } catch {
-    return; // the model's preprocess reports unreadable files with the right message
-  }
-  if (grid && meta.width && meta.height && (meta.width < grid.cols || meta.height < grid.rows)) {
-    throw new InputError(`${file} is ${meta.width}x${meta.height} pixels, smaller than the ${grid.rows}x${grid.cols} patch grid; use a larger image or fewer patches`);
+  const { width, height } = await readImageSize(file);
+  if (grid && (width < grid.cols || height < grid.rows)) {
+    throw new InputError(`${showPath(file)} is ${width}x${height} pixels, smaller than the ${grid.rows}x${grid.cols} patch grid; use a larger image or fewer patches`);
   }
 }
+
+/** A preprocessed image: the model input [1, h, w, c] and the RGB image the model sees. */
+type Preprocessed = Awaited<ReturnType<LoadedModel['preprocess']>>;
 
 interface Prepared {
   file: string;
@@ -124,17 +122,32 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
   const settings = settingsFrom(opts, methods);
   const files = await imageFiles(args);
   const spec = opts.model ?? DEFAULT_MODEL;
-  const { resolveModel } = await import('../models/index.js'); // lazy: CLI start-up stays fast
-  const loaded = await resolveModel(spec, { home: opts.home, quiet: opts.json });
+  const { resolveModel, factsBeforeLoading } = await import('../models/index.js'); // lazy: CLI start-up stays fast
+  // Inputs first: a registry model may have to be downloaded (47 MB, 528 MB) before it loads.
+  for (const f of files) await checkImage(f, methods.includes('shap') ? settings.grid : undefined);
+  const facts = factsBeforeLoading(spec);
+  // images[i]: file i preprocessed (before loading for a registry model, else once the model is loaded); disposed here.
+  const images: Preprocessed[] = [];
   try {
-    return await explainWith(loaded, spec, methods, settings, files, opts, mode, backend);
+    if (facts) {
+      resolveClassIndex(opts.class, facts.classNames.length, facts.classNames);
+      if (methods.includes('shap')) patchIndexMap(settings.grid, facts.inputShape[0], facts.inputShape[1]);
+      for (const f of files) images.push(await facts.preprocess(f));
+    }
+    const loaded = await resolveModel(spec, { home: opts.home, quiet: opts.json });
+    try {
+      return await explainWith(loaded, spec, methods, settings, files, images, opts, mode, backend);
+    } finally {
+      loaded.model.dispose();
+    }
   } finally {
-    loaded.model.dispose();
+    for (const im of images) im.input.dispose();
   }
 }
 
+/** `images`: the files already preprocessed (possibly none); explainWith adds the rest, the caller disposes them. */
 async function explainWith(loaded: LoadedModel, spec: string, methods: readonly ExplainerName[], settings: ExplainSettings, files: string[],
-  opts: ExplainOptions, mode: 'separate' | 'side-by-side', backend: BackendInfo): Promise<object> {
+  images: Preprocessed[], opts: ExplainOptions, mode: 'separate' | 'side-by-side', backend: BackendInfo): Promise<object> {
   const log = createLogger(opts.json);
   const model = loaded.model;
   const source = logitsSource(model);
@@ -148,75 +161,70 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
   const names = uniqueNames(files);
   const modelName = modelShortName(loaded, spec);
   const prepared: Prepared[] = [];
-  try {
-    for (let i = 0; i < files.length; i++) {
-      await checkImage(files[i], methods.includes('shap') ? settings.grid : undefined);
-      const { input, display } = await loaded.preprocess(files[i]);
-      const { classIndex, probability } = tf.tidy(() => {
-        const probs = tf.softmax(forwardLogits(model, input, source)).dataSync();
-        const c = requested ?? probs.indexOf(Math.max(...probs));
-        return { classIndex: c, probability: probs[c] };
-      });
-      const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
-      prepared.push({ file: files[i], ctx: { name: names[i], modelName, model, input, display, classIndex, label, probability } });
-    }
-    const outDir = await prepareOutDir(opts.out);
-    log.info(`model ${modelName} on ${backend.name}; ${files.length} image${files.length === 1 ? '' : 's'} -> ${outDir}`);
-    const results: Record<string, unknown>[] = [];
-    let passes = 0;
-    let shapSeconds = 0;
-    const started = Date.now();
-    for (const { file, ctx } of prepared) {
-      log.info(`${path.basename(file)}: ${ctx.label} (class ${ctx.classIndex}), p = ${ctx.probability.toFixed(3)}`);
-      const entry: Record<string, unknown> = { image: file, classIndex: ctx.classIndex, label: ctx.label, probability: ctx.probability };
-      const outputs: MethodOutput[] = [];
-      for (const m of methods) {
-        let bar: ReturnType<typeof createProgress> | undefined;
-        const onProgress = (done: number, total: number) => {
-          bar ??= createProgress({ total, label: `${m} ${ctx.name}`, quiet: opts.json });
-          bar.update(done);
-        };
-        const t0 = Date.now();
-        const out = await EXPLAINERS[m].explain(ctx, { ...settings, onProgress });
-        bar?.stop();
-        const seconds = (Date.now() - t0) / 1000;
-        if (m === 'shap') {
-          const ev = out.summary.evaluations as number;
-          passes += ev;
-          shapSeconds += seconds;
-          log.info(`  shap: ${ev} forward passes in ${seconds.toFixed(1)} s (${(ev / seconds).toFixed(1)}/s), efficiency gap ${(out.summary.efficiencyGap as number).toExponential(1)}`);
-        }
-        outputs.push(out);
-        Object.assign(entry, out.summary, { [`${m}Seconds`]: seconds });
-        if (mode === 'separate') Object.assign(entry, await out.write(outDir));
-      }
-      if (mode === 'side-by-side') {
-        const png = path.join(outDir, `${ctx.name}.${ctx.modelName}.explain.png`);
-        await writeFileAtomic(png, await renderSideBySide(ctx, outputs));
-        entry.figurePng = png;
-      }
-      results.push(entry);
-    }
-    const summary = {
-      command: mode === 'side-by-side' ? 'explain' : methods[0],
-      methods,
-      model: modelName,
-      backend: backend.name,
-      settings: {
-        class: opts.class ?? 'top-1',
-        ...(methods.includes('gradcam') ? { layer: settings.layer ?? 'default (rectified output of the last conv layer)' } : {}),
-        ...(methods.includes('shap') ? { grid: `${settings.grid.rows}x${settings.grid.cols}`, baseline: settings.baseline, samples: settings.samples, batch: settings.batch, exact: settings.exact, seed: settings.seed } : {}),
-      },
-      versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
-      seconds: (Date.now() - started) / 1000,
-      ...(methods.includes('shap') ? { forwardPasses: passes, forwardPassesPerSecond: passes / Math.max(shapSeconds, 1e-9) } : {}),
-      outDir,
-      images: results,
-    };
-    await writeFileAtomic(path.join(outDir, `run.${summary.command}.json`), JSON.stringify(summary, null, 2));
-    return summary;
-  } finally {
-    for (const p of prepared) p.ctx.input.dispose();
+  for (let i = 0; i < files.length; i++) {
+    images[i] ??= await loaded.preprocess(files[i]);
+    const { input, display } = images[i];
+    const { classIndex, probability } = tf.tidy(() => {
+      const probs = tf.softmax(forwardLogits(model, input, source)).dataSync();
+      const c = requested ?? probs.indexOf(Math.max(...probs));
+      return { classIndex: c, probability: probs[c] };
+    });
+    const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
+    prepared.push({ file: files[i], ctx: { name: names[i], modelName, model, input, display, classIndex, label, probability } });
   }
-
+  const outDir = await prepareOutDir(opts.out);
+  log.info(`model ${modelName} on ${backend.name}; ${files.length} image${files.length === 1 ? '' : 's'} -> ${outDir}`);
+  const results: Record<string, unknown>[] = [];
+  let passes = 0;
+  let shapSeconds = 0;
+  const started = Date.now();
+  for (const { file, ctx } of prepared) {
+    log.info(`${path.basename(file)}: ${ctx.label} (class ${ctx.classIndex}), p = ${ctx.probability.toFixed(3)}`);
+    const entry: Record<string, unknown> = { image: file, classIndex: ctx.classIndex, label: ctx.label, probability: ctx.probability };
+    const outputs: MethodOutput[] = [];
+    for (const m of methods) {
+      let bar: ReturnType<typeof createProgress> | undefined;
+      const onProgress = (done: number, total: number) => {
+        bar ??= createProgress({ total, label: `${m} ${ctx.name}`, quiet: opts.json });
+        bar.update(done);
+      };
+      const t0 = Date.now();
+      const out = await EXPLAINERS[m].explain(ctx, { ...settings, onProgress });
+      bar?.stop();
+      const seconds = (Date.now() - t0) / 1000;
+      if (m === 'shap') {
+        const ev = out.summary.evaluations as number;
+        passes += ev;
+        shapSeconds += seconds;
+        log.info(`  shap: ${ev} forward passes in ${seconds.toFixed(1)} s (${(ev / seconds).toFixed(1)}/s), efficiency gap ${(out.summary.efficiencyGap as number).toExponential(1)}`);
+      }
+      outputs.push(out);
+      Object.assign(entry, out.summary, { [`${m}Seconds`]: seconds });
+      if (mode === 'separate') Object.assign(entry, await out.write(outDir));
+    }
+    if (mode === 'side-by-side') {
+      const png = path.join(outDir, `${ctx.name}.${ctx.modelName}.explain.png`);
+      await writeFileAtomic(png, await renderSideBySide(ctx, outputs));
+      entry.figurePng = png;
+    }
+    results.push(entry);
+  }
+  const summary = {
+    command: mode === 'side-by-side' ? 'explain' : methods[0],
+    methods,
+    model: modelName,
+    backend: backend.name,
+    settings: {
+      class: opts.class ?? 'top-1',
+      ...(methods.includes('gradcam') ? { layer: settings.layer ?? 'default (rectified output of the last conv layer)' } : {}),
+      ...(methods.includes('shap') ? { grid: `${settings.grid.rows}x${settings.grid.cols}`, baseline: settings.baseline, samples: settings.samples, batch: settings.batch, exact: settings.exact, seed: settings.seed } : {}),
+    },
+    versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
+    seconds: (Date.now() - started) / 1000,
+    ...(methods.includes('shap') ? { forwardPasses: passes, forwardPassesPerSecond: passes / Math.max(shapSeconds, 1e-9) } : {}),
+    outDir,
+    images: results,
+  };
+  await writeFileAtomic(path.join(outDir, `run.${summary.command}.json`), JSON.stringify(summary, null, 2));
+  return summary;
 }

@@ -1,14 +1,13 @@
 /** `dnnkit classify`: top-5 classes of each image under a model (ImageNet names for resnet18/vgg16). */
 import * as path from 'node:path';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
-import { InputError, UsageError } from '../core/errors.js';
-import { assertReadableFile, prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
-import { MAX_INPUT_PIXELS } from '../core/image.js';
+import { UsageError } from '../core/errors.js';
+import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
+import { readImageSize } from '../core/image.js';
 import { createLogger } from '../core/log.js';
-import { resolveModel } from './index.js';
+import { factsBeforeLoading, resolveModel, type LoadedModel } from './index.js';
 
 export const TOP_K = 5;
 export const DEFAULT_CLASSIFY_MODEL = 'resnet18';
@@ -39,50 +38,43 @@ export function topK(probs: Float32Array | number[], k: number, classNames?: str
   return idx.map((i) => ({ index: i, label: classNames?.[i] ?? String(i), probability: probs[i] }));
 }
 
-/** Checks that every file is a readable image before anything heavy runs. */
-async function assertImages(files: string[]): Promise<void> {
-  for (const f of files) {
-    await assertReadableFile(f, 'image');
-    try {
-      await sharp(f, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
-    } catch (err) {
-      throw new InputError(`${f} is not a readable image (${(err as Error).message.split('\n')[0]}); give a PNG, JPEG, WebP, GIF or TIFF file`);
-    }
-  }
-}
-
 export async function run(opts: ClassifyOptions, files: string[]): Promise<ClassifyResult> {
   if (files.length === 0) throw new UsageError('give at least one image file: dnnkit classify --model resnet18 IMAGE...');
-  await assertImages(files);
+  for (const f of files) await readImageSize(f); // every file is an image, before anything heavy runs
   const backend = await initBackend(opts.backend);
   const log = createLogger(opts.json);
-  const loaded = await resolveModel(opts.model, { home: opts.home, quiet: opts.json });
   const results: ClassifyResult['images'] = [];
   const inputs: tf.Tensor4D[] = [];
+  let loaded: LoadedModel | undefined;
   try {
-    for (const f of files) inputs.push((await loaded.preprocess(f)).input);
+    // Decode every image before the model is resolved: a registry model may have to be downloaded.
+    const early = factsBeforeLoading(opts.model)?.preprocess;
+    if (early) for (const f of files) inputs.push((await early(f)).input);
+    loaded = await resolveModel(opts.model, { home: opts.home, quiet: opts.json });
+    const { model, preprocess, outputsLogits, classNames, name } = loaded;
+    if (!early) for (const f of files) inputs.push((await preprocess(f)).input);
     const out = await prepareOutDir(opts.out);
     for (let i = 0; i < files.length; i++) {
       const probs = tf.tidy(() => {
-        const y = loaded.model.predict(inputs[i]) as tf.Tensor;
-        return (loaded.outputsLogits ? tf.softmax(y) : y).reshape([-1]);
+        const y = model.predict(inputs[i]) as tf.Tensor;
+        return (outputsLogits ? tf.softmax(y) : y).reshape([-1]);
       });
       const p = (await probs.data()) as Float32Array;
       probs.dispose();
-      const top5 = topK(p, TOP_K, loaded.classNames);
+      const top5 = topK(p, TOP_K, classNames);
       results.push({ file: files[i], top5 });
-      log.info(`\n${path.basename(files[i])}  (${loaded.name})`);
+      log.info(`\n${path.basename(files[i])}  (${name})`);
       log.info(`  ${'#'.padEnd(3)}${'class'.padEnd(36)}${'index'.padStart(6)}  probability`);
       top5.forEach((t, r) => log.info(`  ${String(r + 1).padEnd(3)}${t.label.slice(0, 35).padEnd(36)}${String(t.index).padStart(6)}  ${t.probability.toFixed(4)}`));
     }
-    const summary: ClassifyResult = { model: loaded.name, backend: backend.name, out, images: results };
+    const summary: ClassifyResult = { model: name, backend: backend.name, out, images: results };
     await writeFileAtomic(path.join(out, 'predictions.json'), JSON.stringify({
-      settings: { model: opts.model, backend: backend.name, tfjs: backend.tfjsVersion, topK: TOP_K, outputsLogits: loaded.outputsLogits },
+      settings: { model: opts.model, backend: backend.name, tfjs: backend.tfjsVersion, topK: TOP_K, outputsLogits },
       images: results,
     }, null, 1));
     return summary;
   } finally {
     inputs.forEach((t) => t.dispose());
-    loaded.model.dispose();
+    loaded?.model.dispose();
   }
 }

@@ -2,11 +2,13 @@
  * Commands of the models module: `models list|pull|convert` and `classify`. Names and choices come
  * from the registry (registry.ts).
  */
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Argument, Command, Option } from 'commander';
 import { action, addCommonOptions, type CommonOptions } from '../core/command.js';
-import { InputError, UsageError } from '../core/errors.js';
+import { InputError } from '../core/errors.js';
+import { prepareOutDir, removePendingTemps } from '../core/fsutil.js';
 import { createLogger } from '../core/log.js';
 import { installConverted, listCache, pullModel, type CacheEntry, type PullResult } from './cache.js';
 import { run as runClassify, DEFAULT_CLASSIFY_MODEL, type ClassifyOptions } from './classify.js';
@@ -56,15 +58,37 @@ export async function runConvert(opts: ConvertOptions, file: string): Promise<Co
   }
   let result: ConvertResult;
   if (opts.out) {
-    const st = await fsp.stat(opts.out).catch(() => undefined);
-    if (st && !st.isDirectory()) throw new UsageError(`--out ${opts.out} is a file, not a directory; choose another --out`);
-    result = await convertCheckpoint(file, opts.arch, path.resolve(opts.out));
+    // The same --out lock as every command (a convert must not replace a model train-mnist is
+    // writing); it also removes temporary files left there by a killed dnnkit.
+    const out = await prepareOutDir(opts.out);
+    result = await removingTempsOnSignal(() => convertCheckpoint(file, opts.arch, out));
   } else {
-    result = await installConverted(file, opts.arch, opts.home);
+    result = await removingTempsOnSignal(() => installConverted(file, opts.arch, opts.home));
   }
   log.info(`converted ${file} (${result.checkpointFormat} format, ${(result.parameters / 1e6).toFixed(1)} M parameters) to ${result.outDir}`);
   if (!opts.out) log.info(`--model ${opts.arch} now uses it`);
   return result;
+}
+
+/**
+ * Runs `fn` with SIGINT/SIGTERM handlers that remove the temporary files being written and exit
+ * with 128 + the signal number, so that an interrupted conversion leaves no half file beside its
+ * output. (A conversion into the cache writes a temporary folder instead, which the next
+ * conversion removes, as prepareOutDir does for --out after a kill -9.)
+ */
+async function removingTempsOnSignal<T>(fn: () => Promise<T>): Promise<T> {
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`dnnkit: ${signal}: conversion stopped; its temporary files are removed\n`);
+    void removePendingTemps().finally(() => process.exit(128 + (os.constants.signals[signal] ?? 15)));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await fn();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 export function register(program: Command): void {

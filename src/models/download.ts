@@ -22,8 +22,39 @@ export interface DownloadOptions {
   quiet?: boolean;
   /** Restarts after a dropped connection (default 2). */
   retries?: number;
-  /** Idle time before a stalled connection counts as dropped, ms (default 30 s). */
+  /**
+   * Stall window, ms (default $DNNKIT_DOWNLOAD_STALL_MS, else 30 s): a connection that sends no
+   * headers, or less than STALL_MIN_BYTES of body, within one window counts as dropped (a server
+   * trickling 1 byte every 5 s would otherwise hold a download forever).
+   */
   idleTimeoutMs?: number;
+}
+
+/** Body bytes a download must receive per stall window (1 KiB: slower is a stall, not a download). */
+export const STALL_MIN_BYTES = 1024;
+
+/** The stall window: the option, else $DNNKIT_DOWNLOAD_STALL_MS (tests), else 30 s. */
+function stallWindowMs(opts: DownloadOptions): number {
+  if (opts.idleTimeoutMs !== undefined) return opts.idleTimeoutMs;
+  const env = process.env.DNNKIT_DOWNLOAD_STALL_MS;
+  if (env === undefined || env === '') return 30_000;
+  const ms = Number(env);
+  if (!Number.isFinite(ms) || ms <= 0) throw new InputError(`DNNKIT_DOWNLOAD_STALL_MS=${JSON.stringify(env)} is not a positive number of milliseconds; unset it or give e.g. 30000`);
+  return ms;
+}
+
+/** Refuses URLs dnnkit cannot download from (only http: and https:), naming the URL. */
+function assertHttpUrl(url: string, from?: string): void {
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new InputError(`cannot download ${JSON.stringify(url)}: not a valid URL`);
+  }
+  if (protocol === 'http:' || protocol === 'https:') return;
+  throw new InputError(from
+    ? `downloading ${from} failed: the server redirected to ${url}, which is not an http(s) URL; dnnkit follows only http and https redirects (fetch the file by hand and run dnnkit models convert)`
+    : `cannot download ${url}: dnnkit downloads only http and https URLs`);
 }
 
 /** The connection broke, timed out or ended early: worth a clean restart. */
@@ -38,6 +69,7 @@ export class UnreachableError extends Error {
 const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EAI_FAIL', 'EPERM', 'EACCES']);
 
 function get(url: string, idleTimeoutMs: number): Promise<http.IncomingMessage> {
+  assertHttpUrl(url);
   return new Promise((resolve, reject) => {
     const lib = url.startsWith('https:') ? https : http;
     const req = lib.get(url, { headers: { 'user-agent': 'dnnkit' } }, resolve);
@@ -52,12 +84,20 @@ function get(url: string, idleTimeoutMs: number): Promise<http.IncomingMessage> 
 
 /** One attempt: streams `url` into `tmp`, returns the byte count and SHA-256 hex. */
 async function attempt(url: string, tmp: string, opts: DownloadOptions, redirects = 0): Promise<{ bytes: number; sha256: string }> {
-  const res = await get(url, opts.idleTimeoutMs ?? 30_000);
+  const windowMs = stallWindowMs(opts);
+  const res = await get(url, windowMs);
   const status = res.statusCode ?? 0;
   if (status >= 300 && status < 400 && res.headers.location) {
     res.resume();
     if (redirects >= 5) throw new InputError(`too many redirects downloading ${url}`);
-    return attempt(new URL(res.headers.location, url).toString(), tmp, opts, redirects + 1);
+    let next: string;
+    try {
+      next = new URL(res.headers.location, url).toString();
+    } catch {
+      throw new InputError(`downloading ${url} failed: the server redirected to ${JSON.stringify(res.headers.location)}, which is not a valid URL`);
+    }
+    assertHttpUrl(next, url);
+    return attempt(next, tmp, opts, redirects + 1);
   }
   if (status !== 200) {
     res.resume();
@@ -71,6 +111,7 @@ async function attempt(url: string, tmp: string, opts: DownloadOptions, redirect
   const hash = createHash('sha256');
   const out = createWriteStream(tmp);
   let bytes = 0;
+  let stallTimer: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       let done = false;
@@ -81,6 +122,14 @@ async function attempt(url: string, tmp: string, opts: DownloadOptions, redirect
         out.destroy();
         reject(err);
       };
+      // Every window must bring STALL_MIN_BYTES (the socket timeout alone resets on each byte).
+      let atWindowStart = 0;
+      stallTimer = setInterval(() => {
+        if (bytes - atWindowStart < STALL_MIN_BYTES) {
+          fail(new DroppedConnectionError(`stalled: ${bytes - atWindowStart} bytes in the last ${windowMs / 1000} s`));
+        }
+        atWindowStart = bytes;
+      }, windowMs);
       res.on('data', (chunk: Buffer) => {
         hash.update(chunk);
         bytes += chunk.length;
@@ -105,6 +154,7 @@ async function attempt(url: string, tmp: string, opts: DownloadOptions, redirect
       });
     });
   } finally {
+    clearInterval(stallTimer);
     progress.stop();
   }
   return { bytes, sha256: hash.digest('hex') };

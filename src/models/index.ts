@@ -11,7 +11,7 @@ import type { RgbImage } from '../core/image.js';
 import { loadModel, modelJsonPath } from '../core/model_io.js';
 import { isCached, pullModel } from './cache.js';
 import { preprocessImagenet, preprocessPlain } from './preprocess.js';
-import { cachedModelDir, isModelName, MODEL_NAMES } from './registry.js';
+import { cachedModelDir, isModelName, MODEL_NAMES, MODELS } from './registry.js';
 
 export interface LoadedModel {
   /** 'resnet18' | 'vgg16' | basename of a custom model. */
@@ -77,6 +77,25 @@ function wrap(name: string, model: tf.LayersModel, spec: string, meta: DnnkitMet
     classNames,
     preprocess: imagenet ? preprocessImagenet : (file) => preprocessPlain(file, inputShape),
   };
+}
+
+/** What is known of a registry model without loading (or downloading) it. */
+export interface ModelFacts {
+  /** [h, w, c] */
+  inputShape: [number, number, number];
+  classNames: string[];
+  preprocess: LoadedModel['preprocess'];
+}
+
+/**
+ * The facts of `spec` that are known before it is loaded — for registry names: the ImageNet input
+ * shape, class names and torchvision's transform — so that commands check their options and decode
+ * every image before a model is downloaded. Undefined for a model path: its input shape comes from
+ * its model.json, which is local and quick to load.
+ */
+export function factsBeforeLoading(spec: string): ModelFacts | undefined {
+  if (!isModelName(spec)) return undefined;
+  return { inputShape: MODELS[spec].inputShape, classNames: imagenetClassNames(), preprocess: preprocessImagenet };
 }
 
 /**

@@ -4,9 +4,7 @@
  * resized to their input size, grayscale when they take one channel, scaled to [0, 1].
  */
 import * as tf from '@tensorflow/tfjs';
-import sharp from 'sharp';
-import { loadImage, MAX_INPUT_PIXELS, type RgbImage } from '../core/image.js';
-import { assertReadableFile } from '../core/fsutil.js';
+import { loadImage, readImageSize, type RgbImage } from '../core/image.js';
 import { InputError } from '../core/errors.js';
 
 /** torchvision's ImageNet normalisation (transforms.Normalize). */
@@ -47,22 +45,10 @@ export function torchvisionResizeSize(width: number, height: number, size: numbe
   return { width: Math.floor((size * width) / height), height: size };
 }
 
-/** Displayed size of an image file (EXIF orientations 5-8 swap width and height). */
-async function orientedSize(file: string): Promise<{ width: number; height: number }> {
-  await assertReadableFile(file, 'image');
-  let meta;
-  try {
-    meta = await sharp(file, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
-  } catch (err) {
-    throw new InputError(`${file} is not a readable image (${(err as Error).message.split('\n')[0]}); give a PNG, JPEG, WebP, GIF or TIFF file`);
-  }
-  if (!meta.width || !meta.height) throw new InputError(`${file}: the image has no size; is it corrupt?`);
-  return (meta.orientation ?? 1) >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
-}
-
 /** torchvision's ImageNet preprocessing of an image file. */
 export async function preprocessImagenet(file: string): Promise<{ input: tf.Tensor4D; display: RgbImage }> {
-  const { width, height } = await orientedSize(file);
+  const { width, height } = await readImageSize(file);
+  // loadImage refuses sizes beyond MAX_RESIZED_PIXELS before resizing (a 1 x 100,000 image would be 256 x 25,600,000).
   const resized = await loadImage(file, { size: torchvisionResizeSize(width, height, IMAGENET_RESIZE) });
   const display = centerCrop(resized, IMAGENET_CROP, IMAGENET_CROP);
   return { input: imagenetTensor(display), display };

@@ -12,12 +12,20 @@
  *   an int64 element count and the raw bytes.
  * The pickles are parsed with pickleparser; `torch._utils._rebuild_tensor_v2(storage, offset, size,
  * stride, ...)` becomes a TorchTensorRef (metadata only) and `collections.OrderedDict` a Map.
+ *
+ * Untrusted files: nothing in a pickle runs (pickleparser only builds plain objects), and, as
+ * `torch.load(weights_only=True)`, a pickle that names any global outside the tensor-rebuilding
+ * allow-list (TENSOR_GLOBALS, the storage classes) is refused. Pickles are read only up to
+ * MAX_PICKLE_BYTES (a zip bomb is refused from its declared size, and again while inflating in case
+ * the header lies), and every zip entry read is checked against its CRC-32.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import { BufferReader, NameRegistry, Parser } from 'pickleparser';
 import { InputError } from '../core/errors.js';
+import { showPath } from '../core/quote.js';
 
 /** A tensor in the checkpoint: where its elements are, not the elements. */
 export interface TorchTensorRef {
@@ -72,17 +80,75 @@ export interface TorchCheckpoint {
  * The legacy format's first pickle: protocol 2, LONG1 of 10 bytes = 0x1950a86a20f9469cfc6c, STOP.
  * (pickleparser cannot read a 10-byte LONG1, so it is matched as bytes.)
  */
+/**
+ * Largest pickle dnnkit parses (zip `data.pkl`, or the legacy format's leading pickles). A
+ * state_dict's pickle holds names, shapes and strides only (kilobytes even for VGG-16); anything
+ * near this bound is a zip bomb or not a checkpoint.
+ */
+export const MAX_PICKLE_BYTES = 64 << 20;
+
+/** Globals a state_dict pickle may name besides the storage classes (`torch.FloatStorage`, ...). */
+export const TENSOR_GLOBALS = ['collections.OrderedDict', 'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor', 'torch._utils._rebuild_parameter'] as const;
+
+/**
+ * CRC-32 (the zip/ISO-HDLC polynomial 0xEDB88320) of `data`, continuing from `crc`. Node's
+ * zlib.crc32 exists only from Node 20.15 / 22.2 and package.json allows any Node 20, so older
+ * versions use this table-driven fallback (a few hundred MB/s: fine for checkpoints).
+ */
+export const crc32: (data: Uint8Array, crc?: number) => number = typeof (zlib as { crc32?: unknown }).crc32 === 'function'
+  ? (data, crc = 0) => zlib.crc32(data, crc)
+  : crc32Table;
+
+let CRC_TABLE: Uint32Array | undefined;
+export function crc32Table(data: Uint8Array, crc = 0): number {
+  if (!CRC_TABLE) {
+    CRC_TABLE = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      CRC_TABLE[n] = c >>> 0;
+    }
+  }
+  let c = ~crc >>> 0;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/**
+ * A pickle name resolver that knows the tensor-rebuilding globals and records every other name
+ * it is asked for (as a stub object, so nothing runs); the caller refuses the pickle afterwards
+ * when `refused` is not empty, naming the first.
+ */
+class AllowListNames extends NameRegistry {
+  readonly refused: string[] = [];
+
+  override onMissingName(module: string, name: string) {
+    // Storage classes are allowed by name pattern: storageInfoFromPid names an unsupported one.
+    if (!(module === 'torch' && /^[A-Za-z0-9]+Storage$/.test(name))) this.refused.push(`${module}.${name}`);
+    return super.onMissingName(module, name);
+  }
+}
+
+/** Throws the refusal for a pickle that named globals outside the allow-list. */
+function refuseGlobals(names: AllowListNames, file: string): void {
+  if (names.refused.length === 0) return;
+  const [first] = names.refused;
+  const more = new Set(names.refused).size - 1;
+  throw new InputError(`${showPath(file)}: the pickle names the global '${first}'${more ? ` (and ${more} other${more > 1 ? 's' : ''})` : ''}, which a state_dict does not need; `
+    + `dnnkit refuses it, as torch.load(weights_only=True) does (allowed: ${TENSOR_GLOBALS.join(', ')}, torch.*Storage). If you trust the file, re-save its weights with torch.save(model.state_dict(), path)`);
+}
+
 const LEGACY_MAGIC = Buffer.from('80028a0a6cfc9c46f9206aa850192e', 'hex');
 const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 
 function storageInfoFromPid(pid: unknown, file: string): StorageInfo {
   if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
-    throw new InputError(`${file}: unexpected persistent id in the pickle (${JSON.stringify(pid)?.slice(0, 80)}); not a torch.save checkpoint`);
+    throw new InputError(`${showPath(file)}: unexpected persistent id in the pickle (${JSON.stringify(pid)?.slice(0, 80)}); not a torch.save checkpoint`);
   }
   const cls = pid[1] as { prototype?: { __name__?: string } };
   const clsName = cls?.prototype?.__name__ ?? String(cls);
   const type = STORAGE_TYPES[clsName];
-  if (!type) throw new InputError(`${file}: unsupported tensor storage type '${clsName}'`);
+  if (!type) throw new InputError(`${showPath(file)}: unsupported tensor storage type '${clsName}'`);
   return { key: String(pid[2]), dtype: type[0], elementSize: type[1], numel: Number(pid[4]) };
 }
 
@@ -93,7 +159,7 @@ function storageInfoFromPid(pid: unknown, file: string): StorageInfo {
  */
 function parseStateDict(reader: BufferReader, file: string): { tensors: Map<string, TorchTensorRef>; storages: Map<string, StorageInfo> } {
   const storages = new Map<string, StorageInfo>();
-  const names = new NameRegistry()
+  const names = new AllowListNames()
     .register('collections', 'OrderedDict', () => new Map())
     .register('torch._utils', '_rebuild_tensor_v2', (storage: StorageInfo, offset: number, size: number[], stride: number[]): TorchTensorRef => ({
       storageKey: storage.key, dtype: storage.dtype, offset: Number(offset), shape: [...size].map(Number), stride: [...stride].map(Number),
@@ -119,7 +185,7 @@ function parseStateDict(reader: BufferReader, file: string): { tensors: Map<stri
     root = parser.read(reader);
   } catch (err) {
     if (err instanceof InputError) throw err;
-    throw new InputError(`${file}: the pickled state_dict could not be parsed (${(err as Error).message.split('\n')[0]}); is the file truncated or not a torch.save checkpoint?`);
+    throw new InputError(`${showPath(file)}: the pickled state_dict could not be parsed (${(err as Error).message.split('\n')[0]}); is the file truncated or not a torch.save checkpoint?`);
   }
   // Unwrap common containers: {'state_dict': sd}, {'model': sd}.
   for (const wrapper of ['state_dict', 'model', 'model_state_dict']) {
@@ -128,15 +194,23 @@ function parseStateDict(reader: BufferReader, file: string): { tensors: Map<stri
   if (!(root instanceof Map)) {
     const proto = (root && typeof root === 'object' ? Object.getPrototypeOf(root) : undefined) as { __module__?: string; __name__?: string } | undefined;
     const what = proto?.__name__ ? `a pickled ${proto.__module__}.${proto.__name__} object` : `a ${typeof root}`;
-    throw new InputError(`${file}: the checkpoint holds ${what}, not a state_dict; save it with torch.save(model.state_dict(), path)`);
+    throw new InputError(`${showPath(file)}: the checkpoint holds ${what}, not a state_dict; save it with torch.save(model.state_dict(), path)`);
   }
+  // A whole pickled model is reported above; any other non-tensor global is refused here.
+  refuseGlobals(names, file);
   const tensors = new Map<string, TorchTensorRef>();
   const strip = [...root.keys()].every((k) => String(k).startsWith('module.'));
   for (const [k, v] of root) {
     if (v && typeof v === 'object' && 'storageKey' in v) tensors.set(strip ? String(k).slice(7) : String(k), v as TorchTensorRef);
   }
-  if (tensors.size === 0) throw new InputError(`${file}: the state_dict holds no tensors`);
+  if (tensors.size === 0) throw new InputError(`${showPath(file)}: the state_dict holds no tensors`);
   return { tensors, storages };
+}
+
+/** A pickle parser for the legacy format's other pickles (magic, sys info, keys): no globals at all. */
+function plainParser(): { parser: Parser; names: AllowListNames } {
+  const names = new AllowListNames();
+  return { parser: new Parser({ nameResolver: names, unpicklingTypeOfDictionary: 'Map' }), names };
 }
 
 function openZip(file: string): Promise<yauzl.ZipFile> {
@@ -162,9 +236,50 @@ function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<NodeJS.Reada
   return new Promise((resolve, reject) => zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))));
 }
 
-async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+/**
+ * Streams a zip entry to `consume`, counting bytes and computing its CRC-32: refuses an entry
+ * that declares more than `maxBytes` before inflating, stops inflating once more than `maxBytes`
+ * (or more than declared) arrive, and checks the count and CRC-32 against the central directory
+ * at the end. `what` names the entry in messages.
+ */
+async function streamEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, file: string, what: string, maxBytes: number, consume: ChunkConsumer): Promise<void> {
+  const shown = showPath(file);
+  if (entry.uncompressedSize > maxBytes) {
+    throw new InputError(`${shown}: ${what} declares ${entry.uncompressedSize} bytes, more than the ${maxBytes} dnnkit expects (a zip bomb, or not a torch.save checkpoint); nothing was inflated`);
+  }
+  const limit = Math.min(maxBytes, entry.uncompressedSize);
+  let pos = 0;
+  let crc = 0;
+  try {
+    const stream = await openEntry(zip, entry);
+    for await (const c of stream) {
+      const chunk = c as Buffer;
+      if (pos + chunk.length > limit) {
+        (stream as unknown as { destroy(): void }).destroy();
+        throw new InputError(`${shown}: ${what} inflates to more than the ${limit} bytes its header declares (a zip bomb?); the checkpoint is damaged`);
+      }
+      crc = crc32(chunk, crc);
+      consume(chunk, pos);
+      pos += chunk.length;
+    }
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`${shown}: reading ${what} failed (${(err as Error).message.split('\n')[0]}); the checkpoint is damaged: download it again`);
+  }
+  if (pos !== entry.uncompressedSize) {
+    throw new InputError(`${shown}: ${what} holds ${pos} bytes, its header says ${entry.uncompressedSize}; the checkpoint is damaged: download it again`);
+  }
+  if (crc !== entry.crc32 >>> 0) {
+    throw new InputError(`${shown}: ${what} fails its CRC-32 check (stored ${hex32(entry.crc32)}, computed ${hex32(crc)}); the checkpoint is damaged: download it again`);
+  }
+}
+
+const hex32 = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+
+/** A small zip entry read whole (bounded by `maxBytes`, CRC checked). */
+async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, file: string, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of await openEntry(zip, entry)) chunks.push(c as Buffer);
+  await streamEntry(zip, entry, file, entry.fileName, maxBytes, (c) => chunks.push(c));
   return Buffer.concat(chunks);
 }
 
@@ -175,23 +290,24 @@ async function openZipCheckpoint(file: string): Promise<TorchCheckpoint> {
     zip = await openZip(file);
     entries = await listEntries(zip);
   } catch (err) {
-    throw new InputError(`${file} is not a readable zip checkpoint (${(err as Error).message}); is it truncated? Download it again`);
+    throw new InputError(`${showPath(file)} is not a readable zip checkpoint (${(err as Error).message}); is it truncated? Download it again`);
   }
   try {
     const pkl = entries.find((e) => e.fileName === 'data.pkl' || e.fileName.endsWith('/data.pkl'));
-    if (!pkl) throw new InputError(`${file} is a zip file but not a PyTorch checkpoint (no data.pkl inside)`);
+    if (!pkl) throw new InputError(`${showPath(file)} is a zip file but not a PyTorch checkpoint (no data.pkl inside)`);
     const prefix = pkl.fileName.slice(0, -'data.pkl'.length);
     const byteorder = entries.find((e) => e.fileName === `${prefix}byteorder`);
-    if (byteorder && (await readEntry(zip, byteorder)).toString().trim() !== 'little') {
-      throw new InputError(`${file} was saved on a big-endian machine; dnnkit reads little-endian checkpoints (re-save it on x86/arm)`);
+    if (byteorder && (await readEntry(zip, byteorder, file, 64)).toString().trim() !== 'little') {
+      throw new InputError(`${showPath(file)} was saved on a big-endian machine; dnnkit reads little-endian checkpoints (re-save it on x86/arm)`);
     }
-    const { tensors, storages } = parseStateDict(new BufferReader(await readEntry(zip, pkl)), file);
+    const { tensors, storages } = parseStateDict(new BufferReader(await readEntry(zip, pkl, file, MAX_PICKLE_BYTES)), file);
     const byName = new Map(entries.map((e) => [e.fileName, e]));
     for (const s of storages.values()) {
       const e = byName.get(`${prefix}data/${s.key}`);
-      if (!e) throw new InputError(`${file}: storage '${s.key}' is missing from the zip; the checkpoint is damaged`);
-      if (e.uncompressedSize < s.numel * s.elementSize) {
-        throw new InputError(`${file}: storage '${s.key}' holds ${e.uncompressedSize} bytes, expected ${s.numel * s.elementSize}; the checkpoint is damaged`);
+      if (!e) throw new InputError(`${showPath(file)}: storage '${s.key}' is missing from the zip; the checkpoint is damaged`);
+      // torch writes each storage's bytes exactly; a larger entry would only be inflated for nothing.
+      if (e.uncompressedSize !== s.numel * s.elementSize) {
+        throw new InputError(`${showPath(file)}: storage '${s.key}' holds ${e.uncompressedSize} bytes, expected ${s.numel * s.elementSize}; the checkpoint is damaged`);
       }
     }
     const order = [...storages.values()].sort((a, b) => byName.get(`${prefix}data/${a.key}`)!.relativeOffsetOfLocalHeader - byName.get(`${prefix}data/${b.key}`)!.relativeOffsetOfLocalHeader);
@@ -202,16 +318,8 @@ async function openZipCheckpoint(file: string): Promise<TorchCheckpoint> {
         for (const s of order) {
           const consume = consumerFor(s.key, s.elementSize);
           if (!consume) continue;
-          let pos = 0;
-          try {
-            for await (const chunk of await openEntry(zip, byName.get(`${prefix}data/${s.key}`)!)) {
-              consume(chunk as Buffer, pos);
-              pos += (chunk as Buffer).length;
-            }
-          } catch (err) {
-            if (err instanceof InputError) throw err;
-            throw new InputError(`${file}: reading storage '${s.key}' failed (${(err as Error).message}); the checkpoint is damaged`);
-          }
+          const entry = byName.get(`${prefix}data/${s.key}`)!;
+          await streamEntry(zip, entry, file, `storage '${s.key}'`, s.numel * s.elementSize, consume);
         }
       },
       close: () => zip.close(),
@@ -226,7 +334,7 @@ async function openZipCheckpoint(file: string): Promise<TorchCheckpoint> {
 async function openLegacyCheckpoint(file: string, size: number, chunkSize: number): Promise<TorchCheckpoint> {
   const fh = await fsp.open(file, 'r');
   let head: Buffer;
-  let headLen = Math.min(size, 1 << 20);
+  let headLen = Math.min(size, 1 << 20, MAX_PICKLE_BYTES);
   let parsed: { tensors: Map<string, TorchTensorRef>; storages: Map<string, StorageInfo>; keys: string[]; dataStart: number } | undefined;
   try {
     for (;;) {
@@ -234,25 +342,26 @@ async function openLegacyCheckpoint(file: string, size: number, chunkSize: numbe
       await fh.read(head, 0, headLen, 0);
       try {
         if (!head.subarray(0, LEGACY_MAGIC.length).equals(LEGACY_MAGIC)) {
-          throw new InputError(`${file} is not a PyTorch checkpoint (a pickle without torch's magic number)`);
+          throw new InputError(`${showPath(file)} is not a PyTorch checkpoint (a pickle without torch's magic number)`);
         }
         const reader = new BufferReader(head.subarray(LEGACY_MAGIC.length));
-        const plain = new Parser({ unpicklingTypeOfDictionary: 'Map' });
+        const { parser: plain, names: plainNames } = plainParser();
         const protocol = plain.read<number>(reader);
-        if (Number(protocol) !== 1001) throw new InputError(`${file}: unsupported legacy checkpoint protocol ${protocol}`);
+        if (Number(protocol) !== 1001) throw new InputError(`${showPath(file)}: unsupported legacy checkpoint protocol ${protocol}`);
         plain.read(reader); // sys_info: {little_endian, type_sizes, ...}
         const { tensors, storages } = parseStateDict(reader, file);
         const keys = (plain.read<unknown[]>(reader) ?? []).map(String);
+        refuseGlobals(plainNames, file);
         parsed = { tensors, storages, keys, dataStart: LEGACY_MAGIC.length + reader.position };
         break;
       } catch (err) {
         // A pickle cut off by the end of the head: read more (the pickles are small, but be safe).
-        if (headLen < size && !(err instanceof InputError && !/could not be parsed/.test(err.message))) {
-          headLen = Math.min(size, headLen * 4);
+        if (headLen < Math.min(size, MAX_PICKLE_BYTES) && !(err instanceof InputError && !/could not be parsed/.test(err.message))) {
+          headLen = Math.min(size, headLen * 4, MAX_PICKLE_BYTES);
           continue;
         }
         if (err instanceof InputError) throw err;
-        throw new InputError(`${file}: not a readable legacy PyTorch checkpoint (${(err as Error).message.split('\n')[0]})`);
+        throw new InputError(`${showPath(file)}: not a readable legacy PyTorch checkpoint (${(err as Error).message.split('\n')[0]})`);
       }
     }
   } finally {
@@ -263,10 +372,10 @@ async function openLegacyCheckpoint(file: string, size: number, chunkSize: numbe
   let need = dataStart;
   for (const k of keys) {
     const s = storages.get(k);
-    if (!s) throw new InputError(`${file}: storage '${k}' is listed but never used; the checkpoint is damaged`);
+    if (!s) throw new InputError(`${showPath(file)}: storage '${k}' is listed but never used; the checkpoint is damaged`);
     need += 8 + s.numel * s.elementSize;
   }
-  if (size < need) throw new InputError(`${file} is truncated (${size} bytes, the checkpoint needs ${need}); download it again`);
+  if (size < need) throw new InputError(`${showPath(file)} is truncated (${size} bytes, the checkpoint needs ${need}); download it again`);
   return {
     format: 'legacy',
     tensors,
@@ -288,7 +397,7 @@ async function openLegacyCheckpoint(file: string, size: number, chunkSize: numbe
             chunk = chunk.subarray(take);
             if (header.length < 8) break;
             const numel = Number(header.readBigInt64LE(0));
-            if (numel !== s.numel) throw new InputError(`${file}: storage '${s.key}' has ${numel} elements, the pickle says ${s.numel}; the checkpoint is damaged`);
+            if (numel !== s.numel) throw new InputError(`${showPath(file)}: storage '${s.key}' has ${numel} elements, the pickle says ${s.numel}; the checkpoint is damaged`);
             header = undefined;
             remaining = numel * s.elementSize;
             pos = 0;
@@ -306,7 +415,7 @@ async function openLegacyCheckpoint(file: string, size: number, chunkSize: numbe
         }
         if (i >= keys.length) break;
       }
-      if (i < keys.length) throw new InputError(`${file} is truncated (storage '${keys[i]}' incomplete); download it again`);
+      if (i < keys.length) throw new InputError(`${showPath(file)} is truncated (storage '${keys[i]}' incomplete); download it again`);
     },
     close: () => {},
   };
@@ -322,15 +431,15 @@ export async function openTorchCheckpoint(file: string, opts: { chunkSize?: numb
   try {
     st = await fsp.stat(file);
   } catch {
-    throw new InputError(`checkpoint not found: ${file}`);
+    throw new InputError(`checkpoint not found: ${showPath(file)}`);
   }
-  if (!st.isFile()) throw new InputError(`checkpoint is not a file: ${file}`);
-  if (st.size < 16) throw new InputError(`${file} is not a PyTorch checkpoint (${st.size} bytes)`);
+  if (!st.isFile()) throw new InputError(`checkpoint is not a file: ${showPath(file)}`);
+  if (st.size < 16) throw new InputError(`${showPath(file)} is not a PyTorch checkpoint (${st.size} bytes)`);
   const fh = await fsp.open(file, 'r');
   const magic = Buffer.alloc(4);
   await fh.read(magic, 0, 4, 0);
   await fh.close();
   if (magic.equals(ZIP_MAGIC)) return openZipCheckpoint(file);
   if (magic[0] === 0x80 && magic[1] >= 2) return openLegacyCheckpoint(file, st.size, opts.chunkSize ?? 1 << 20);
-  throw new InputError(`${path.basename(file)} is not a PyTorch checkpoint (neither a zip nor a legacy torch.save file): ${file}`);
+  throw new InputError(`${showPath(path.basename(file))} is not a PyTorch checkpoint (neither a zip nor a legacy torch.save file): ${showPath(file)}`);
 }
