@@ -2,7 +2,8 @@
  * File output that never leaves half-written files: every write goes to a temporary file in the
  * same directory, then is renamed over the target (rename is atomic on one filesystem).
  */
-import { promises as fsp, constants as fsConstants, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp, constants as fsConstants, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError, UsageError } from './errors.js';
 
@@ -15,14 +16,20 @@ export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.dnnkit-tmp-${process.pid}-${counter}-${path.basename(target)}`);
 }
 
-/** Writes `data` to `target` atomically (temp file + rename), creating the directory. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes `data` to `target` atomically (temp file + rename), creating the directory. With
+ * `sync`, the file's data is flushed to disk before the rename and the directory after it, so
+ * that the new file survives a power loss too (a kill never needs it: the rename is atomic).
+ */
+export async function writeFileAtomic(target: string, data: string | Uint8Array, opts: { sync?: boolean } = {}): Promise<void> {
   await fsp.mkdir(path.dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
   pending.add(tmp);
   try {
     await fsp.writeFile(tmp, data);
+    if (opts.sync) await syncPath(tmp);
     await fsp.rename(tmp, target);
+    if (opts.sync) await syncPath(path.dirname(target));
   } catch (err) {
     await fsp.rm(tmp, { force: true });
     throw err;
@@ -31,9 +38,52 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   }
 }
 
-/** Removes temporary files still being written (called on SIGINT/SIGTERM before exit). */
+/**
+ * Marks a temporary file or folder as being written by this process, so that an error or an
+ * interrupt removes it (removePendingTemps); the returned function unmarks it once it has been
+ * renamed into place or removed.
+ */
+export function trackPendingTemp(tmp: string): () => void {
+  pending.add(tmp);
+  return () => pending.delete(tmp);
+}
+
+/** Removes temporary files and folders still being written (called on SIGINT/SIGTERM before exit). */
 export async function removePendingTemps(): Promise<void> {
-  await Promise.all([...pending].map((p) => fsp.rm(p, { force: true })));
+  await Promise.all([...pending].map((p) => fsp.rm(p, { recursive: true, force: true })));
+}
+
+/**
+ * Flushes a file's data, or a directory's entries (the renames in it), to disk (fsync). Where a
+ * platform cannot fsync a directory (Windows), that step is skipped.
+ */
+export async function syncPath(p: string): Promise<void> {
+  let fh;
+  try {
+    fh = await fsp.open(p, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR' || (err as NodeJS.ErrnoException).code === 'EPERM') return;
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF' && code !== 'EISDIR') throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Byte size and SHA-256 (hex) of a file, read as a stream. */
+export async function fileDigest(file: string): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /** Throws an InputError unless `file` is a readable regular file. */

