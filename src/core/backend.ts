@@ -34,6 +34,33 @@ export interface BackendInfo {
 
 const requireCjs = createRequire(import.meta.url);
 let current: BackendInfo | undefined;
+
+/**
+ * tfjs's cpu backend prints "Hi, looks like you are running TensorFlow.js in Node.js ... install
+ * our node backend" (console.warn, tfjs-backend-cpu's MathBackendCPU.write) the first time it
+ * stores a tensor. dnnkit chooses its backend itself and says which and why (`dnnkit info`,
+ * run.json), and a tensor made before initBackend (sst2 --resume decodes its checkpoint first)
+ * lands on cpu and printed the banner. Marking the backend as already used silences it; the
+ * factory is wrapped so that this holds for the instance tfjs creates on first use.
+ */
+function silenceCpuBanner(): void {
+  const quiet = (backend: unknown) => {
+    if (backend && typeof backend === 'object' && 'firstUse' in backend) (backend as { firstUse: boolean }).firstUse = false;
+    return backend;
+  };
+  const engine = tf.engine();
+  quiet(engine.registry['cpu']);
+  const entry = engine.registryFactory['cpu'];
+  if (entry === undefined || (entry.factory as { dnnkitQuiet?: boolean }).dnnkitQuiet) return;
+  const original = entry.factory;
+  const factory = () => {
+    const made = original();
+    return made instanceof Promise ? made.then((b) => quiet(b) as tf.KernelBackend) : (quiet(made) as tf.KernelBackend);
+  };
+  (factory as { dnnkitQuiet?: boolean }).dnnkitQuiet = true;
+  entry.factory = factory;
+}
+silenceCpuBanner();
 /** Threads asked for with --threads (set by the CLI before the backend initialises). */
 let requestedThreads: number | undefined;
 
@@ -106,7 +133,8 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
       nativeKernels = native.kernels;
       reason = `${requested === 'wasm' ? 'requested' : nodeProblem}; using wasm with ${projectKernels.length} project kernels (${projectKernels.join(', ')}), ${threadNote}; ${describeNative(native)}`;
     } catch (err) {
-      if (requested === 'wasm') throw err;
+      // A bad setting (DNNKIT_WASM_THREADS) is the user's to fix, not a reason for a 100x slower backend.
+      if (requested === 'wasm' || err instanceof UsageError) throw err;
       await tf.setBackend('cpu');
       name = 'cpu';
       reason = `${nodeProblem}; wasm failed (${(err as Error).message})`;

@@ -3,11 +3,13 @@
  * option parsers that reject impossible values with a usage error, and the action wrapper that
  * turns errors into one line and an exit code, and prints the --json summary last on stdout.
  */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import chalk from 'chalk';
 import { BACKENDS, requestThreads, type BackendName } from './backend.js';
-import { MAX_WASM_THREADS } from './wasm_threads.js';
-import { exitCodeOf, InputError, UsageError } from './errors.js';
+import { MAX_WASM_THREADS, threadsFromEnv } from './wasm_threads.js';
+import { describeSystemError, exitCodeOf, InputError, UsageError } from './errors.js';
 import { removePendingTemps } from './fsutil.js';
 
 /** Options every command accepts. */
@@ -78,7 +80,13 @@ export function action<O extends CommonOptions>(run: (opts: O, args: string[]) =
     const opts = cmd.opts() as O;
     const args = cmd.args;
     try {
+      // Settings from the environment and the output folder are checked before any work.
+      if (opts.threads === undefined) threadsFromEnv();
       requestThreads(opts.threads);
+      await assertFolderCreatable(opts.out, '--out');
+      const home = (opts as { home?: unknown }).home;
+      if (typeof home === 'string') await assertFolderCreatable(home, '--home');
+      else if (process.env.DNNKIT_HOME) await assertFolderCreatable(process.env.DNNKIT_HOME, 'DNNKIT_HOME');
       const summary = await run(opts, args);
       if (opts.json && summary) process.stdout.write(JSON.stringify(summary) + '\n');
     } catch (err) {
@@ -89,10 +97,37 @@ export function action<O extends CommonOptions>(run: (opts: O, args: string[]) =
   };
 }
 
-/** Prints an error as one line (plus the stack with debug). */
+/**
+ * Kernel file systems that hold no user files (Linux statfs f_type magic numbers). On procfs,
+ * mkdir of a new name answers ENOENT though the parent exists, and Node's recursive mkdir then
+ * retries the parent and the child forever (strace: mkdir("/proc/x") ENOENT, mkdir("/proc")
+ * EEXIST, repeated): `--out /proc/x` hung.
+ */
+const VIRTUAL_FILE_SYSTEMS: Record<number, string> = { 0x9fa0: 'proc', 0x62656572: 'sysfs', 0x1cd1: 'devpts', 0x73636673: 'securityfs', 0x64626720: 'debugfs' };
+
+/**
+ * Throws a UsageError when the folder `dir` (given by `source`: '--out', 'DNNKIT_HOME') lies on a
+ * kernel file system, judged by its nearest existing ancestor. Reads only; creates nothing.
+ */
+export async function assertFolderCreatable(dir: unknown, source: string): Promise<void> {
+  if (typeof dir !== 'string' || dir === '') return;
+  let probe = path.resolve(dir);
+  while (!(await fsp.stat(probe).then(() => true, () => false))) {
+    const parent = path.dirname(probe);
+    if (parent === probe) return;
+    probe = parent;
+  }
+  const kind = VIRTUAL_FILE_SYSTEMS[(await fsp.statfs(probe).catch(() => undefined))?.type ?? -1];
+  if (kind) {
+    throw new UsageError(`${source} ${dir} is on a kernel file system (${kind} at ${probe}) where dnnkit cannot create folders or files; choose a folder on a disk`);
+  }
+}
+
+/** Prints an error as one line (plus the stack with debug); system errors name the file and what to do. */
 export function reportError(err: unknown, debug: boolean): void {
-  const known = err instanceof UsageError || err instanceof InputError;
-  const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  const system = describeSystemError(err);
+  const known = err instanceof UsageError || err instanceof InputError || system !== undefined;
+  const msg = system ?? (err instanceof Error ? err.message.split('\n')[0] : String(err));
   process.stderr.write(chalk.red(`dnnkit: error: ${msg}`) + (known || debug ? '' : chalk.dim('  (run with --debug for details)')) + '\n');
   if (debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
 }

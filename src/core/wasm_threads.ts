@@ -68,9 +68,10 @@ export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | u
   const raw = env[WASM_THREADS_ENV]?.trim();
   if (raw === undefined || raw === '') return undefined;
   if (raw === 'auto') return os.availableParallelism();
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new UsageError(`${WASM_THREADS_ENV}='${raw}' is not a thread count; use an integer >= 1 or 'auto'`);
+  // Digits only: Number() would also take '0x2', '1e1' and '2.0'.
+  const n = /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1)) {
+    throw new UsageError(`${WASM_THREADS_ENV}='${raw}' is not a thread count; set it to a whole number from 1 to ${MAX_WASM_THREADS} (more is capped at ${MAX_WASM_THREADS}) or 'auto' (one per core), or unset it`);
   }
   return n;
 }

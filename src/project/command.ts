@@ -6,12 +6,12 @@
  * a `predicted` column, when present, marks misclassified points; `id` and `split` columns are
  * carried along; every other column is a feature and must hold finite numbers.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { parse } from 'csv-parse/sync';
 import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
-import { InputError } from '../core/errors.js';
+import { InputError, withPath } from '../core/errors.js';
+import { parseDecimal, readUtf8File } from '../core/csv.js';
 import { assertReadableFile, prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
 import { createLogger } from '../core/log.js';
 import { TSNE_DEFAULTS } from './tsne.js';
@@ -41,12 +41,13 @@ export interface FeatureTable {
 }
 
 /**
- * Reads a numeric CSV with a header. Ragged rows, empty/text/NaN feature cells and a missing
- * --label-column are InputErrors that name the file, line and column.
+ * Reads a numeric CSV with a header. Invalid UTF-8, ragged rows, feature cells that are empty,
+ * text, NaN or not decimal ('0x1A') and a missing --label-column are InputErrors that name the
+ * file, line and column.
  */
 export async function readFeatureCsv(file: string, labelColumn?: string): Promise<FeatureTable> {
   await assertReadableFile(file, 'CSV file');
-  const text = await fsp.readFile(file, 'utf8');
+  const text = await readUtf8File(file);
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parse(text, { relax_column_count: true, skip_empty_lines: true, trim: true, info: true }) as never;
@@ -80,9 +81,9 @@ export async function readFeatureCsv(file: string, labelColumn?: string): Promis
     const p = new Array<number>(featureIdx.length);
     featureIdx.forEach((c, j) => {
       const cell = record[c];
-      const v = cell === '' ? NaN : Number(cell);
+      const v = parseDecimal(cell);
       if (!Number.isFinite(v)) {
-        throw new InputError(`${file}:${line}: column '${header[c]}' holds '${cell}', not a finite number; feature cells must be numbers (name the class column with --label-column)`);
+        throw new InputError(`${file}:${line}: column '${header[c]}' holds '${cell}', not a finite number; feature cells must be decimal numbers such as 12, -0.5 or 1e-3 (name the class column with --label-column)`);
       }
       p[j] = v;
     });
@@ -117,10 +118,11 @@ export async function runProject(opts: ProjectRunOptions, file: string): Promise
   log.info(`${file}: ${table.points.length} points, ${table.featureColumns.length} features, labels from ${table.labelColumn ?? '(none)'}`);
   const summary = await projectFeatures({ ...input, outDir, title: path.basename(file), seed: opts.seed, quiet: opts.json || opts.quiet });
   const result: ProjectSummary = { file, labelColumn: table.labelColumn, outDir, ...summary };
-  await writeFileAtomic(path.join(outDir, 'run.json'), JSON.stringify({
+  const runJson = path.join(outDir, 'run.json');
+  await writeFileAtomic(runJson, JSON.stringify({
     command: 'project', settings: { file, method: opts.method, labelColumn: table.labelColumn, perplexity: opts.perplexity, iterations: opts.iterations, seed: opts.seed },
     versions: { node: process.version }, result,
-  }, null, 2));
+  }, null, 2)).catch((err) => { throw withPath(err, runJson); });
   for (const r of summary.results) {
     log.result(`${PROJECTIONS[r.method].title}: trustworthiness ${r.trustworthiness.toFixed(3)}${r.knnAccuracy === null ? '' : `, 5-NN accuracy in 2-D ${(100 * r.knnAccuracy).toFixed(1)}% (input space ${(100 * summary.inputKnnAccuracy!).toFixed(1)}%)`}`);
   }

@@ -13,7 +13,7 @@ import { createLogger } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import { pca2d } from './pca.js';
 import { scatterSpec } from './scatter.js';
-import { tsne, TSNE_DEFAULTS } from './tsne.js';
+import { tsne, tsneReducedDims, TSNE_DEFAULTS } from './tsne.js';
 import { knnAccuracy, trustworthiness } from './metrics.js';
 
 /** The projection methods: the single source of names for the CLI, types and help. */
@@ -55,7 +55,7 @@ export interface ProjectionResult {
   method: ProjectionMethod;
   /** Trustworthiness of the 2-D embedding with `k` neighbours (1 = every 2-D neighbour is a true one). */
   trustworthiness: number;
-  /** Leave-one-out 5-NN accuracy in 2-D; null without labels. */
+  /** Leave-one-out 5-NN accuracy in 2-D; null without labels or with KNN_K points or fewer. */
   knnAccuracy: number | null;
   seconds: number;
   /** Explained variance ratio of PC1 and PC2 (PCA only). */
@@ -68,7 +68,7 @@ export interface ProjectionSummary {
   dimensions: number;
   /** Neighbourhood size used for trustworthiness (10, fewer for tiny inputs). */
   k: number;
-  /** Leave-one-out 5-NN accuracy in the input space, the ceiling for the 2-D numbers. */
+  /** Leave-one-out 5-NN accuracy in the input space, the ceiling for the 2-D numbers; null as knnAccuracy. */
   inputKnnAccuracy: number | null;
   perplexity: number | null;
   iterations: number | null;
@@ -118,39 +118,48 @@ export async function projectFeatures(input: ProjectFeaturesInput): Promise<Proj
   const n = input.points.length;
   const d = input.points[0].length;
   const hasLabels = input.labels.length === n;
+  // Leave-one-out k-NN needs k other points; with fewer the score is left out, not an error.
+  const scoreKnn = hasLabels && n > KNN_K;
+  if (hasLabels && !scoreKnn) log.warn(`${input.title}: no ${KNN_K}-NN accuracy: it needs at least ${KNN_K + 1} points, there are ${n}`);
   const k = Math.max(1, Math.min(TRUSTWORTHINESS_K, Math.floor((n - 1) / 2)));
   const perplexity = input.perplexity ?? TSNE_DEFAULTS.perplexity;
   const iterations = input.iterations ?? TSNE_DEFAULTS.iterations;
   const methods = methodsOf(input.method);
-  const inputKnn = hasLabels ? knnAccuracy(input.points, input.labels, KNN_K) : null;
-  const results: ProjectionResult[] = [];
+  const inputKnn = scoreKnn ? knnAccuracy(input.points, input.labels, KNN_K) : null;
+  // Every projection is computed before the first file is written: a failure leaves no partial set.
+  const computed: { method: ProjectionMethod; coords: Float64Array; explained?: number[]; subtitle: string; axes: [string, string]; seconds: number }[] = [];
   for (const method of methods) {
     const t0 = Date.now();
-    let coords: Float64Array;
-    let explained: number[] | undefined;
-    let subtitle: string;
-    let axes: [string, string];
     if (method === 'pca') {
       const res = pca2d(input.points);
-      coords = res.coords;
-      explained = res.explainedVarianceRatio;
+      const explained = res.explainedVarianceRatio;
       const pct = (v: number | undefined) => `${(100 * (v ?? 0)).toFixed(1)}%`;
-      axes = [`PC1 (${pct(explained[0])} of variance)`, `PC2 (${pct(explained[1])} of variance)`];
-      subtitle = `PCA of ${n} points, ${d} dimensions`;
-      await writeCsv(path.join(input.outDir, 'pca-explained-variance.csv'), ['component', 'explained_variance_ratio', 'cumulative'],
-        explained.map((v, i) => [i + 1, v, explained!.slice(0, i + 1).reduce((a, b) => a + b, 0)]));
+      computed.push({
+        method, coords: res.coords, explained, seconds: (Date.now() - t0) / 1000,
+        axes: [`PC1 (${pct(explained[0])} of variance)`, `PC2 (${pct(explained[1])} of variance)`],
+        subtitle: `PCA of ${n} points, ${d} dimensions`,
+      });
     } else {
       const progress = createProgress({ total: iterations, label: 't-SNE', quiet: input.quiet });
-      coords = tsne(input.points, { ...TSNE_DEFAULTS, perplexity, iterations, seed: input.seed, init: 'pca', onProgress: (it) => progress.update(it) });
+      const coords = tsne(input.points, { ...TSNE_DEFAULTS, perplexity, iterations, seed: input.seed, init: 'pca', onProgress: (it) => progress.update(it) });
       progress.stop();
-      axes = ['t-SNE 1', 't-SNE 2'];
-      subtitle = `t-SNE of ${n} points, ${d} dimensions: perplexity ${perplexity}, ${iterations} iterations, PCA init, seed ${input.seed}`;
+      const reduced = tsneReducedDims(n, d);
+      computed.push({
+        method, coords, seconds: (Date.now() - t0) / 1000, axes: ['t-SNE 1', 't-SNE 2'],
+        subtitle: `t-SNE of ${n} points, ${d} dimensions${reduced === undefined ? '' : ` (first ${reduced} principal components)`}: perplexity ${perplexity}, ${iterations} iterations, PCA init, seed ${input.seed}`,
+      });
     }
+  }
+  const results: ProjectionResult[] = [];
+  for (const { method, coords, explained, subtitle, axes, seconds } of computed) {
     const low = Array.from({ length: n }, (_, i) => coords.subarray(2 * i, 2 * i + 2));
     const trust = trustworthiness(input.points, low, k);
-    const knn = hasLabels ? knnAccuracy(low, input.labels, KNN_K) : null;
-    const seconds = (Date.now() - t0) / 1000;
+    const knn = scoreKnn ? knnAccuracy(low, input.labels, KNN_K) : null;
     const base = path.join(input.outDir, `embed-${method}`);
+    if (explained) {
+      await writeCsv(path.join(input.outDir, 'pca-explained-variance.csv'), ['component', 'explained_variance_ratio', 'cumulative'],
+        explained.map((v, i) => [i + 1, v, explained.slice(0, i + 1).reduce((a, b) => a + b, 0)]));
+    }
     await writeCsv(`${base}.csv`, ['index', 'label', 'predicted', 'x', 'y'],
       low.map((p, i) => [i, hasLabels ? input.labels[i] : '', input.predicted ? input.predicted[i] : '', p[0], p[1]]));
     const metricsLine = `trustworthiness (k=${k}) ${trust.toFixed(3)}${knn === null ? '' : `, 5-NN accuracy in 2-D ${(100 * knn).toFixed(1)}%`}`;

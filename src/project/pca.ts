@@ -1,15 +1,20 @@
 /**
- * Principal component analysis with ml-pca (centred, unscaled: the same as
- * sklearn.decomposition.PCA). For n > d the d x d covariance matrix is diagonalised; otherwise
- * the data's SVD is used.
+ * Principal component analysis (centred, unscaled: the same as sklearn.decomposition.PCA).
  *
- * For n > d, this file computes the covariance matrix and the 2-D coordinates itself and hands
- * only the diagonalisation to ml-pca (`isCovarianceMatrix`). ml-pca's own path multiplies
+ * Tall data (n > d): the d x d covariance matrix is computed here and only its
+ * diagonalisation is handed to ml-pca (`isCovarianceMatrix`). ml-pca's own path multiplies
  * ml-matrix Matrices twice, once for X^T X and once in predict(), which projects on all d
  * components before keeping two. For the 2,693 x 2,180 features of an 8-network SST-2 ensemble,
- * those two products took 190 of 276 s. The loop below takes a few seconds.
+ * those two products took 190 of 276 s; the loop below takes a few seconds.
+ *
+ * Wide data (d >= n): the n x n Gram matrix G = Xc Xc^T of the centred rows instead (the SVD of
+ * the smaller side). Xc = U S W^T gives G = U S^2 U^T, so G's eigenvectors u_c and eigenvalues
+ * lambda_c = s_c^2 give the scores u_c s_c (= Xc w_c) and the covariance eigenvalues
+ * lambda_c / (n - 1) without the d x d covariance: 10 rows of 100,000 columns need a 10 x 10
+ * matrix, not 80 GB. `gramPca` also gives t-SNE its input reduction (tsne.ts).
  */
 import { PCA } from 'ml-pca';
+import type { FlatPoints } from './knn.js';
 
 export interface PcaResult {
   /** [n * 2] row-major coordinates on the first two principal components. */
@@ -63,12 +68,64 @@ export function pca2d(points: ArrayLike<number>[]): PcaResult {
     }
     return { coords, explainedVarianceRatio: model.getExplainedVariance() };
   }
-  const rows = points.map((p) => Array.from(p));
-  const model = new PCA(rows, { method: 'SVD', center: true, scale: false });
-  const projected = model.predict(rows, { nComponents: Math.min(2, d) });
+  // d >= n >= 2: the Gram path, scores already [n * 2] row-major.
+  const { scores, variances } = gramPca(points, 2);
+  coords.set(scores);
+  const total = variances.reduce((a, b) => a + b, 0);
+  return { coords, explainedVarianceRatio: variances.map((v) => (total > 0 ? v / total : 0)) };
+}
+
+export interface GramPcaResult {
+  /** [n * m] row-major scores of the centred points on the first m principal components. */
+  scores: Float64Array;
+  /** Variance along every component (eigenvalue / (n - 1)), largest first: n of them. */
+  variances: number[];
+}
+
+/**
+ * PCA through the n x n Gram matrix (see the file comment): the scores of the n points on their
+ * first `m` (<= n) principal components and all n component variances. Memory n * d + n * n;
+ * time n^2 d / 2 for G plus ml-pca's symmetric eigendecomposition of it. Meant for d >= n.
+ * Each component is signed so that its largest-magnitude score is positive.
+ */
+export function gramPca(points: ArrayLike<number>[] | FlatPoints, m: number): GramPcaResult {
+  const flat = Array.isArray(points) ? undefined : (points as FlatPoints);
+  const n = flat ? flat.n : (points as ArrayLike<number>[]).length;
+  const d = flat ? flat.dim : (points as ArrayLike<number>[])[0].length;
+  if (!(Number.isInteger(m) && m >= 1 && m <= n)) throw new RangeError(`gramPca: m must be an integer in [1, ${n}], got ${m}`);
+  const x = flat ? centreFlat(flat) : centre(points as ArrayLike<number>[], d);
+  // G = Xc Xc^T, [n, n]: upper triangle, mirrored.
+  const gram = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   for (let i = 0; i < n; i++) {
-    coords[2 * i] = projected.get(i, 0);
-    coords[2 * i + 1] = d > 1 ? projected.get(i, 1) : 0;
+    const ri = i * d;
+    for (let j = i; j < n; j++) {
+      const rj = j * d;
+      let s = 0;
+      for (let c = 0; c < d; c++) s += x[ri + c] * x[rj + c];
+      gram[i][j] = s;
+      gram[j][i] = s;
+    }
   }
-  return { coords, explainedVarianceRatio: model.getExplainedVariance() };
+  const model = new PCA(gram, { isCovarianceMatrix: true });
+  const u = model.getEigenvectors(); // n x n, one eigenvector per column, largest eigenvalue first
+  const lambda = model.getEigenvalues().map((v) => Math.max(0, v)); // rounding can leave -1e-12
+  const scores = new Float64Array(n * m);
+  for (let c = 0; c < m; c++) {
+    const s = Math.sqrt(lambda[c]);
+    let best = 0;
+    for (let i = 1; i < n; i++) if (Math.abs(u.get(i, c)) > Math.abs(u.get(best, c))) best = i;
+    const sign = u.get(best, c) < 0 ? -s : s;
+    for (let i = 0; i < n; i++) scores[i * m + c] = sign * u.get(i, c);
+  }
+  return { scores, variances: lambda.map((v) => v / Math.max(1, n - 1)) };
+}
+
+/** Centred copy of flat row-major points, [n * d] float64. */
+function centreFlat(x: FlatPoints): Float64Array {
+  const { data, n, dim } = x;
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += data[i * dim + j] / n;
+  const out = new Float64Array(n * dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) out[i * dim + j] = data[i * dim + j] - mean[j];
+  return out;
 }

@@ -1,6 +1,8 @@
 /**
  * Barnes-Hut t-SNE (van der Maaten 2014, "Accelerating t-SNE using tree-based algorithms", JMLR 15),
  * following scikit-learn's TSNE(method='barnes_hut') step for step:
+ *  0. wide input (more columns than rows, and more than 50): reduced to its first min(50, N - 1)
+ *     principal components through the N x N Gram matrix (pca.ts gramPca; tsneReducedDims);
  *  1. exact k = min(n - 1, floor(3 * perplexity + 1)) nearest neighbours (k-d tree on the
  *     principal axes, knn.ts);
  *  2. conditional p_{j|i} by binary search on the Gaussian precision to match the perplexity
@@ -19,6 +21,7 @@ import { UsageError } from '../core/errors.js';
 import { createRng } from '../core/rng.js';
 import { createGradientEngine, type SparseP } from './tsne_gradient.js';
 import { flattenPoints, knnAll, principalAxes, type FlatPoints, type PrincipalAxes } from './knn.js';
+import { gramPca } from './pca.js';
 
 export interface TsneOptions {
   /** Effective number of neighbours (sklearn default 30); needs n > 3 * perplexity. */
@@ -68,11 +71,33 @@ const PERPLEXITY_STEPS = 100;
 const PERPLEXITY_TOLERANCE = 1e-5;
 const INIT_STD = 1e-4;
 
-/** Embeds `points` (N rows of D numbers) in 2-D; returns N*2 row-major coordinates. */
+/**
+ * Wider inputs are first reduced to this many principal components when they have more columns
+ * than rows (as openTSNE, sklearn's advice and van der Maaten's tsne do with 50): the covariance
+ * that the PCA init and the k-d tree rotation use would be D x D (80 GB for 100,000 columns).
+ */
+export const TSNE_PCA_DIMS = 50;
+
+/**
+ * The dimensions t-SNE reduces N points of D values to before embedding them, or undefined
+ * when it takes them as they are (D <= N or D <= TSNE_PCA_DIMS: the results of tall data do
+ * not change). With N - 1 <= 50 components the reduction keeps every pairwise distance.
+ */
+export function tsneReducedDims(n: number, d: number): number | undefined {
+  return d > n && d > TSNE_PCA_DIMS ? Math.max(1, Math.min(TSNE_PCA_DIMS, n - 1)) : undefined;
+}
+
+/**
+ * Embeds `points` (N rows of D numbers) in 2-D; returns N*2 row-major coordinates. Rows wider
+ * than they are many are reduced first (tsneReducedDims).
+ */
 export function tsne(points: ArrayLike<number>[], opts: TsneOptions): Float64Array {
   const o = { ...TSNE_DEFAULTS, ...opts };
-  const x = validate(points, o);
-  const n = x.n;
+  const input = validate(points, o);
+  const n = input.n;
+  // 0: wide data to its first principal components (the Gram path, never a D x D matrix)
+  const reduced = tsneReducedDims(n, input.dim);
+  const x: FlatPoints = reduced === undefined ? input : { data: gramPca(input, reduced).scores, n, dim: reduced };
   const theta = o.theta ?? 0.5;
 
   // 1-3: sparse joint probabilities over the nearest neighbours

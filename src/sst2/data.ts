@@ -23,9 +23,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { assertReadableFile, writeFileAtomic } from '../core/fsutil.js';
-import { InputError } from '../core/errors.js';
+import { InputError, withPath } from '../core/errors.js';
+import { readUtf8File } from '../core/csv.js';
 import type { Rng } from '../core/rng.js';
 
 export const PAD_TOKEN = '<pad>';
@@ -80,15 +80,17 @@ const HEADER_NAMES = new Set(['sentence', 'label', 'index', 'idx', 'id']);
  * sentences and rows with the wrong number of cells are InputErrors naming the file and line.
  */
 export function parseSst2Tsv(text: string, file: string, split: SplitName): { examples: Example[]; header: string[] | null } {
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    // No quoting: SST-2 sentences contain bare quote characters (`` '' ") that are text.
-    records = parse(text, { delimiter: '\t', quote: false, relax_column_count: true, skip_empty_lines: true, info: true }) as never;
-  } catch (err) {
-    throw new InputError(`${file}: cannot parse as TSV (${(err as Error).message.split('\n')[0]})`);
-  }
+  // Split by hand: no quoting (SST-2 sentences contain bare quote characters: `` '' "), and only
+  // '\n' ends a line, so line numbers match an editor's. A '\r' before it (CRLF files) is dropped;
+  // one elsewhere is white space inside the sentence (csv-parse counted it as a line break, and
+  // every later error named the line after the bad one). Empty lines are skipped.
+  const records: { cells: string[]; line: number }[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line !== '') records.push({ cells: line.split('\t'), line: i + 1 });
+  });
   if (records.length === 0) throw new InputError(`${file} has no rows; expected sentence<TAB>label lines`);
-  const first = records[0].record.map((c) => c.trim().toLowerCase());
+  const first = records[0].cells.map((c) => c.trim().toLowerCase());
   const isHeader = first.includes('sentence') && first.every((c) => HEADER_NAMES.has(c));
   const header = isHeader ? first : null;
   const columns = header ?? ['sentence', 'label'];
@@ -96,8 +98,7 @@ export function parseSst2Tsv(text: string, file: string, split: SplitName): { ex
   const labelCol = columns.indexOf('label');
   const rows = isHeader ? records.slice(1) : records;
   const examples: Example[] = [];
-  for (const { record, info } of rows) {
-    const line = info.lines;
+  for (const { cells: record, line } of rows) {
     if (record.length !== columns.length) {
       throw new InputError(`${file}:${line}: expected ${columns.length} tab-separated cells (${columns.join(', ')}), got ${record.length}; fix or remove the line`);
     }
@@ -124,7 +125,7 @@ export async function loadSst2(dir: string): Promise<Sst2Data> {
   for (const name of SPLITS) {
     const file = path.join(dir, `${name}.tsv`);
     await assertReadableFile(file, `SST-2 ${name} split`);
-    const { examples, header } = parseSst2Tsv(await fsp.readFile(file, 'utf8'), file, name);
+    const { examples, header } = parseSst2Tsv(await readUtf8File(file), file, name);
     const labelled = examples.every((e) => e.label !== null);
     if (name === 'train') layout = header ? 'glue' : 'sentence';
     if (!labelled && name !== 'test') {
@@ -323,11 +324,12 @@ export function lengthBatches(lengths: readonly number[], batchSize: number, rng
 export const VOCAB_FILE = 'vocab.json';
 
 export async function saveVocabulary(vocab: Vocabulary, dir: string): Promise<void> {
-  await writeFileAtomic(path.join(dir, VOCAB_FILE), JSON.stringify({
+  const file = path.join(dir, VOCAB_FILE);
+  await writeFileAtomic(file, JSON.stringify({
     format: 'dnnkit-sst2-vocab', padId: PAD_ID, oovId: OOV_ID, minCount: vocab.minCount, maxLen: vocab.maxLen, oovPrefix: vocab.oovPrefix,
     truncation: 'keep the last maxLen tokens', tokenizer: 'lower-case, split on white space', tokens: vocab.tokens,
     ...(vocab.subwords.length > 0 ? { subwordMinTypes: vocab.subwordMinTypes, subwordNgrams: SUBWORD_NGRAMS, subwords: vocab.subwords } : {}),
-  }));
+  })).catch((err) => { throw withPath(err, file); });
 }
 
 export async function loadVocabulary(dir: string): Promise<Vocabulary> {
