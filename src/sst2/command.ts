@@ -24,6 +24,18 @@ function withParentOptions<O extends CommonOptions>(run: (opts: O, args: string[
   };
 }
 
+/**
+ * action() that also hands the run the names of the options set on the command line
+ * (`givenOptions`), so that --resume can refuse those that conflict with the checkpoint.
+ */
+function withGivenOptions<O extends CommonOptions>(run: (opts: O) => Promise<object | void>) {
+  return (...params: unknown[]) => {
+    const cmd = params[params.length - 1] as Command;
+    const givenOptions = cmd.options.map((o) => o.attributeName()).filter((name) => cmd.getOptionValueSource(name) === 'cli');
+    return action(run)({ opts: () => ({ ...cmd.opts(), givenOptions }), args: cmd.args } as unknown as Command);
+  };
+}
+
 export function register(program: Command): void {
   const d = SST2_DEFAULTS;
   const sst2 = addCommonOptions(
@@ -60,8 +72,9 @@ export function register(program: Command): void {
     .option('--train-limit <n>', 'train on a random subset of this many sentences (quick runs)', intArg('--train-limit', 2, 10_000_000))
     .addOption(new Option('--embed-plot <method>', 'project the extracted features to 2-D').choices([...PROJECTION_CHOICES, 'none']).default(d.embedPlot))
     .option('--layer <name>', `layer whose activations go to features.csv: ${FEATURE_LAYER_HELP}`, d.layer)
-    .option('--resume <dir>', 'continue an interrupted run (Ctrl-C saves a checkpoint in its --out); its settings are kept')
-    .action(action((opts: Sst2RunOptions) => runSst2(opts)));
+    .option('--resume <dir>', 'continue an interrupted run (Ctrl-C saves a checkpoint in its --out) with its settings; only --json, --debug, --backend and --threads may be added')
+    .option('--restart', 'discard the checkpoint of an interrupted run in --out and start over (without it, such a run is refused)')
+    .action(withGivenOptions((opts: Sst2RunOptions) => runSst2(opts)));
 
   sst2.command('repeat')
     .description('train once per seed with the sst2 options (give them before or after "repeat") and report mean and spread of dev/test accuracy')

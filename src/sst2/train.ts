@@ -4,24 +4,26 @@
  * the model, run.json, and the features of an intermediate layer with their 2-D projection.
  */
 import * as path from 'node:path';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
 import { InputError, UsageError } from '../core/errors.js';
-import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
+import { prepareOutDir } from '../core/fsutil.js';
 import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';
 import { createProgress } from '../core/progress.js';
 import { createLogger } from '../core/log.js';
 import { watchInterrupts, yieldToEventLoop } from '../core/interrupt.js';
-import { CHECKPOINT_DIR, readSst2Checkpoint, writeSst2Checkpoint } from './checkpoint.js';
+import { readSst2Checkpoint, writeSst2Checkpoint } from './checkpoint.js';
+import { checkResumeOptions, refuseOrDiscardCheckpoint, removeCheckpoint } from '../core/checkpoint.js';
+import { invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
 import { createRng, type Rng } from '../core/rng.js';
 import { PROJECTION_CHOICES, projectFeatures, type ProjectionChoice, type ProjectionSummary } from '../project/index.js';
-import { buildVocabulary, encodeBackoff, encodeSentences, flattenSubwords, lengthBatches, SUBWORD_NGRAMS, tokenSubwords, loadSst2, oovRate, LAYOUTS, type Example, type Vocabulary } from './data.js';
+import { buildVocabulary, encodeBackoff, encodeSentences, flattenSubwords, lengthBatches, SUBWORD_NGRAMS, tokenSubwords, loadSst2, oovRate, LAYOUTS, VOCAB_FILE, type Example, type Vocabulary } from './data.js';
 import { createClassifier, featureLayerNames, memberPrefix, POOLINGS, type Pooling, type Sst2Classifier, type Sst2ModelConfig, type Sst2Network } from './model.js';
 import { CNN_FILTERS, CNN_WIDTHS } from './cnn.js';
-import { loadClassifier, saveClassifier } from './saved.js';
+import { loadClassifier, MODEL_JSON, saveClassifier, WEIGHTS_BIN } from './saved.js';
 import type { SubwordTensors } from './network.js';
 
 /** Training settings; the defaults live in SST2_DEFAULTS and every run writes them to run.json. */
@@ -144,8 +146,12 @@ export type EarlyStopping = (typeof EARLY_STOPPINGS)[number];
 
 export type Sst2RunOptions = Sst2TrainOptions & CommonOptions & {
   quiet?: boolean;
-  /** Continue the interrupted run whose --out is this folder (its settings win over the others). */
+  /** Continue the interrupted run whose --out is this folder, with its settings (conflicting options are refused). */
   resume?: string;
+  /** Discard the checkpoint of an interrupted run in --out and start over (without it such a run is refused). */
+  restart?: boolean;
+  /** Options set on the command line (camelCase names; the CLI fills it): --resume refuses those that conflict with the checkpoint. */
+  givenOptions?: string[];
 };
 
 export interface EpochMetrics {
@@ -377,6 +383,15 @@ export function validateOptions(opts: Sst2RunOptions): void {
   }
 }
 
+/**
+ * The error for a loss that is no longer finite: the run stops there and writes no result
+ * (`batch` undefined: a loss measured at the end of an epoch).
+ */
+function divergedError(what: string, value: number, epoch: number, batch: number | undefined, opts: Sst2TrainOptions): InputError {
+  return new InputError(`training diverged at epoch ${epoch}${batch !== undefined ? `, batch ${batch}` : ''}: the ${what} is ${value}; no result was saved; `
+    + `lower --learning-rate (was ${opts.learningRate})${opts.weightDecay > 0 ? ` or --weight-decay (was ${opts.weightDecay})` : ''} and start again`);
+}
+
 function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -454,14 +469,20 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
   const started = Date.now();
   const resumed = cliOpts.resume !== undefined ? await readSst2Checkpoint(cliOpts.resume) : undefined;
   // A resumed run continues with the settings it started with.
+  // (Checkpoints from before --cnn had only LSTM networks, from before --subwords no subword vectors.)
+  const saved = resumed ? { cnn: 0, cnnFilters: CNN_FILTERS, subwords: 0, ...resumed.state.options } : undefined;
+  if (resumed) checkResumeOptions(cliOpts.resume!, cliOpts.givenOptions, cliOpts as unknown as Record<string, unknown>, saved!, resumed.outDir);
   const opts: Sst2RunOptions = resumed
-    // (Checkpoints from before --cnn had only LSTM networks, from before --subwords no subword vectors.)
-    ? { ...({ cnn: 0, cnnFilters: CNN_FILTERS, subwords: 0, ...(resumed.state.options as Partial<Sst2RunOptions>) } as Sst2RunOptions), out: resumed.outDir, json: cliOpts.json, debug: cliOpts.debug, backend: cliOpts.backend, quiet: cliOpts.quiet, resume: undefined }
+    ? { ...(saved as unknown as Sst2RunOptions), out: resumed.outDir, json: cliOpts.json, debug: cliOpts.debug, backend: cliOpts.backend, quiet: cliOpts.quiet, resume: undefined, restart: undefined, givenOptions: undefined }
     : cliOpts;
   validateOptions(opts);
   const log = createLogger(opts.json || opts.quiet);
   const data = await loadSst2(opts.dataDir);
   const outDir = await prepareOutDir(opts.out);
+  // An interrupted run's checkpoint is kept unless --restart; the previous run's record goes
+  // before any output is replaced (run.json is written last).
+  if (!resumed) await refuseOrDiscardCheckpoint(outDir, { outArg: opts.out, command: 'dnnkit sst2', restart: opts.restart });
+  await invalidateRunRecord(outDir);
   const backend: BackendInfo = await initBackend(opts.backend);
   log.info(`backend ${backend.name}: ${backend.reason}`);
   log.info(`data ${opts.dataDir}: ${data.layout} layout, ${LAYOUTS[data.layout]}; train ${data.train.examples.length}, dev ${data.dev.examples.length}, test ${data.test.examples.length}${data.test.labelled ? '' : ' (unlabelled: no test accuracy)'}`);
@@ -565,6 +586,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
       // it would in a run of its own (the first network's draws come first, as in a single run).
       const memberBatches = training.map(() => lengthBatches(trainLengths, opts.batchSize, rng));
       const batches = memberBatches[0];
+      if (resumeHere) resumed!.checker.int('batch', 0, batches.length);
       const progress = createProgress({ total: train.ids.length, label: `epoch ${epoch}/${opts.epochs}`, quiet: opts.json || opts.quiet });
       let lossSum = resumeHere?.partial.lossSum ?? 0;
       let correct = resumeHere?.partial.correct ?? 0;
@@ -621,6 +643,8 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         const lossVals = await Promise.all(cleanLosses.map((l) => l.data()));
         const probVals = await Promise.all(probs.map((p) => p.data()));
         tf.dispose([value, ...probs, ...inputs.flatMap((t) => [t.ids, t.labels, ...disposeSubwords(t.subwords)]), ...cleanLosses.filter((l) => l !== value), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
+        const bad = lossVals.find((l) => !Number.isFinite(l[0]));
+        if (bad) throw divergedError('loss', bad[0], epoch, b + 1, opts);
         // Per epoch every network sees every sentence once: the counts are averaged over the networks.
         idxs.forEach((idx, k) => {
           lossSum += (lossVals[k][0] * idx.length) / training.length;
@@ -631,7 +655,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         await yieldToEventLoop(); // signal handlers run here
         if (interrupts.requested()) {
           progress.stop();
-          const { resume: _r, json: _j, debug: _d, backend: _b, quiet: _q, threads: _t, ...options } = opts;
+          const { resume: _r, restart: _rs, givenOptions: _g, json: _j, debug: _d, backend: _b, quiet: _q, threads: _t, ...options } = opts;
           const powers = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
           const ckpt = await writeSst2Checkpoint(outDir, {
             version: 1, options, epoch, batch: b + 1, rngAtEpochStart, rng: rng.getState(),
@@ -686,6 +710,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
         devM = lossAndAccuracy((await predictSplit(model, dev, 128)).probs, dev.labels);
         improved = devM.acc > best.devAcc;
       }
+      if (!Number.isFinite(devM.loss)) throw divergedError('dev loss', devM.loss, epoch, undefined, opts);
       const row: EpochMetrics = { epoch, loss: lossSum / seen, acc: correct / seen, dev_loss: devM.loss, dev_acc: devM.acc, seconds: earlierSeconds + (Date.now() - t0) / 1000, ...(networkAccs ? { networks: networkAccs } : {}) };
       rows.push(row);
       log.info(`epoch ${epoch}: loss ${row.loss.toFixed(4)} acc ${row.acc.toFixed(4)} | dev loss ${row.dev_loss.toFixed(4)} acc ${row.dev_acc.toFixed(4)}${networkNote} | ${row.seconds.toFixed(1)} s, ${(seen / trainTime).toFixed(0)} sentences/s${improved ? ` (${perNetwork ? 'kept ensemble' : 'best so far'}, saved)` : ''}`);
@@ -719,7 +744,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
     average?.dispose();
     model.dispose();
   }
-  await fsp.rm(path.join(outDir, CHECKPOINT_DIR), { recursive: true, force: true });
+  await removeCheckpoint(outDir);
 
   // Evaluate the kept (best-dev) checkpoint, read back from disk: what the user gets.
   const { model: bestModel } = await loadClassifier(modelDir);
@@ -780,7 +805,12 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
     outDir,
     projection,
   };
-  await writeFileAtomic(path.join(outDir, 'run.json'), JSON.stringify({
+  // Last: run.json describes the files above (with their SHA-256).
+  const outputs = [
+    ...[MODEL_JSON, WEIGHTS_BIN, VOCAB_FILE].map((f) => path.join('model', f)), 'metrics.csv', 'features.csv', 'curves.svg', 'curves.png',
+    ...(projection ? ['projection-summary.csv', ...projection.results.flatMap((r) => r.files.map((f) => path.relative(outDir, f)))] : []),
+  ];
+  await writeRunRecord(outDir, {
     command: 'sst2',
     settings,
     model: config,
@@ -789,7 +819,7 @@ export async function runSst2(cliOpts: Sst2RunOptions): Promise<Sst2Summary> {
     versions: { dnnkit: packageVersion(), tfjs: tf.version.tfjs, node: process.version },
     seed: opts.seed,
     result: summary,
-  }, null, 2));
+  }, outputs);
   log.result(`best epoch ${best.epoch}: dev accuracy ${(100 * summary.devAccuracy).toFixed(2)}%${testM ? `, test accuracy ${(100 * testM.acc).toFixed(2)}%` : ''} -> ${outDir}`);
   return summary;
 }

@@ -8,6 +8,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BIN, runCli, sst2Subset as subset, tempDir } from '../helpers.js';
@@ -55,8 +56,14 @@ async function interruptAndResume(t: TestContext, extra: string[]): Promise<stri
   assert.ok(existsSync(path.join(out, 'checkpoint', 'state.json')));
   assert.equal(existsSync(path.join(out, 'run.json')), false, 'no run.json before the run finished');
 
-  // Options given with --resume do not change the run: the checkpoint's settings win.
-  const resumed = await runCli(['sst2', '--resume', out, '--epochs', '1']);
+  // A resumed run keeps the checkpoint's settings: an option that would change them is refused,
+  // and the checkpoint is kept; the same value as the checkpoint's is accepted.
+  const stateBefore = readFileSync(path.join(out, 'checkpoint', 'state.json'));
+  const conflicting = await runCli(['sst2', '--resume', out, '--epochs', '1']);
+  assert.equal(conflicting.code, 2, conflicting.stderr);
+  assert.match(conflicting.stderr, /dnnkit: error: --resume .* continues with the checkpoint's settings: --epochs 1 \(checkpoint: 3\) cannot change/);
+  assert.ok(readFileSync(path.join(out, 'checkpoint', 'state.json')).equals(stateBefore), 'checkpoint kept');
+  const resumed = await runCli(['sst2', '--resume', out, '--epochs', '3']);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stderr, /resuming at epoch 2, batch \d+/);
   assert.equal(existsSync(path.join(out, 'checkpoint')), false, 'checkpoint removed after a finished run');
@@ -64,6 +71,9 @@ async function interruptAndResume(t: TestContext, extra: string[]): Promise<stri
   assert.deepEqual(result(out), result(ref));
   assert.ok(readFileSync(path.join(out, 'model', 'weights.bin')).equals(readFileSync(path.join(ref, 'model', 'weights.bin'))), 'identical best-dev weights');
   assert.deepEqual(readFileSync(path.join(out, 'features.csv'), 'utf8'), readFileSync(path.join(ref, 'features.csv'), 'utf8'));
+  // run.json records the model it describes.
+  const recorded = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).files['model/weights.bin'];
+  assert.equal(recorded.sha256, createHash('sha256').update(readFileSync(path.join(out, 'model', 'weights.bin'))).digest('hex'));
   return readFileSync(path.join(ref, 'metrics.csv'), 'utf8');
 }
 
