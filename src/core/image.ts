@@ -76,8 +76,9 @@ export async function readImageSize(file: string): Promise<ImageSize> {
 export function assertResizable(file: string, from: ImageSize, to: ImageSize): void {
   if (to.width * to.height <= MAX_RESIZED_PIXELS) return;
   const ratio = Math.max(from.width, from.height) / Math.min(from.width, from.height);
+  const fix = ratio >= 4 ? 'crop it to a less extreme aspect ratio first' : 'use a model with a smaller input';
   throw new InputError(`${showPath(file)} is ${from.width}x${from.height} pixels (aspect ratio ${ratio.toFixed(0)}:1); resizing it to ${to.width}x${to.height} `
-    + `as the model's preprocessing asks would take ${((to.width * to.height * 3) / 1e9).toFixed(1)} GB: crop it to a less extreme aspect ratio first (dnnkit resizes to at most ${(MAX_RESIZED_PIXELS / 1e6).toFixed(1)} M pixels)`);
+    + `as the model's preprocessing asks would take ${((to.width * to.height * 3) / 1e9).toFixed(1)} GB: ${fix} (dnnkit resizes to at most ${(MAX_RESIZED_PIXELS / 1e6).toFixed(1)} M pixels)`);
 }
 
 /**

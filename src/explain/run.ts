@@ -17,7 +17,7 @@ import { readImageSize } from '../core/image.js';
 import { showPath } from '../core/quote.js';
 import type { LoadedModel } from '../models/index.js';
 import { GradCam } from './grad_cam.js';
-import { numClasses, resolveClassIndex } from './base.js';
+import { findTargetLayer, numClasses, resolveClassIndex } from './base.js';
 import { forwardLogits, logitsSource } from './graph.js';
 import { BASELINE_NAMES, MAX_EXACT_PLAYERS, parseGrid, patchIndexMap, type BaselineName } from './patch_shapley.js';
 import {
@@ -132,6 +132,7 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
     if (facts) {
       resolveClassIndex(opts.class, facts.classNames.length, facts.classNames);
       if (methods.includes('shap')) patchIndexMap(settings.grid, facts.inputShape[0], facts.inputShape[1]);
+      if (methods.includes('gradcam') && settings.layer !== undefined) await facts.withArchitecture((m) => findTargetLayer(m, settings.layer));
       for (const f of files) images.push(await facts.preprocess(f));
     }
     const loaded = await resolveModel(spec, { home: opts.home, quiet: opts.json });

@@ -202,13 +202,12 @@ export function storageConsumer(targets: Array<{ offset: number; writer: Permute
 }
 
 /**
- * The weight mappings and Keras-style topology JSON of a registry architecture. The throwaway
- * model is built zero-initialised on the cpu backend, whose zero-filled buffers are never touched
- * (no resident memory, unlike the wasm heap, which never shrinks); the previous backend is
- * restored. The saved topology keeps the 'zeros' initialisers, which also makes loading fast
- * (tfjs initialises every layer before it assigns the saved weights).
+ * Runs `fn` on a throwaway build of a registry architecture, zero-initialised on the cpu backend,
+ * whose zero-filled buffers are never touched (no resident memory, unlike the wasm heap, which
+ * never shrinks); the model is disposed and the previous backend restored. Lets the converter
+ * read the layout, and commands check a --layer before a checkpoint is downloaded.
  */
-export async function architectureLayout(arch: ModelName): Promise<{ mappings: WeightMapping[]; topology: object }> {
+export async function withArchitecture<T>(arch: ModelName, fn: (model: tf.LayersModel) => T): Promise<T> {
   const previous = tf.getBackend();
   if (previous !== 'cpu') await tf.setBackend('cpu');
   // The cpu backend greets its first use in Node with a banner recommending tfjs-node; here it only
@@ -217,13 +216,23 @@ export async function architectureLayout(arch: ModelName): Promise<{ mappings: W
   if (cpu) cpu.firstUse = false;
   try {
     const model = MODELS[arch].build({ zeroInit: true });
-    const mappings = weightMappings(model);
-    const topology = model.toJSON(null, false) as unknown as object;
-    model.dispose();
-    return { mappings, topology };
+    try {
+      return fn(model);
+    } finally {
+      model.dispose();
+    }
   } finally {
     if (previous && previous !== 'cpu') await tf.setBackend(previous);
   }
+}
+
+/**
+ * The weight mappings and Keras-style topology JSON of a registry architecture. The saved
+ * topology keeps the 'zeros' initialisers, which also makes loading fast (tfjs initialises every
+ * layer before it assigns the saved weights).
+ */
+export async function architectureLayout(arch: ModelName): Promise<{ mappings: WeightMapping[]; topology: object }> {
+  return withArchitecture(arch, (model) => ({ mappings: weightMappings(model), topology: model.toJSON(null, false) as unknown as object }));
 }
 
 export interface ConvertResult {

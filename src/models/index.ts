@@ -10,6 +10,7 @@ import { InputError } from '../core/errors.js';
 import type { RgbImage } from '../core/image.js';
 import { loadModel, modelJsonPath } from '../core/model_io.js';
 import { isCached, pullModel } from './cache.js';
+import { withArchitecture } from './convert.js';
 import { preprocessImagenet, preprocessPlain } from './preprocess.js';
 import { cachedModelDir, isModelName, MODEL_NAMES, MODELS } from './registry.js';
 
@@ -85,6 +86,8 @@ export interface ModelFacts {
   inputShape: [number, number, number];
   classNames: string[];
   preprocess: LoadedModel['preprocess'];
+  /** Runs `fn` on an untrained build of the architecture (layer names and shapes, no weights). */
+  withArchitecture<T>(fn: (model: tf.LayersModel) => T): Promise<T>;
 }
 
 /**
@@ -95,7 +98,12 @@ export interface ModelFacts {
  */
 export function factsBeforeLoading(spec: string): ModelFacts | undefined {
   if (!isModelName(spec)) return undefined;
-  return { inputShape: MODELS[spec].inputShape, classNames: imagenetClassNames(), preprocess: preprocessImagenet };
+  return {
+    inputShape: MODELS[spec].inputShape,
+    classNames: imagenetClassNames(),
+    preprocess: preprocessImagenet,
+    withArchitecture: (fn) => withArchitecture(spec, fn),
+  };
 }
 
 /**

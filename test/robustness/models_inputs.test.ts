@@ -512,7 +512,7 @@ test('paths with a newline are named whole (JSON-quoted) in the one-line error',
   await assert.rejects(openTorchCheckpoint(pth), (e: Error) => e.message.startsWith(JSON.stringify(pth)));
 });
 
-test('inputs before the network: a corrupt image or a bad --class with an uncached resnet18 fails without a single request', async (t) => {
+test('inputs before the network: a corrupt image, a bad --class or --layer with an uncached registry model fails without a single request', async (t) => {
   const s = await serve((_req, res) => { res.writeHead(404); res.end(); });
   t.after(() => s.close());
   const home = fresh('home');
@@ -528,6 +528,9 @@ test('inputs before the network: a corrupt image or a bad --class with an uncach
   const good = await stripPng(fresh('good.png'), 40, 30);
   const res = await runCli(['gradcam', '--model', 'resnet18', '--class', 'no such class', '--out', fresh('out'), good], { env });
   assertCleanError(res, 2, /--class 'no such class' is not a class label/);
+  // --layer is checked on an untrained build of the architecture (no weights needed).
+  const layer = await runCli(['gradcam', '--model', 'vgg16', '--layer', 'features.99', '--out', fresh('out'), good], { env });
+  assertCleanError(layer, 2, /--layer features\.99: no such layer; layers with 4-D outputs: .*features\.29/);
   assert.equal(s.hits(), 0, 'nothing was requested');
   assert.deepEqual(listFiles(home), []);
 });
