@@ -172,8 +172,8 @@ async function readTrainCheckpoint(arg: string): Promise<{ state: TrainState; ou
   const epochs = c.int('settings.epochs', 1);
   c.int('settings.batchSize', 1);
   c.int('settings.seed', 0, 2 ** 31 - 1);
-  c.number('settings.lr', Number.MIN_VALUE);
-  c.number('settings.lrDecay', Number.MIN_VALUE, 1);
+  c.number('settings.lr', 0);
+  c.number('settings.lrDecay', 0, 1);
   c.int('settings.augment', 0, 4);
   c.number('settings.validationSplit', 0, 0.999999);
   const epoch = c.int('epoch', 1, epochs);
@@ -208,7 +208,7 @@ async function saveTrainCheckpoint(outDir: string, model: tf.LayersModel, state:
  * result (`batch` undefined: a loss measured at the end of an epoch).
  */
 function divergedError(what: string, value: number, epoch: number, batch: number | undefined, lr: number): InputError {
-  return new InputError(`training diverged at epoch ${epoch}${batch !== undefined ? `, batch ${batch}` : ''}: the ${what} is ${value}; no model was saved; lower --lr (was ${lr}) and start again`);
+  return new InputError(`training diverged at epoch ${epoch}${batch !== undefined ? `, batch ${batch}` : ''}: the ${what} is ${value}; no result was saved; lower --lr (was ${lr}) and start again`);
 }
 
 /** Trains, evaluates and writes every output; returns the --json summary. */

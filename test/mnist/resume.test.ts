@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BIN, runCli, tempDir, listFiles } from '../helpers.js';
@@ -54,6 +55,9 @@ test('interrupt with SIGINT, resume, and match an uninterrupted run exactly', as
   assert.deepEqual(metricsWithoutTimes(out), metricsWithoutTimes(ref));
   assert.ok(readFileSync(path.join(out, 'weights.bin')).equals(readFileSync(path.join(ref, 'weights.bin'))), 'identical weights');
   assert.deepEqual(readFileSync(path.join(out, 'confusion.csv'), 'utf8'), readFileSync(path.join(ref, 'confusion.csv'), 'utf8'));
+  // run.json (written last) records the SHA-256 of the model it describes.
+  const recorded = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).files['weights.bin'];
+  assert.equal(recorded.sha256, createHash('sha256').update(readFileSync(path.join(out, 'weights.bin'))).digest('hex'));
 });
 
 test('--resume of a folder without a checkpoint is a one-line error', async (t) => {

@@ -15,11 +15,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BIN, listFiles, runCli, sst2Subset } from '../helpers.js';
 import { assertCleanError } from './fixtures.js';
+import { readCheckpoint, writeCheckpoint, type CheckpointStep } from '../../src/core/checkpoint.js';
 
 const MNIST = ['train-mnist', '--limit', '600', '--epochs', '3', '--batch-size', '20', '--seed', '3', '--backend', 'wasm'];
 const SST2 = (data: string) => ['sst2', '--data-dir', data, '--epochs', '2', '--ensemble', '1', '--units', '8', '--embedding-dim', '8',
@@ -102,6 +103,24 @@ function sst2(): Promise<{ data: string; a: string }> {
 }
 
 // --- High: torn checkpoints ---------------------------------------------------------------
+
+test('core checkpoint: a write stopped between any two of its steps leaves the old or the new checkpoint whole, never a mix', async () => {
+  const steps: CheckpointStep[] = ['staged', 'published', 'old-moved', 'swapped'];
+  const write = (out: string, n: number, stopAt?: CheckpointStep) => writeCheckpoint(out, { version: 1, n },
+    async (dir) => writeFileSync(path.join(dir, 'weights.bin'), Buffer.alloc(64, n)),
+    (step) => { if (step === stopAt) throw new Error(`killed after ${step}`); });
+  for (const step of steps) {
+    const out = fresh(`core-${step}`);
+    mkdirSync(out);
+    await write(out, 1);
+    await assert.rejects(write(out, 2, step), /killed/);
+    const { state, dir } = await readCheckpoint(out, 'test');
+    const n = step === 'staged' ? 1 : 2; // once published, the new checkpoint is the one found
+    assert.equal(state.n, n, `stopped after ${step}`);
+    assert.ok(readFileSync(path.join(dir, 'weights.bin')).equals(Buffer.alloc(64, n)), `the weights of checkpoint ${n} (stopped after ${step})`);
+    assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('checkpoint')), ['checkpoint'], 'put back in place, leftovers removed');
+  }
+});
 
 test('train-mnist --resume refuses a torn checkpoint: the weights of a later checkpoint beside the earlier state.json', async () => {
   const { a, b } = await mnist();
