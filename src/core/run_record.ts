@@ -29,11 +29,12 @@ export async function invalidateRunRecord(outDir: string, others: readonly strin
 
 /**
  * Writes `name` (default run.json) in `outDir` last: `record` plus `files`, the byte size and
- * SHA-256 of each output (paths relative to outDir), which are flushed to disk first.
+ * SHA-256 of each output (paths relative to outDir) that exists, flushed to disk first.
  */
 export async function writeRunRecord(outDir: string, record: object, files: readonly string[], name = RUN_JSON): Promise<void> {
   const digests: Record<string, { bytes: number; sha256: string }> = {};
   for (const f of [...new Set(files)].sort()) {
+    if (!(await fsp.stat(path.join(outDir, f)).catch(() => undefined))?.isFile()) continue; // an output this run did not write
     await syncPath(path.join(outDir, f));
     digests[f] = await fileDigest(path.join(outDir, f));
   }
