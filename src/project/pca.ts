@@ -108,7 +108,10 @@ export function gramPca(points: ArrayLike<number>[] | FlatPoints, m: number): Gr
   }
   const model = new PCA(gram, { isCovarianceMatrix: true });
   const u = model.getEigenvectors(); // n x n, one eigenvector per column, largest eigenvalue first
-  const lambda = model.getEigenvalues().map((v) => Math.max(0, v)); // rounding can leave -1e-12
+  // Below n * eps * largest, an eigenvalue is rounding noise (centring makes at least one exactly 0).
+  const eigenvalues = model.getEigenvalues();
+  const noise = n * Number.EPSILON * Math.max(0, eigenvalues[0]);
+  const lambda = eigenvalues.map((v) => (v > noise ? v : 0));
   const scores = new Float64Array(n * m);
   for (let c = 0; c < m; c++) {
     const s = Math.sqrt(lambda[c]);

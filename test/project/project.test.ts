@@ -57,8 +57,9 @@ test('project: PCA and t-SNE of a small CSV, files, summary and --json', async (
   assert.equal(readFileSync(path.join(out2, 'embed-tsne.csv'), 'utf8'), readFileSync(path.join(out, 'embed-tsne.csv'), 'utf8'));
 });
 
-// More points than dimensions (the covariance path, with a shifted mean) and fewer (the SVD path).
-for (const [n, d] of [[30, 4], [60, 13], [6, 9]]) test(`PCA explained variance and coordinates match scikit-learn (${n} points, ${d} dimensions)`, (t) => {
+// More points than dimensions (the covariance path, with a shifted mean) and as many or fewer
+// (the n x n Gram-matrix path, used for wide data).
+for (const [n, d] of [[30, 4], [60, 13], [6, 9], [7, 7], [12, 300]]) test(`PCA explained variance and coordinates match scikit-learn (${n} points, ${d} dimensions)`, (t) => {
   const py = requireOracle(t, ['sklearn', 'numpy']);
   if (!py) return;
   const rng = createRng(3);
