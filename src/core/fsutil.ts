@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, constants as fsConstants, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { InputError, UsageError } from './errors.js';
+import { InputError, UsageError, withPath } from './errors.js';
 
 let counter = 0;
 const pending = new Set<string>();
@@ -17,12 +17,32 @@ export function tempPathFor(target: string): string {
 }
 
 /**
+ * `mkdir -p` that cannot loop: Node's recursive mkdir retries for ever when mkdir of a new name
+ * answers ENOENT although the parent exists (procfs: `--out /proc/x` hung, strace shows
+ * mkdir("/proc/x") ENOENT, mkdir("/proc") EEXIST, repeated). Creates the missing folders from the
+ * top down, one at a time; the first error names its folder.
+ */
+export async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let p = path.resolve(dir); ; p = path.dirname(p)) {
+    if (await fsp.stat(p).then(() => true, () => false)) break;
+    missing.push(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const p of missing.reverse()) {
+    await fsp.mkdir(p).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw withPath(err, p);
+    });
+  }
+}
+
+/**
  * Writes `data` to `target` atomically (temp file + rename), creating the directory. With
  * `sync`, the file's data is flushed to disk before the rename and the directory after it, so
  * that the new file survives a power loss too (a kill never needs it: the rename is atomic).
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, opts: { sync?: boolean } = {}): Promise<void> {
-  await fsp.mkdir(path.dirname(target), { recursive: true });
+  await makeDirs(path.dirname(target));
   const tmp = tempPathFor(target);
   pending.add(tmp);
   try {
@@ -32,7 +52,8 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     if (opts.sync) await syncPath(path.dirname(target));
   } catch (err) {
     await fsp.rm(tmp, { force: true });
-    throw err;
+    // A failed write() names no file (`ENOSPC: no space left on device, write`): give it the target.
+    throw withPath(err, target);
   } finally {
     pending.delete(tmp);
   }
@@ -120,7 +141,7 @@ export async function prepareOutDir(dir: string): Promise<string> {
   try {
     const st = await fsp.stat(abs).catch(() => undefined);
     if (st && !st.isDirectory()) throw new UsageError(`--out ${dir} is a file, not a directory; choose another --out`);
-    await fsp.mkdir(abs, { recursive: true });
+    await makeDirs(abs);
     await fsp.access(abs, fsConstants.W_OK);
   } catch (err) {
     if (err instanceof UsageError) throw err;

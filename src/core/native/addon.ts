@@ -48,6 +48,8 @@ export interface NativeAddon {
 }
 
 export const NATIVE_ENV = 'DNNKIT_NATIVE';
+/** Path of another build of the addon to load instead (the sanitizer build: `npm run test:asan`). */
+export const NATIVE_ADDON_ENV = 'DNNKIT_NATIVE_ADDON';
 
 /** dist/src/core/native/ -> the project root. */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -61,12 +63,17 @@ let loaded: AddonLoad | undefined;
 export function loadAddon(env: NodeJS.ProcessEnv = process.env): AddonLoad {
   if (env[NATIVE_ENV] === '0') return { problem: `${NATIVE_ENV}=0` };
   if (loaded) return loaded;
-  if (!existsSync(ADDON_PATH)) {
+  const file = env[NATIVE_ADDON_ENV] ? path.resolve(env[NATIVE_ADDON_ENV]) : ADDON_PATH;
+  if (env[NATIVE_ADDON_ENV] && !existsSync(file)) {
+    loaded = { problem: `${NATIVE_ADDON_ENV}=${env[NATIVE_ADDON_ENV]} does not exist (build it with npm run build:native:asan)` };
+    return loaded;
+  }
+  if (!existsSync(file)) {
     loaded = { problem: 'the native addon is not built (apt-get install libdnnl-dev, then npm rebuild)' };
     return loaded;
   }
   try {
-    const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    const addon = createRequire(import.meta.url)(file) as NativeAddon;
     addon.version();
     loaded = { addon };
   } catch (err) {
