@@ -6,11 +6,12 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import chalk from 'chalk';
 import { BACKENDS, requestThreads, type BackendName } from './backend.js';
 import { MAX_WASM_THREADS, threadsFromEnv } from './wasm_threads.js';
 import { describeSystemError, exitCodeOf, InputError, UsageError } from './errors.js';
 import { removePendingTemps } from './fsutil.js';
+import { dropLiveLine, errColors, setOutputMode, writeLine } from './log.js';
+import { writeCommandRecord } from './run_record.js';
 
 /** Options every command accepts. */
 export interface CommonOptions {
@@ -18,8 +19,10 @@ export interface CommonOptions {
   out: string;
   /** Seed for every random choice (shuffles, initialisation, sampling). */
   seed: number;
-  /** Print one JSON summary object on stdout as the last line; human output stays on stderr. */
+  /** Print exactly one JSON document (the summary) on stdout instead of the readable results; progress and logs stay on stderr. */
   json: boolean;
+  /** No progress or log lines on stderr (warnings and errors still show). */
+  quiet?: boolean;
   /** Backend to compute with; undefined = best available. */
   backend?: BackendName;
   /** Show stack traces. */
@@ -64,21 +67,70 @@ export function addCommonOptions(cmd: Command, name: string): Command {
   return cmd
     .option('--out <dir>', 'output directory', `outputs/${name}`)
     .option('--seed <n>', 'random seed (shuffles, initialisation, sampling)', intArg('--seed', 0, 2 ** 31 - 1), 42)
-    .option('--json', 'print a JSON summary on stdout as the last line', false)
+    .option('--json', 'print the result as one JSON document on stdout (progress and logs stay on stderr)', false)
+    .option('--quiet', 'no progress or log lines on stderr (warnings and errors still show)', false)
     .addOption(new Option('--backend <name>', 'tfjs backend (default: best available)').choices(BACKENDS as unknown as string[]))
     .option('--threads <n>', `threads of the wasm backend (default: $DNNKIT_WASM_THREADS or 1)`, intArg('--threads', 1, MAX_WASM_THREADS))
     .option('--debug', 'show stack traces on errors', false);
 }
 
+/** What a command's run returns when it wants `action()` to write its run.json (see `recorded`). */
+export interface RunOutcome<S extends object = object> {
+  readonly [OUTCOME]: true;
+  /** What --json prints and run.json records as `result`. */
+  summary: S;
+  /** Files the run wrote, relative to `outDir`; run.json lists their bytes and SHA-256. */
+  files: string[];
+  /** Folder of the files and of run.json (default: --out). */
+  outDir?: string;
+  /** The settings the run actually used (default: the parsed options, minus output-only ones). */
+  settings?: object;
+}
+
+const OUTCOME = Symbol('dnnkit.runOutcome');
+
 /**
- * Wraps a command's run: prints the JSON summary (with --json), turns errors into one red line
- * on stderr and exit code 2 (usage) or 1 (runtime). The stack is shown only with --debug.
+ * Marks a run's result for `action()`: print `summary` (--json), then write run.json in `outDir`
+ * (default --out) describing `files`, with the settings, seed, backend, versions, times and memory
+ * (core/run_record.ts; schema docs/run-record.schema.json).
+ */
+export function recorded<S extends object>(summary: S, files: string[], extra: { outDir?: string; settings?: object } = {}): RunOutcome<S> {
+  return { [OUTCOME]: true, summary, files, ...extra };
+}
+
+/** Whether `x` came from `recorded`. */
+export function isRunOutcome(x: unknown): x is RunOutcome {
+  return typeof x === 'object' && x !== null && (x as { [OUTCOME]?: boolean })[OUTCOME] === true;
+}
+
+/** The summary of a run's return value (unwrapping `recorded`). */
+export function summaryOf<S extends object>(x: S | RunOutcome<S> | void): S | undefined {
+  return isRunOutcome(x) ? (x.summary as S) : (x as S | undefined) ?? undefined;
+}
+
+/** Options that only say how to print or report, not what to compute: left out of run.json's settings. */
+const OUTPUT_ONLY_OPTIONS = ['json', 'quiet', 'debug', 'givenOptions'];
+
+/** "models convert", "sst2 predict": the command's names below the program. */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ') || cmd.name();
+}
+
+/**
+ * Wraps a command's run: sets the output mode (--json, --quiet: core/log.ts), runs, writes run.json
+ * when the run returns `recorded(...)`, prints the JSON summary (with --json) as the one document on
+ * stdout, and turns errors into one red line on stderr and exit code 2 (usage) or 1 (runtime).
+ * The stack is shown only with --debug.
  */
 export function action<O extends CommonOptions>(run: (opts: O, args: string[]) => Promise<object | void>) {
   return async (...params: unknown[]): Promise<void> => {
     const cmd = params[params.length - 1] as Command;
     const opts = cmd.opts() as O;
     const args = cmd.args;
+    const started = new Date();
+    setOutputMode({ json: opts.json === true, quiet: opts.quiet === true });
     try {
       // Settings from the environment and the output folder are checked before any work.
       if (opts.threads === undefined) threadsFromEnv();
@@ -87,8 +139,15 @@ export function action<O extends CommonOptions>(run: (opts: O, args: string[]) =
       const home = (opts as { home?: unknown }).home;
       if (typeof home === 'string') await assertFolderCreatable(home, '--home');
       else if (process.env.DNNKIT_HOME) await assertFolderCreatable(process.env.DNNKIT_HOME, 'DNNKIT_HOME');
-      const summary = await run(opts, args);
-      if (opts.json && summary) process.stdout.write(JSON.stringify(summary) + '\n');
+      const returned = await run(opts, args);
+      if (isRunOutcome(returned)) {
+        const outDir = returned.outDir ?? opts.out;
+        const settings = returned.settings ?? Object.fromEntries(Object.entries(opts).filter(([k]) => !OUTPUT_ONLY_OPTIONS.includes(k)));
+        const name = typeof (cmd as { name?: unknown }).name === 'function' ? commandPath(cmd) : String(process.argv[2] ?? 'dnnkit');
+        await writeCommandRecord(outDir, { command: name, settings, started, result: returned.summary, seed: typeof opts.seed === 'number' ? opts.seed : null }, returned.files);
+      }
+      const summary = summaryOf(returned);
+      if (opts.json && summary) writeLine(process.stdout, JSON.stringify(summary));
     } catch (err) {
       await removePendingTemps();
       reportError(err, opts.debug);
@@ -128,6 +187,106 @@ export function reportError(err: unknown, debug: boolean): void {
   const system = describeSystemError(err);
   const known = err instanceof UsageError || err instanceof InputError || system !== undefined;
   const msg = system ?? (err instanceof Error ? err.message.split('\n')[0] : String(err));
-  process.stderr.write(chalk.red(`dnnkit: error: ${msg}`) + (known || debug ? '' : chalk.dim('  (run with --debug for details)')) + '\n');
+  const c = errColors();
+  dropLiveLine();
+  process.stderr.write(c.red(`dnnkit: error: ${msg}`) + (known || debug ? '' : c.dim('  (run with --debug for details)')) + '\n');
   if (debug && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+}
+
+/**
+ * Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions, no
+ * substring edited twice): the edits that turn `a` into `b`.
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * The closest of `candidates` to `typed` (at most `max`, best first): names that `typed` starts or
+ * is the start of (`--patch` -> `--patches`, not `--batch`) when there are any, else the names at
+ * the smallest edit distance within 40% of the typed length (at least 1). Case-insensitive; []
+ * when nothing is close.
+ */
+export function closestNames(typed: string, candidates: readonly string[], max = 3): string[] {
+  const t = typed.toLowerCase();
+  const core = t.replace(/^-+/, '');
+  const scored: Array<{ name: string; score: number }> = [];
+  for (const name of new Set(candidates)) {
+    const c = name.toLowerCase();
+    const cCore = c.replace(/^-+/, '');
+    if (cCore === core) continue;
+    let score: number;
+    if (core.length >= 2 && (cCore.startsWith(core) || core.startsWith(cCore))) score = Math.abs(cCore.length - core.length) / 100; // prefix: before any edit
+    else {
+      const d = editDistance(core, cCore);
+      if (d > Math.max(1, Math.floor(core.length * 0.4))) continue;
+      score = d;
+    }
+    scored.push({ name, score });
+  }
+  // Only the best tier: prefix matches when there are any, else the nearest by edits.
+  const best = Math.min(...scored.map((s) => Math.floor(s.score)));
+  return scored.filter((s) => Math.floor(s.score) === best).sort((a, b) => a.score - b.score || a.name.localeCompare(b.name)).slice(0, max).map((s) => s.name);
+}
+
+/** Marks a hidden option as another spelling of the visible option `canonical` (e.g. '--learning-rate'). */
+const ALIAS_OF = Symbol('dnnkit.aliasOf');
+
+/**
+ * Adds `flag` (e.g. '--lr') as a hidden alias of the option whose long flag is `canonical` (e.g.
+ * '--learning-rate'): same value parser, same attribute in opts, not shown in --help. One
+ * vocabulary across commands, old spellings kept working.
+ */
+export function aliasOption(cmd: Command, flag: string, canonical: string): Command {
+  const target = cmd.options.find((o) => o.long === canonical);
+  if (!target) throw new Error(`aliasOption: ${cmd.name()} has no option ${canonical}`);
+  const alias = new Option(target.required ? `${flag} <value>` : target.optional ? `${flag} [value]` : flag, `alias of ${canonical}`).hideHelp();
+  const parse = (target as unknown as { parseArg?: (v: string, prev: unknown) => unknown }).parseArg;
+  if (parse) alias.argParser(parse);
+  const attribute = target.attributeName();
+  alias.attributeName = () => attribute;
+  (alias as unknown as Record<symbol, string>)[ALIAS_OF] = canonical;
+  return cmd.addOption(alias);
+}
+
+/** Long flags a user may mean, with hidden aliases replaced by their canonical names, over `cmd` and its non-positional ancestors. */
+function candidateFlags(cmd: Command): string[] {
+  const out: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) {
+    for (const o of c.options) {
+      const canonical = (o as unknown as Record<symbol, string | undefined>)[ALIAS_OF];
+      if (canonical) out.push(canonical);
+      else if (!o.hidden && o.long) out.push(o.long);
+    }
+    out.push('--help');
+    if ((c as unknown as { _enablePositionalOptions?: boolean })._enablePositionalOptions) break;
+  }
+  return out;
+}
+
+/**
+ * commander's Command with dnnkit's "did you mean": an unknown option gets the closest of the
+ * command's own options (prefixes first, then edit distance; see closestNames) on the same line.
+ * Subcommands are made of the same class.
+ */
+export class DnnkitCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new DnnkitCommand(name);
+  }
+
+  /** Called by commander for an unknown option (not in its typings). */
+  unknownOption(flag: string): void {
+    if ((this as unknown as { _allowUnknownOption?: boolean })._allowUnknownOption) return;
+    const near = flag.startsWith('--') ? closestNames(flag.split('=')[0], candidateFlags(this)) : [];
+    const hint = near.length ? ` (did you mean ${near.join(' or ')}?)` : '';
+    this.error(`error: unknown option '${flag}'${hint}`, { code: 'commander.unknownOption' });
+  }
 }
