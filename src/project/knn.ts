@@ -10,31 +10,12 @@
  */
 
 import { Worker } from 'node:worker_threads';
+import { principalAxes, rotate, type FlatPoints, type PrincipalAxes } from './linalg.js';
 
 /** Leaves hold at most this many points. */
 const LEAF_SIZE = 16;
 /** Inputs wider than this are searched unrotated (the D x D eigendecomposition and N x D^2 rotation get too costly). */
 const MAX_ROTATE_DIM = 256;
-
-/** Points as one flat row-major array: n rows of `dim` numbers. */
-export interface FlatPoints {
-  data: Float64Array;
-  n: number;
-  dim: number;
-}
-
-/** Copies rows of numbers into a flat Float64Array (n * dim), checking every row has `dim` values. */
-export function flattenPoints(points: ArrayLike<number>[], what = 'points'): FlatPoints {
-  const n = points.length;
-  const dim = n > 0 ? points[0].length : 0;
-  const data = new Float64Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    const row = points[i];
-    if (row.length !== dim) throw new RangeError(`${what}: row ${i} has ${row.length} values, row 0 has ${dim}`);
-    for (let d = 0; d < dim; d++) data[i * dim + d] = row[d];
-  }
-  return { data, n, dim };
-}
 
 /** Result of an all-points k-NN query: row i holds point i's neighbours, nearest first. */
 export interface KnnResult {
@@ -43,108 +24,6 @@ export interface KnnResult {
   indices: Int32Array;
   /** n * k Euclidean distances, ascending per row; ties broken by index. */
   distances: Float64Array;
-}
-
-/** Principal axes of a point set: `mean`, and `axes` (dim x dim, row c = c-th axis, by decreasing variance). */
-export interface PrincipalAxes {
-  mean: Float64Array;
-  axes: Float64Array;
-  variances: Float64Array;
-}
-
-/** Eigendecomposition of the covariance by cyclic Jacobi rotations (Golub & Van Loan, 8.5). */
-export function principalAxes(x: FlatPoints): PrincipalAxes {
-  const { data, n, dim } = x;
-  const mean = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += data[i * dim + d];
-  for (let d = 0; d < dim; d++) mean[d] /= n;
-  // covariance [dim, dim], upper triangle accumulated then mirrored
-  const A = new Float64Array(dim * dim);
-  const row = new Float64Array(dim);
-  for (let i = 0; i < n; i++) {
-    for (let d = 0; d < dim; d++) row[d] = data[i * dim + d] - mean[d];
-    for (let a = 0; a < dim; a++) {
-      const ra = row[a];
-      if (ra === 0) continue;
-      const base = a * dim;
-      for (let b = a; b < dim; b++) A[base + b] += ra * row[b];
-    }
-  }
-  for (let a = 0; a < dim; a++) {
-    for (let b = a; b < dim; b++) A[a * dim + b] /= n;
-    for (let b = 0; b < a; b++) A[a * dim + b] = A[b * dim + a];
-  }
-  // V accumulates the rotations: A = V diag(w) V^T, columns of V are eigenvectors
-  const V = new Float64Array(dim * dim);
-  for (let d = 0; d < dim; d++) V[d * dim + d] = 1;
-  for (let sweep = 0; sweep < 50; sweep++) {
-    let off = 0;
-    let diag = 0;
-    for (let p = 0; p < dim; p++) {
-      diag += A[p * dim + p] * A[p * dim + p];
-      for (let q = p + 1; q < dim; q++) off += A[p * dim + q] * A[p * dim + q];
-    }
-    if (off <= 1e-30 * diag || off === 0) break;
-    for (let p = 0; p < dim - 1; p++) {
-      for (let q = p + 1; q < dim; q++) {
-        const apq = A[p * dim + q];
-        if (Math.abs(apq) < 1e-300) continue;
-        const app = A[p * dim + p];
-        const aqq = A[q * dim + q];
-        const tau = (aqq - app) / (2 * apq);
-        const t = Math.sign(tau || 1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
-        const c = 1 / Math.sqrt(1 + t * t);
-        const s = t * c;
-        for (let r = 0; r < dim; r++) {
-          const arp = A[r * dim + p];
-          const arq = A[r * dim + q];
-          A[r * dim + p] = c * arp - s * arq;
-          A[r * dim + q] = s * arp + c * arq;
-        }
-        for (let r = 0; r < dim; r++) {
-          const apr = A[p * dim + r];
-          const aqr = A[q * dim + r];
-          A[p * dim + r] = c * apr - s * aqr;
-          A[q * dim + r] = s * apr + c * aqr;
-        }
-        for (let r = 0; r < dim; r++) {
-          const vrp = V[r * dim + p];
-          const vrq = V[r * dim + q];
-          V[r * dim + p] = c * vrp - s * vrq;
-          V[r * dim + q] = s * vrp + c * vrq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: dim }, (_, d) => d).sort((a, b) => A[b * dim + b] - A[a * dim + a] || a - b);
-  const axes = new Float64Array(dim * dim);
-  const variances = new Float64Array(dim);
-  order.forEach((col, c) => {
-    variances[c] = Math.max(0, A[col * dim + col]);
-    // sign convention: the largest-magnitude loading is positive
-    let best = 0;
-    for (let d = 1; d < dim; d++) if (Math.abs(V[d * dim + col]) > Math.abs(V[best * dim + col])) best = d;
-    const sign = V[best * dim + col] < 0 ? -1 : 1;
-    for (let d = 0; d < dim; d++) axes[c * dim + d] = sign * V[d * dim + col];
-  });
-  return { mean, axes, variances };
-}
-
-/** Coordinates of the centred points on the axes: [n, dim]. */
-export function rotate(x: FlatPoints, pa: PrincipalAxes): Float64Array {
-  const { data, n, dim } = x;
-  const out = new Float64Array(n * dim);
-  const row = new Float64Array(dim);
-  for (let i = 0; i < n; i++) {
-    for (let d = 0; d < dim; d++) row[d] = data[i * dim + d] - pa.mean[d];
-    for (let c = 0; c < dim; c++) {
-      let s = 0;
-      const base = c * dim;
-      for (let d = 0; d < dim; d++) s += row[d] * pa.axes[base + d];
-      out[i * dim + c] = s;
-    }
-  }
-  return out;
 }
 
 /** Below this many points a helper thread costs more than it saves. */
@@ -288,21 +167,32 @@ export function buildKdTree(coords: Float64Array, n: number, dim: number): KdTre
   return { dim, order, lo, hi, left, splitDim, splitVal, pts };
 }
 
-/** Answers the queries at tree positions [p0, p1), writing rows order[p] of indices/distances. */
-export function searchRange(tree: KdTree, k: number, p0: number, p1: number, indices: Int32Array, distances: Float64Array): void {
-  const { dim, order, lo, hi, left, splitDim, splitVal, pts } = tree;
+/** One query's search state: a max-heap of the k best (squared distance, id) so far, ordered by distance then id. */
+class QueryState {
+  readonly heapD: Float64Array;
+  readonly heapI: Int32Array;
+  /** Per-dimension offset of the query from the current cell (the incremental lower bound). */
+  readonly offs: Float64Array;
+  /** The query point, [dim]. */
+  readonly q: Float64Array;
+  size = 0;
+  /** Squared distance of the current k-th neighbour (Infinity until k are found). */
+  tau = Infinity;
+  /** The query's own id (never its own neighbour). */
+  self = -1;
 
-  // --- search
-  const heapD = new Float64Array(k); // max-heap of squared distances
-  const heapI = new Int32Array(k);
-  const offs = new Float64Array(dim); // per-dimension offset of the query from the current cell
-  const q = new Float64Array(dim);
-  let size = 0;
-  let tau = Infinity; // squared distance of the current k-th neighbour (Infinity until k found)
+  constructor(readonly k: number, dim: number) {
+    this.heapD = new Float64Array(k);
+    this.heapI = new Int32Array(k);
+    this.offs = new Float64Array(dim);
+    this.q = new Float64Array(dim);
+  }
 
-  const offer = (d: number, id: number): void => {
-    if (size < k) {
-      let c = size++;
+  /** Keeps (d, id) if it is among the k best so far. */
+  offer(d: number, id: number): void {
+    const { heapD, heapI, k } = this;
+    if (this.size < k) {
+      let c = this.size++;
       while (c > 0) {
         const p = (c - 1) >> 1;
         if (heapD[p] > d || (heapD[p] === d && heapI[p] > id)) break;
@@ -312,103 +202,106 @@ export function searchRange(tree: KdTree, k: number, p0: number, p1: number, ind
       }
       heapD[c] = d;
       heapI[c] = id;
-      if (size === k) tau = heapD[0];
+      if (this.size === k) this.tau = heapD[0];
       return;
     }
     if (d > heapD[0] || (d === heapD[0] && id > heapI[0])) return;
-    let c = 0;
-    for (;;) {
-      const l = 2 * c + 1;
-      if (l >= k) break;
-      const r = l + 1;
-      const m = r < k && (heapD[r] > heapD[l] || (heapD[r] === heapD[l] && heapI[r] > heapI[l])) ? r : l;
-      if (heapD[m] < d || (heapD[m] === d && heapI[m] < id)) break;
-      heapD[c] = heapD[m];
-      heapI[c] = heapI[m];
-      c = m;
-    }
-    heapD[c] = d;
-    heapI[c] = id;
-    tau = heapD[0];
-  };
+    siftDown(heapD, heapI, k, d, id);
+    this.tau = heapD[0];
+  }
 
-  let self = -1;
-  const scanLeaf = (a: number, b: number): void => {
-    for (let p = a; p < b; p++) {
-      const id = order[p];
-      if (id === self) continue;
-      const base = p * dim;
-      // partial distance: stop once the sum cannot beat the k-th neighbour (ties kept for index order)
-      let s = 0;
-      let d = 0;
-      for (; d + 8 <= dim; d += 8) {
-        // four independent accumulators: no single dependency chain through s
-        const t0 = q[d] - pts[base + d], t1 = q[d + 1] - pts[base + d + 1];
-        const t2 = q[d + 2] - pts[base + d + 2], t3 = q[d + 3] - pts[base + d + 3];
-        const t4 = q[d + 4] - pts[base + d + 4], t5 = q[d + 5] - pts[base + d + 5];
-        const t6 = q[d + 6] - pts[base + d + 6], t7 = q[d + 7] - pts[base + d + 7];
-        s += (t0 * t0 + t4 * t4) + (t1 * t1 + t5 * t5) + ((t2 * t2 + t6 * t6) + (t3 * t3 + t7 * t7));
-        if (s > tau) break;
-      }
-      if (s > tau) continue;
-      for (; d < dim; d++) {
-        const t = q[d] - pts[base + d];
-        s += t * t;
-      }
-      if (s <= tau) offer(s, id);
-    }
-  };
-
-  const visit = (t: number, rd: number): void => {
-    const l = left[t];
-    if (l < 0) {
-      scanLeaf(lo[t], hi[t]);
-      return;
-    }
-    const sd = splitDim[t];
-    const diff = q[sd] - splitVal[t];
-    const near = diff < 0 ? l : l + 1;
-    const far = diff < 0 ? l + 1 : l;
-    visit(near, rd);
-    // lower bound for the far cell: replace this dimension's old offset by the distance to the split
-    const old = offs[sd];
-    const nrd = rd - old * old + diff * diff;
-    if (nrd <= tau) {
-      offs[sd] = diff;
-      visit(far, nrd);
-      offs[sd] = old;
-    }
-  };
-
-  for (let p = p0; p < p1; p++) {
-    const i = order[p]; // queries in tree order: neighbouring queries touch the same leaves
-    for (let d = 0; d < dim; d++) q[d] = pts[p * dim + d];
-    size = 0;
-    tau = Infinity;
-    self = i;
-    offs.fill(0);
-    visit(0, 0);
-    const off = i * k;
-    for (let s = size - 1; s >= 0; s--) {
+  /** Empties the heap into row `row` of indices/distances, nearest first. */
+  drain(row: number, indices: Int32Array, distances: Float64Array): void {
+    const { heapD, heapI } = this;
+    const off = row * this.k;
+    for (let s = this.size - 1; s >= 0; s--) {
       distances[off + s] = Math.sqrt(heapD[0]);
       indices[off + s] = heapI[0];
       // pop: move the last element to the root and sift it down within [0, s)
-      const lastD = heapD[s];
-      const lastI = heapI[s];
-      let c = 0;
-      for (;;) {
-        const l = 2 * c + 1;
-        if (l >= s) break;
-        const r = l + 1;
-        const m = r < s && (heapD[r] > heapD[l] || (heapD[r] === heapD[l] && heapI[r] > heapI[l])) ? r : l;
-        if (heapD[m] < lastD || (heapD[m] === lastD && heapI[m] < lastI)) break;
-        heapD[c] = heapD[m];
-        heapI[c] = heapI[m];
-        c = m;
-      }
-      heapD[c] = lastD;
-      heapI[c] = lastI;
+      siftDown(heapD, heapI, s, heapD[s], heapI[s]);
     }
+  }
+}
+
+/** Places (d, id) at the root of the max-heap [0, size) and sifts it down; ties ordered by id. */
+function siftDown(heapD: Float64Array, heapI: Int32Array, size: number, d: number, id: number): void {
+  let c = 0;
+  for (;;) {
+    const l = 2 * c + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    const m = r < size && (heapD[r] > heapD[l] || (heapD[r] === heapD[l] && heapI[r] > heapI[l])) ? r : l;
+    if (heapD[m] < d || (heapD[m] === d && heapI[m] < id)) break;
+    heapD[c] = heapD[m];
+    heapI[c] = heapI[m];
+    c = m;
+  }
+  heapD[c] = d;
+  heapI[c] = id;
+}
+
+/** Offers the points at tree positions [a, b) of a leaf, with a partial-distance early exit. */
+function scanLeaf(tree: KdTree, st: QueryState, a: number, b: number): void {
+  const { dim, order, pts } = tree;
+  const q = st.q;
+  for (let p = a; p < b; p++) {
+    const id = order[p];
+    if (id === st.self) continue;
+    const base = p * dim;
+    // partial distance: stop once the sum cannot beat the k-th neighbour (ties kept for index order)
+    let s = 0;
+    let d = 0;
+    for (; d + 8 <= dim; d += 8) {
+      // four independent accumulators: no single dependency chain through s
+      const t0 = q[d] - pts[base + d], t1 = q[d + 1] - pts[base + d + 1];
+      const t2 = q[d + 2] - pts[base + d + 2], t3 = q[d + 3] - pts[base + d + 3];
+      const t4 = q[d + 4] - pts[base + d + 4], t5 = q[d + 5] - pts[base + d + 5];
+      const t6 = q[d + 6] - pts[base + d + 6], t7 = q[d + 7] - pts[base + d + 7];
+      s += (t0 * t0 + t4 * t4) + (t1 * t1 + t5 * t5) + ((t2 * t2 + t6 * t6) + (t3 * t3 + t7 * t7));
+      if (s > st.tau) break;
+    }
+    if (s > st.tau) continue;
+    for (; d < dim; d++) {
+      const t = q[d] - pts[base + d];
+      s += t * t;
+    }
+    if (s <= st.tau) st.offer(s, id);
+  }
+}
+
+/** Visits node t (lower bound rd on the squared distance to its cell), nearer child first. */
+function visit(tree: KdTree, st: QueryState, t: number, rd: number): void {
+  const l = tree.left[t];
+  if (l < 0) {
+    scanLeaf(tree, st, tree.lo[t], tree.hi[t]);
+    return;
+  }
+  const sd = tree.splitDim[t];
+  const diff = st.q[sd] - tree.splitVal[t];
+  visit(tree, st, diff < 0 ? l : l + 1, rd);
+  // lower bound for the far cell: replace this dimension's old offset by the distance to the split
+  const old = st.offs[sd];
+  const nrd = rd - old * old + diff * diff;
+  if (nrd <= st.tau) {
+    st.offs[sd] = diff;
+    visit(tree, st, diff < 0 ? l + 1 : l, nrd);
+    st.offs[sd] = old;
+  }
+}
+
+/** Answers the queries at tree positions [p0, p1), writing rows order[p] of indices/distances. */
+export function searchRange(tree: KdTree, k: number, p0: number, p1: number, indices: Int32Array, distances: Float64Array): void {
+  const { dim, order, pts } = tree;
+  const st = new QueryState(k, dim);
+  for (let p = p0; p < p1; p++) {
+    const i = order[p]; // queries in tree order: neighbouring queries touch the same leaves
+    for (let d = 0; d < dim; d++) st.q[d] = pts[p * dim + d];
+    st.size = 0;
+    st.tau = Infinity;
+    st.self = i;
+    st.offs.fill(0);
+    visit(tree, st, 0, 0);
+    st.drain(i, indices, distances);
   }
 }
 

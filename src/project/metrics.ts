@@ -8,7 +8,8 @@
  * - knnAccuracy: leave-one-out k-NN classification accuracy.
  */
 import { UsageError } from '../core/errors.js';
-import { flattenPoints, knnAll, principalAxes, rotate, type FlatPoints } from './knn.js';
+import { knnAll } from './knn.js';
+import { flattenPoints, principalAxes, rotate, type FlatPoints } from './linalg.js';
 
 /** Trustworthiness (Venna & Kaski 2001) as sklearn.manifold.trustworthiness, Euclidean; in [0, 1]. */
 export function trustworthiness(high: ArrayLike<number>[], low: ArrayLike<number>[], k: number): number {

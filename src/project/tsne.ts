@@ -20,7 +20,8 @@ import { availableParallelism } from 'node:os';
 import { UsageError } from '../core/errors.js';
 import { createRng } from '../core/rng.js';
 import { createGradientEngine, type SparseP } from './tsne_gradient.js';
-import { flattenPoints, knnAll, principalAxes, type FlatPoints, type PrincipalAxes } from './knn.js';
+import { knnAll } from './knn.js';
+import { centre, columnMeans, flattenPoints, principalAxes, scatterMatrix, symmetricEigen, type FlatPoints, type PrincipalAxes } from './linalg.js';
 import { gramPca } from './pca.js';
 
 export interface TsneOptions {
@@ -287,33 +288,17 @@ function randomInit(n: number, seed: number): Float64Array {
 
 /**
  * Scores on the first two principal components, scaled so the first has standard deviation 1e-4
- * (sklearn, issue #18018). Components come from subspace iteration on the D x D covariance with a
- * Rayleigh-Ritz step; each is signed so its largest-magnitude loading is positive.
+ * (sklearn, issue #18018). The components are the principal axes when given (2 < D <= 256),
+ * else the top two eigenvectors of the D x D scatter matrix by subspace iteration (linalg.ts);
+ * each is signed so its largest-magnitude loading is positive.
  */
 export function pcaInit(x: FlatPoints, axes?: PrincipalAxes): Float64Array {
-  const { data, n, dim } = x;
-  if (axes) {
-    const comps = [axes.axes.subarray(0, dim), axes.axes.subarray(dim, 2 * dim)];
-    return scaledScores(x, axes.mean, comps);
-  }
-  const mean = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += data[i * dim + d];
-  for (let d = 0; d < dim; d++) mean[d] /= n;
-  // covariance (upper triangle, then mirrored): [dim, dim]
-  const C = new Float64Array(dim * dim);
-  const row = new Float64Array(dim);
-  for (let i = 0; i < n; i++) {
-    for (let d = 0; d < dim; d++) row[d] = data[i * dim + d] - mean[d];
-    for (let a = 0; a < dim; a++) {
-      const ra = row[a];
-      if (ra === 0) continue;
-      const base = a * dim;
-      for (let b = a; b < dim; b++) C[base + b] += ra * row[b];
-    }
-  }
-  for (let a = 0; a < dim; a++) for (let b = 0; b < a; b++) C[a * dim + b] = C[b * dim + a];
-
-  return scaledScores(x, mean, topEigenvectors(C, dim, Math.min(2, dim)));
+  const dim = x.dim;
+  if (axes) return scaledScores(x, axes.mean, [axes.axes.subarray(0, dim), axes.axes.subarray(dim, 2 * dim)]);
+  const mean = columnMeans(x, 'sum');
+  const m = Math.min(2, dim);
+  const { vectors } = symmetricEigen(scatterMatrix(centre(x, mean), x.n, dim), dim, 'subspace', m);
+  return scaledScores(x, mean, Array.from({ length: m }, (_, c) => vectors.subarray(c * dim, (c + 1) * dim)));
 }
 
 /** Scores of the centred points on `comps` (1 or 2 axes), scaled so the first has std 1e-4. */
@@ -340,71 +325,4 @@ function scaledScores(x: FlatPoints, mean: Float64Array, comps: Float64Array[]):
     return randomInit(n, 0);
   }
   return y;
-}
-
-/** Top `m` (<= 2) eigenvectors of a symmetric PSD matrix by subspace iteration. */
-function topEigenvectors(C: Float64Array, dim: number, m: number): Float64Array[] {
-  const rng = createRng(12345);
-  let V = Array.from({ length: m }, () => Float64Array.from({ length: dim }, () => rng.normal()));
-  orthonormalise(V);
-  const mul = (v: Float64Array) => {
-    const out = new Float64Array(dim);
-    for (let a = 0; a < dim; a++) {
-      let s = 0;
-      const base = a * dim;
-      for (let b = 0; b < dim; b++) s += C[base + b] * v[b];
-      out[a] = s;
-    }
-    return out;
-  };
-  for (let it = 0; it < 1000; it++) {
-    const W = V.map(mul);
-    orthonormalise(W);
-    let change = 0;
-    for (let c = 0; c < m; c++) {
-      let dot = 0;
-      for (let d = 0; d < dim; d++) dot += W[c][d] * V[c][d];
-      change = Math.max(change, 1 - Math.abs(dot));
-    }
-    V = W;
-    if (change < 1e-12) break;
-  }
-  if (m === 2) {
-    // Rayleigh-Ritz: rotate the 2-D subspace onto the eigenvectors of V^T C V
-    const CV = V.map(mul);
-    const a = dot(V[0], CV[0]), b = dot(V[0], CV[1]), c = dot(V[1], CV[1]);
-    const phi = 0.5 * Math.atan2(2 * b, a - c);
-    const cs = Math.cos(phi), sn = Math.sin(phi);
-    const v0 = V[0].map((t, d) => cs * t + sn * V[1][d]);
-    const v1 = V[0].map((t, d) => -sn * t + cs * V[1][d]);
-    V = [v0, v1];
-  }
-  for (const v of V) {
-    let best = 0;
-    for (let d = 1; d < dim; d++) if (Math.abs(v[d]) > Math.abs(v[best])) best = d;
-    if (v[best] < 0) for (let d = 0; d < dim; d++) v[d] = -v[d];
-  }
-  return V;
-}
-
-function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
-
-/** Gram-Schmidt in place; a vector that vanishes is replaced by a unit axis. */
-function orthonormalise(V: Float64Array[]): void {
-  for (let c = 0; c < V.length; c++) {
-    for (let p = 0; p < c; p++) {
-      const t = dot(V[c], V[p]);
-      for (let d = 0; d < V[c].length; d++) V[c][d] -= t * V[p][d];
-    }
-    const norm = Math.sqrt(dot(V[c], V[c]));
-    if (norm > 1e-300) for (let d = 0; d < V[c].length; d++) V[c][d] /= norm;
-    else {
-      V[c].fill(0);
-      V[c][c % V[c].length] = 1;
-    }
-  }
 }

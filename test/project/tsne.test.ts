@@ -8,7 +8,8 @@ import { UsageError } from '../../src/core/errors.js';
 import { knnAccuracy } from '../../src/project/metrics.js';
 import { TSNE_DEFAULTS, conditionalProbabilities, symmetrise, tsne } from '../../src/project/tsne.js';
 import { QuadTree, repulsion } from '../../src/project/tsne_bh.js';
-import { flattenPoints, knnAll, principalAxes } from '../../src/project/knn.js';
+import { knnAll } from '../../src/project/knn.js';
+import { flattenPoints, principalAxes } from '../../src/project/linalg.js';
 import { requireOracle, tempDir } from '../helpers.js';
 
 /** `perCluster` points around each of `clusters` centres 10 apart in `dim` dimensions, seeded. */
