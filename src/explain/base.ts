@@ -1,15 +1,19 @@
 /**
  * The shared base of the class activation map (CAM) explainers, after pytorch-grad-cam's
- * BaseCAM: it finds the target layer, computes its activations A and the gradients of the class
- * score y^c (the logit, before softmax) with respect to A, and turns the weighted channel sum into
- * a map (ReLU, per-image scaling to [0, 1]). A variant (Grad-CAM, ...) fills one hook,
- * `getCamWeights`, that turns activations and gradients into one weight per channel.
+ * BaseCAM: it finds the target layer, computes its activations A and (only for the methods that
+ * use them) the gradients of the class score y^c (the logit, before softmax) with respect to A,
+ * and turns the weighted channel sum into a map (ReLU, per-image scaling to [0, 1]). A variant
+ * (Grad-CAM, Score-CAM, ...) is one small file that fills one hook, `getCamWeights`, which gets
+ * `{activations, gradients, model, input, classIndex, layer}` of one image and returns weights:
+ * one per channel ([1, k], Grad-CAM) or one per activation ([1, h, w, k], HiResCAM). Methods
+ * that perturb the input or the activations (Score-CAM, Ablation-CAM) get batched class-score
+ * functions in the same context.
  *
  * Pure tensor maths: no files, no images, no colours (rendering lives in render.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../core/errors.js';
-import { evaluate, feedInput, layerOutput, logitsSource, type LogitsSource } from './graph.js';
+import { evaluate, feedInput, forwardLogits, layerOutput, logitsSource, type LogitsSource } from './graph.js';
 
 type Layer = tf.layers.Layer;
 
@@ -17,6 +21,32 @@ type Layer = tf.layers.Layer;
 export interface CamOptions {
   /** Name of the layer whose activations are explained; default: `defaultTargetLayer(model)`. */
   layer?: string;
+  /** Inputs per forward pass for the methods that run the model on perturbed copies (default 16). */
+  batch?: number;
+}
+
+/** What a CAM method's hook gets: one image's target activations, and what it may need besides. */
+export interface CamContext {
+  /** [1, h, w, k] A: the target layer's activations for this image. */
+  activations: tf.Tensor4D;
+  /** [1, h, w, k] d y^c / d A; present exactly when the method's `usesGradients` is true. */
+  gradients?: tf.Tensor4D;
+  model: tf.LayersModel;
+  /** [1, H, W, C] the preprocessed model input. */
+  input: tf.Tensor4D;
+  /** c: the class explained. */
+  classIndex: number;
+  /** The target layer. */
+  layer: Layer;
+  /** Inputs per forward pass for perturbation methods. */
+  batch: number;
+  /** y^c (the logit) for each of a batch of model inputs: [n, H, W, C] -> [n]. */
+  classScores(inputs: tf.Tensor4D): tf.Tensor1D;
+  /**
+   * y^c with the target layer's activations replaced by each of a batch: [n, h, w, k] -> [n]. Only
+   * the layers after the target run; tensors from before it (skip branches) are this image's.
+   */
+  classScoresFromActivations(activations: tf.Tensor4D): tf.Tensor1D;
 }
 
 /** One image's class activation map. */
@@ -35,6 +65,27 @@ export interface CamResult {
   camWidth: number;
   /** Largest value of the map before scaling: 0 means no positive evidence for the class at this layer. */
   rawMax: number;
+  /** [k] the weight per channel, for the methods whose hook returns one (undefined for element-wise weights). */
+  channelWeights?: Float32Array;
+}
+
+/**
+ * A memo of one image's tensors that tiles each value to `n` images the first time the executor
+ * reads it, so that layers after the target can combine a batch of fed activations with this
+ * image's skip branches (an add broadcasts, a concatenation would not).
+ */
+class TiledMemo extends Map<number, tf.Tensor> {
+  constructor(entries: Iterable<[number, tf.Tensor]>, private readonly n: number) {
+    super(entries);
+  }
+
+  override get(id: number): tf.Tensor | undefined {
+    const v = super.get(id);
+    if (v === undefined || v.shape[0] !== 1 || this.n === 1) return v;
+    const tiled = tf.tile(v, [this.n, ...new Array(v.rank - 1).fill(1)]);
+    super.set(id, tiled);
+    return tiled;
+  }
 }
 
 /** The output shape of a layer, as one shape (first output). */
@@ -153,31 +204,48 @@ export function upsampleBilinear(map: Float32Array, h: number, w: number, outH: 
   });
 }
 
+/** A CAM method's class: what the registry needs to build it. */
+export interface CamClass {
+  new (model: tf.LayersModel, options?: CamOptions): BaseCam;
+  readonly title: string;
+}
+
 /**
- * A class activation map method. Subclasses implement `getCamWeights` (one weight per channel
- * per image); the base does the rest.
+ * A class activation map method. Subclasses implement `getCamWeights` (and set `usesGradients`
+ * to false when they need no gradients); the base does the rest:
+ *
+ *   L^c = ReLU(sum_k W_k ⊙ A^k),   scaled to [0, 1] per image
+ *
+ * with W_k the hook's weights broadcast over space ([1, k]) or element-wise ([1, h, w, k]).
  */
 export abstract class BaseCam {
-  /** The method's display name (e.g. "Grad-CAM"). */
-  abstract readonly methodName: string;
+  /** The method's display name (e.g. "Grad-CAM"): each subclass sets `static readonly title`. */
+  static readonly title: string = 'CAM';
+  get methodName(): string {
+    return (this.constructor as typeof BaseCam).title;
+  }
+
+  /** Whether the hook reads `gradients` (false: the gradients are not computed at all). */
+  readonly usesGradients: boolean = true;
   readonly targetLayer: Layer;
   readonly classes: number;
+  readonly batch: number;
   private readonly logits: LogitsSource;
 
   constructor(readonly model: tf.LayersModel, options: CamOptions = {}) {
     this.targetLayer = findTargetLayer(model, options.layer);
     this.logits = logitsSource(model);
     this.classes = numClasses(model, this.logits);
+    this.batch = options.batch ?? 16;
+    if (!Number.isInteger(this.batch) || this.batch < 1) throw new UsageError(`the CAM batch size must be a positive whole number, got ${this.batch}`);
   }
 
   /**
-   * The hook: channel weights from the target layer's activations and the gradients of the
-   * class score with respect to them.
-   * @param activations [batch, h, w, channels] A^k
-   * @param gradients [batch, h, w, channels] d y^c / d A^k
-   * @returns [batch, channels] alpha_k^c
+   * The hook: weights from one image's target activations (and gradients, when `usesGradients`).
+   * Called inside `tf.tidy`.
+   * @returns [1, k] one weight per channel, or [1, h, w, k] one weight per activation
    */
-  protected abstract getCamWeights(activations: tf.Tensor4D, gradients: tf.Tensor4D): tf.Tensor2D;
+  protected abstract getCamWeights(ctx: CamContext): tf.Tensor2D | tf.Tensor4D;
 
   /**
    * Class activation maps for a batch of model inputs.
@@ -202,17 +270,21 @@ export abstract class BaseCam {
       const logits = evaluate(this.logits.tensor, new Map(memo), this.logits.linearLayer) as tf.Tensor2D;
       const classes = classIndices ? Array.from(classIndices) : Array.from(logits.argMax(1).dataSync());
       const oneHot = tf.oneHot(tf.tensor1d(classes, 'int32'), this.classes).toFloat();
-      // Sum over the batch of y^{c_b}: images are independent, so d/dA gives each image's own gradient.
-      const classScore = (a: tf.Tensor): tf.Scalar => {
-        const fed = new Map(memo);
-        fed.set(target.id, a);
-        const y = evaluate(this.logits.tensor, fed, this.logits.linearLayer);
-        return y.mul(oneHot).sum() as tf.Scalar;
-      };
-      const gradients = tf.grad(classScore)(activations) as tf.Tensor4D;
-      const weights = this.getCamWeights(activations, gradients); // [batch, channels]
+      // [batch, h, w, channels] d y^c / d A, one backward pass for the batch: the sum over the
+      // batch of y^{c_b} has each image's own gradient, as the images are independent.
+      const gradients = this.usesGradients ? this.activationGradients(target, memo, activations, oneHot) : undefined;
       const [, h, w, k] = activations.shape;
-      const raw = tf.relu(activations.mul(weights.reshape([batch, 1, 1, k])).sum(3)) as tf.Tensor3D; // [batch, h, w]
+      const raws: tf.Tensor3D[] = [];
+      const channelWeights: (Float32Array | undefined)[] = [];
+      for (let b = 0; b < batch; b++) {
+        const one = (t: tf.Tensor4D) => t.slice([b, 0, 0, 0], [1, h, w, k]);
+        const a = one(activations);
+        const weights = this.getCamWeights(this.hookContext(input.slice([b, 0, 0, 0], [1, ...input.shape.slice(1)]) as tf.Tensor4D, a, gradients && one(gradients), classes[b]));
+        channelWeights.push(weights.rank === 2 ? weights.dataSync() as Float32Array : undefined);
+        const wide = weights.rank === 2 ? weights.reshape([1, 1, 1, k]) : weights;
+        raws.push(tf.relu(a.mul(wide).sum(3)) as tf.Tensor3D); // [1, h, w]
+      }
+      const raw = tf.concat(raws, 0) as tf.Tensor3D; // [batch, h, w]
       const rawMax = raw.max([1, 2]).dataSync();
       const cams = scaleToUnit(raw).dataSync() as Float32Array;
       const probs = tf.softmax(logits).mul(oneHot).sum(1).dataSync();
@@ -226,7 +298,40 @@ export abstract class BaseCam {
         camHeight: h,
         camWidth: w,
         rawMax: rawMax[b],
+        channelWeights: channelWeights[b],
       }));
     });
+  }
+
+  /** d (sum_b y^{c_b}) / d A for the fed activations. [batch, h, w, k] */
+  private activationGradients(target: tf.SymbolicTensor, memo: Map<number, tf.Tensor>, activations: tf.Tensor4D, oneHot: tf.Tensor): tf.Tensor4D {
+    const classScore = (a: tf.Tensor): tf.Scalar => {
+      const fed = new Map(memo);
+      fed.set(target.id, a);
+      const y = evaluate(this.logits.tensor, fed, this.logits.linearLayer);
+      return y.mul(oneHot).sum() as tf.Scalar;
+    };
+    return tf.grad(classScore)(activations) as tf.Tensor4D;
+  }
+
+  /** The hook's context for one image; its class-score functions build this image's memo on first use. */
+  private hookContext(input: tf.Tensor4D, activations: tf.Tensor4D, gradients: tf.Tensor4D | undefined, classIndex: number): CamContext {
+    const { model, logits: source } = this;
+    const target = layerOutput(this.targetLayer);
+    const pick = (y: tf.Tensor) => y.slice([0, classIndex], [-1, 1]).reshape([-1]) as tf.Tensor1D;
+    let imageMemo: Map<number, tf.Tensor> | undefined;
+    return {
+      activations, gradients, model, input, classIndex, layer: this.targetLayer, batch: this.batch,
+      classScores: (inputs) => pick(forwardLogits(model, inputs, source)),
+      classScoresFromActivations: (fedActivations) => {
+        if (!imageMemo) {
+          imageMemo = feedInput(model, input);
+          evaluate(target, imageMemo); // this image's ancestors of the target (skip branches)
+        }
+        const fed = new TiledMemo(imageMemo, fedActivations.shape[0]);
+        fed.set(target.id, fedActivations);
+        return pick(evaluate(source.tensor, fed, source.linearLayer));
+      },
+    };
   }
 }

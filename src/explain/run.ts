@@ -16,44 +16,36 @@ import type { CommonOptions } from '../core/command.js';
 import { readImageSize } from '../core/image.js';
 import { showPath } from '../core/quote.js';
 import type { LoadedModel } from '../models/index.js';
-import { GradCam } from './grad_cam.js';
-import { findTargetLayer, numClasses, resolveClassIndex } from './base.js';
+import { numClasses, resolveClassIndex } from './base.js';
 import { forwardLogits, logitsSource } from './graph.js';
-import { BASELINE_NAMES, MAX_EXACT_PLAYERS, parseGrid, patchIndexMap, type BaselineName } from './patch_shapley.js';
+import { resolveSettings, type ExplainOptionValues, type OptionGroup } from './options.js';
+import type { PatchGrid } from './image_game.js';
 import {
-  DEFAULT_EXPLAIN_SETTINGS, EXPLAINERS, EXPLAINER_NAMES, renderSideBySide,
-  type ExplainSettings, type ExplainerName, type ImageContext, type MethodOutput,
+  DEFAULT_EXPLAIN_METHODS, EXPLAINERS, EXPLAINER_NAMES, renderSideBySide,
+  type ExplainSettings, type ExplainerEntry, type ExplainerName, type ImageContext, type MethodOutput,
 } from './registry.js';
 
 /** The sample photos explained when no image is given. */
 export const SAMPLE_IMAGES_DIR = fileURLToPath(new URL('../../../data/images/', import.meta.url));
 export const DEFAULT_MODEL = 'resnet18';
 
-/** Options of gradcam / shap / explain (command-line names in camelCase). */
-export interface ExplainOptions extends CommonOptions {
+/** Options of gradcam / shap / explain (command-line names in camelCase; the methods' own in options.ts). */
+export interface ExplainOptions extends CommonOptions, ExplainOptionValues {
   /** resnet18 | vgg16 | path to a model.json or its folder. */
   model: string;
   /** Class to explain: index or label; default the top-1 prediction. */
   class?: string;
-  /** Grad-CAM target layer. */
-  layer?: string;
-  /** Number of patches (a perfect square). */
-  patches?: number;
-  /** Patch grid RxC (instead of --patches). */
-  grid?: string;
-  baseline?: BaselineName;
-  samples?: number;
-  batch?: number;
-  exact?: boolean;
+  /** `gradcam`: the CAM method. */
+  method?: ExplainerName;
   /** `explain`: comma-separated method names. */
   methods?: string;
   /** dnnkit home (model cache); default $DNNKIT_HOME or ~/.cache/dnnkit. */
   home?: string;
 }
 
-/** Parses `--methods a,b` against the registry. */
-export function parseMethods(spec: string | undefined): ExplainerName[] {
-  const names = (spec ?? EXPLAINER_NAMES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+/** Parses `--methods a,b` against the registry; no list gives `fallback`. */
+export function parseMethods(spec: string | undefined, fallback: readonly ExplainerName[] = DEFAULT_EXPLAIN_METHODS): ExplainerName[] {
+  const names = (spec ?? fallback.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   if (names.length === 0) throw new UsageError(`--methods is empty; use some of ${EXPLAINER_NAMES.join(', ')}`);
   for (const n of names) {
     if (!(EXPLAINER_NAMES as string[]).includes(n)) throw new UsageError(`--methods: unknown method '${n}'; use some of ${EXPLAINER_NAMES.join(', ')}`);
@@ -79,17 +71,20 @@ function uniqueNames(files: readonly string[]): string[] {
   });
 }
 
-/** Builds the settings from the options (validated). */
-export function settingsFrom(opts: ExplainOptions, methods: readonly ExplainerName[]): ExplainSettings {
-  const d = DEFAULT_EXPLAIN_SETTINGS;
-  const grid = methods.includes('shap') ? parseGrid(opts.patches, opts.grid) : d.grid;
-  const baseline = opts.baseline ?? d.baseline;
-  if (!(BASELINE_NAMES as string[]).includes(baseline)) throw new UsageError(`--baseline ${baseline}: use one of ${BASELINE_NAMES.join(', ')}`);
-  const exact = Boolean(opts.exact);
-  if (exact && grid.rows * grid.cols > MAX_EXACT_PLAYERS) {
-    throw new UsageError(`--exact enumerates all coalitions and allows at most ${MAX_EXACT_PLAYERS} patches, got ${grid.rows * grid.cols}; drop --exact or use a smaller grid (e.g. --grid 3x4)`);
-  }
-  return { layer: opts.layer, grid, baseline, samples: opts.samples ?? d.samples, batch: opts.batch ?? d.batch, exact, seed: opts.seed ?? d.seed };
+/** The option groups of the methods, each once. */
+export function optionGroupsOf(methods: readonly ExplainerName[]): OptionGroup[] {
+  return [...new Set(methods.map((m) => EXPLAINERS[m].options))];
+}
+
+/** Checks the settings of every group against the model's input shape and, when given, the model. */
+function checkSettings(groups: readonly OptionGroup[], settings: ExplainSettings, inputShape: readonly number[], model?: tf.LayersModel): void {
+  for (const g of groups) g.check(settings, inputShape, model);
+}
+
+/** The largest minimum image size the groups ask for (the Shapley patch grid), if any. */
+function minImageSize(groups: readonly OptionGroup[], settings: ExplainSettings): PatchGrid | undefined {
+  const sizes = groups.map((g) => g.minImageSize(settings)).filter((s): s is PatchGrid => s !== undefined);
+  return sizes.length === 0 ? undefined : { rows: Math.max(...sizes.map((s) => s.rows)), cols: Math.max(...sizes.map((s) => s.cols)) };
 }
 
 /** A short, file-name-safe name for the model. */
@@ -119,25 +114,27 @@ interface Prepared {
  */
 export async function runExplainers(methods: readonly ExplainerName[], opts: ExplainOptions, args: readonly string[], mode: 'separate' | 'side-by-side'): Promise<object> {
   const backend = await initBackend(opts.backend);
-  const settings = settingsFrom(opts, methods);
+  const groups = optionGroupsOf(methods);
+  const settings = resolveSettings(opts, groups);
   const files = await imageFiles(args);
   const spec = opts.model ?? DEFAULT_MODEL;
   const { resolveModel, factsBeforeLoading } = await import('../models/index.js'); // lazy: CLI start-up stays fast
   // Inputs first: a registry model may have to be downloaded (47 MB, 528 MB) before it loads.
-  for (const f of files) await checkImage(f, methods.includes('shap') ? settings.grid : undefined);
+  const minSize = minImageSize(groups, settings);
+  for (const f of files) await checkImage(f, minSize);
   const facts = factsBeforeLoading(spec);
   // images[i]: file i preprocessed (before loading for a registry model, else once the model is loaded); disposed here.
   const images: Preprocessed[] = [];
   try {
     if (facts) {
       resolveClassIndex(opts.class, facts.classNames.length, facts.classNames);
-      if (methods.includes('shap')) patchIndexMap(settings.grid, facts.inputShape[0], facts.inputShape[1]);
-      if (methods.includes('gradcam') && settings.layer !== undefined) await facts.withArchitecture((m) => findTargetLayer(m, settings.layer));
+      if (groups.some((g) => g.needsArchitecture(settings))) await facts.withArchitecture((m) => checkSettings(groups, settings, facts.inputShape, m));
+      else checkSettings(groups, settings, facts.inputShape);
       for (const f of files) images.push(await facts.preprocess(f));
     }
     const loaded = await resolveModel(spec, { home: opts.home, quiet: opts.json });
     try {
-      return await explainWith(loaded, spec, methods, settings, files, images, opts, mode, backend);
+      return await explainWith(loaded, spec, methods, groups, settings, files, images, opts, mode, backend);
     } finally {
       loaded.model.dispose();
     }
@@ -147,16 +144,14 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
 }
 
 /** `images`: the files already preprocessed (possibly none); explainWith adds the rest, the caller disposes them. */
-async function explainWith(loaded: LoadedModel, spec: string, methods: readonly ExplainerName[], settings: ExplainSettings, files: string[],
+async function explainWith(loaded: LoadedModel, spec: string, methods: readonly ExplainerName[], groups: readonly OptionGroup[], settings: ExplainSettings, files: string[],
   images: Preprocessed[], opts: ExplainOptions, mode: 'separate' | 'side-by-side', backend: BackendInfo): Promise<object> {
   const log = createLogger(opts.json);
   const model = loaded.model;
   const source = logitsSource(model);
   const classes = numClasses(model, source);
   const requested = resolveClassIndex(opts.class, classes, loaded.classNames);
-  if (methods.includes('gradcam')) new GradCam(model, { layer: settings.layer }); // validates --layer now
-  const [h, w] = loaded.inputShape;
-  if (methods.includes('shap')) patchIndexMap(settings.grid, h, w); // the grid must fit the model input
+  checkSettings(groups, settings, loaded.inputShape, model); // --layer names a 4-D layer, the grid fits the input
 
   // Decode and preprocess every image before writing anything.
   const names = uniqueNames(files);
@@ -177,7 +172,8 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
   log.info(`model ${modelName} on ${backend.name}; ${files.length} image${files.length === 1 ? '' : 's'} -> ${outDir}`);
   const results: Record<string, unknown>[] = [];
   let passes = 0;
-  let shapSeconds = 0;
+  let countedSeconds = 0;
+  let counted = false; // some method counted its forward passes
   const started = Date.now();
   for (const { file, ctx } of prepared) {
     log.info(`${path.basename(file)}: ${ctx.label} (class ${ctx.classIndex}), p = ${ctx.probability.toFixed(3)}`);
@@ -193,11 +189,11 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
       const out = await EXPLAINERS[m].explain(ctx, { ...settings, onProgress });
       bar?.stop();
       const seconds = (Date.now() - t0) / 1000;
-      if (m === 'shap') {
-        const ev = out.summary.evaluations as number;
-        passes += ev;
-        shapSeconds += seconds;
-        log.info(`  shap: ${ev} forward passes in ${seconds.toFixed(1)} s (${(ev / seconds).toFixed(1)}/s), efficiency gap ${(out.summary.efficiencyGap as number).toExponential(1)}`);
+      if (out.forwardPasses !== undefined) {
+        counted = true;
+        passes += out.forwardPasses;
+        countedSeconds += seconds;
+        log.info(`  ${m}: ${out.forwardPasses} forward passes in ${seconds.toFixed(1)} s (${(out.forwardPasses / seconds).toFixed(1)}/s)${out.note ? `, ${out.note}` : ''}`);
       }
       outputs.push(out);
       Object.assign(entry, out.summary, { [`${m}Seconds`]: seconds });
@@ -215,14 +211,10 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
     methods,
     model: modelName,
     backend: backend.name,
-    settings: {
-      class: opts.class ?? 'top-1',
-      ...(methods.includes('gradcam') ? { layer: settings.layer ?? 'default (rectified output of the last conv layer)' } : {}),
-      ...(methods.includes('shap') ? { grid: `${settings.grid.rows}x${settings.grid.cols}`, baseline: settings.baseline, samples: settings.samples, batch: settings.batch, exact: settings.exact, seed: settings.seed } : {}),
-    },
+    settings: Object.assign({ class: opts.class ?? 'top-1' }, ...methods.map((m) => (EXPLAINERS[m] as ExplainerEntry).settingsSummary(settings))),
     versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
     seconds: (Date.now() - started) / 1000,
-    ...(methods.includes('shap') ? { forwardPasses: passes, forwardPassesPerSecond: passes / Math.max(shapSeconds, 1e-9) } : {}),
+    ...(counted ? { forwardPasses: passes, forwardPassesPerSecond: passes / Math.max(countedSeconds, 1e-9) } : {}),
     outDir,
     images: results,
   };
