@@ -1,16 +1,24 @@
-/** `dnnkit classify`: top-5 classes of each image under a model (ImageNet names for resnet18/vgg16). */
+/**
+ * `dnnkit classify`: top-5 classes of each image under a model (ImageNet names for resnet18/vgg16).
+ * Prints a table per image on stdout (with --json, the summary instead) and writes
+ * predictions.csv (file,rank,index,label,probability) and run.json in --out.
+ */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../core/backend.js';
-import type { CommonOptions } from '../core/command.js';
-import { UsageError } from '../core/errors.js';
-import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
+import { recorded, type CommonOptions, type RunOutcome } from '../core/command.js';
+import { writeCsv } from '../core/csv.js';
+import { UsageError, withPath } from '../core/errors.js';
+import { prepareOutDir } from '../core/fsutil.js';
+import { invalidateRunRecord } from '../core/run_record.js';
 import { readImageSize } from '../core/image.js';
 import { createLogger } from '../core/log.js';
 import { factsBeforeLoading, resolveModel, type LoadedModel } from './index.js';
 
 export const TOP_K = 5;
 export const DEFAULT_CLASSIFY_MODEL = 'resnet18';
+/** The predictions file classify writes in --out. */
+export const PREDICTIONS_CSV = 'predictions.csv';
 
 export interface ClassifyOptions extends CommonOptions {
   /** resnet18 | vgg16 | path to a tfjs model.json or its folder. */
@@ -38,7 +46,8 @@ export function topK(probs: Float32Array | number[], k: number, classNames?: str
   return idx.map((i) => ({ index: i, label: classNames?.[i] ?? String(i), probability: probs[i] }));
 }
 
-export async function run(opts: ClassifyOptions, files: string[]): Promise<ClassifyResult> {
+/** Classifies `files`; the summary is what --json prints, the outcome lists the files for run.json. */
+export async function run(opts: ClassifyOptions, files: string[]): Promise<RunOutcome<ClassifyResult>> {
   if (files.length === 0) throw new UsageError('give at least one image file: dnnkit classify --model resnet18 IMAGE...');
   for (const f of files) await readImageSize(f); // every file is an image, before anything heavy runs
   const backend = await initBackend(opts.backend);
@@ -54,6 +63,7 @@ export async function run(opts: ClassifyOptions, files: string[]): Promise<Class
     const { model, preprocess, outputsLogits, classNames, name } = loaded;
     if (!early) for (const f of files) inputs.push((await preprocess(f)).input);
     const out = await prepareOutDir(opts.out);
+    await invalidateRunRecord(out, ['predictions.json']);
     for (let i = 0; i < files.length; i++) {
       const probs = tf.tidy(() => {
         const y = model.predict(inputs[i]) as tf.Tensor;
@@ -63,16 +73,19 @@ export async function run(opts: ClassifyOptions, files: string[]): Promise<Class
       probs.dispose();
       const top5 = topK(p, TOP_K, classNames);
       results.push({ file: files[i], top5 });
-      log.info(`\n${path.basename(files[i])}  (${name})`);
-      log.info(`  ${'#'.padEnd(3)}${'class'.padEnd(36)}${'index'.padStart(6)}  probability`);
-      top5.forEach((t, r) => log.info(`  ${String(r + 1).padEnd(3)}${t.label.slice(0, 35).padEnd(36)}${String(t.index).padStart(6)}  ${t.probability.toFixed(4)}`));
+      if (i > 0) log.output('');
+      log.output(`${path.basename(files[i])}  (${name})`);
+      log.output(`  ${'#'.padEnd(3)}${'class'.padEnd(36)}${'index'.padStart(6)}  probability`);
+      top5.forEach((t, r) => log.output(`  ${String(r + 1).padEnd(3)}${t.label.slice(0, 35).padEnd(36)}${String(t.index).padStart(6)}  ${t.probability.toFixed(4)}`));
     }
     const summary: ClassifyResult = { model: name, backend: backend.name, out, images: results };
-    await writeFileAtomic(path.join(out, 'predictions.json'), JSON.stringify({
-      settings: { model: opts.model, backend: backend.name, tfjs: backend.tfjsVersion, topK: TOP_K, outputsLogits },
-      images: results,
-    }, null, 1));
-    return summary;
+    const csv = path.join(out, PREDICTIONS_CSV);
+    await writeCsv(csv, ['file', 'rank', 'index', 'label', 'probability'],
+      results.flatMap((r) => r.top5.map((t, k) => [r.file, k + 1, t.index, t.label, t.probability]))).catch((err) => { throw withPath(err, csv); });
+    return recorded(summary, [PREDICTIONS_CSV], {
+      outDir: out,
+      settings: { model: opts.model, images: files, topK: TOP_K, outputsLogits, home: opts.home ?? null, seed: opts.seed },
+    });
   } finally {
     inputs.forEach((t) => t.dispose());
     loaded?.model.dispose();

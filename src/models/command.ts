@@ -6,14 +6,14 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Argument, Command, Option } from 'commander';
-import { action, addCommonOptions, type CommonOptions } from '../core/command.js';
-import { InputError } from '../core/errors.js';
+import { action, addCommonOptions, recorded, type CommonOptions, type RunOutcome } from '../core/command.js';
+import { InputError, UsageError } from '../core/errors.js';
+import { invalidateRunRecord } from '../core/run_record.js';
 import { prepareOutDir, removePendingTemps } from '../core/fsutil.js';
 import { createLogger } from '../core/log.js';
-import { installConverted, listCache, pullModel, type CacheEntry, type PullResult } from './cache.js';
+import { convertIntoCache, identifyCheckpoint, listCache, pullModel, type CacheEntry, type PullResult } from './cache.js';
 import { run as runClassify, DEFAULT_CLASSIFY_MODEL, type ClassifyOptions } from './classify.js';
 import { convertCheckpoint, type ConvertResult } from './convert.js';
-import { sha256File } from './download.js';
 import { dnnkitHome, MODEL_NAMES, MODELS, sha256PrefixOf, type ModelName } from './registry.js';
 
 interface ModelsOptions extends Pick<CommonOptions, 'json' | 'debug'> {
@@ -24,50 +24,62 @@ export async function runList(opts: ModelsOptions): Promise<{ home: string; mode
   const home = dnnkitHome(opts.home);
   const models = await listCache(home);
   const log = createLogger(opts.json);
-  log.info(`model cache: ${home}`);
+  log.output(`model cache: ${home}`);
   for (const m of models) {
-    log.info(`  ${m.name.padEnd(10)} ${m.cached ? `cached  ${(m.bytes / 1e6).toFixed(0).padStart(4)} MB  ${m.modelDir}` : 'not cached (dnnkit models pull ' + m.name + ')'}`);
-    log.info(`  ${''.padEnd(10)} ${m.description}`);
-    if (m.checkpoint) log.info(`  ${''.padEnd(10)} checkpoint ${m.checkpoint} (safe to delete: the converted model does not need it)`);
+    log.output('');
+    log.output(`${m.name.padEnd(12)} ${m.cached ? `cached  ${(m.bytes / 1e6).toFixed(0).padStart(4)} MB  ${m.modelDir}` : `not cached (dnnkit models pull ${m.name})`}`);
+    log.output(`${''.padEnd(12)} ${m.description}`);
+    if (m.cached) {
+      log.output(`${''.padEnd(12)} source ${m.source ?? '(not recorded)'}  SHA-256 ${m.sourceSha256 ?? '(not recorded)'}  converted ${m.convertedAt?.slice(0, 10) ?? '?'}`);
+    }
+    if (m.checkpoint) log.output(`${''.padEnd(12)} checkpoint ${m.checkpoint} (safe to delete: the converted model does not need it)`);
   }
   return { home, models };
 }
 
 export async function runPull(opts: ModelsOptions & { force?: boolean }, name: ModelName): Promise<PullResult> {
   const r = await pullModel(name, { home: opts.home, quiet: opts.json, force: opts.force });
-  if (!r.converted) createLogger(opts.json).info(`${name} is already cached in ${r.modelDir} (use --force to convert it again)`);
+  const log = createLogger(opts.json);
+  if (!r.converted) log.result(`${name} is already cached in ${r.modelDir} (use --force to convert it again)`);
+  else log.result(`${name} cached in ${r.modelDir}`);
   return r;
 }
 
 export interface ConvertOptions extends ModelsOptions {
   arch: ModelName;
-  /** Output folder; default: the model cache entry of --arch. */
+  /** Output folder; default: the model cache. */
   out?: string;
+  /** Cache name of the conversion (default: --arch, which takes only torchvision's checkpoint). */
+  name?: string;
 }
 
-export async function runConvert(opts: ConvertOptions, file: string): Promise<ConvertResult> {
+export type ConvertSummary = ConvertResult & { name: string | null; sha256: string; verified: boolean };
+
+export async function runConvert(opts: ConvertOptions, file: string): Promise<ConvertSummary | RunOutcome<ConvertSummary>> {
   const log = createLogger(opts.json);
-  // torchvision's own file (e.g. fetched by hand for an offline machine): check its SHA-256 prefix.
+  // torchvision's own file name (e.g. fetched by hand for an offline machine) must carry its checksum.
   if (path.basename(file) === MODELS[opts.arch].file && existsSync(file)) {
-    const sha = await sha256File(file);
-    const want = sha256PrefixOf(MODELS[opts.arch].file)!;
-    if (!sha.startsWith(want)) {
-      throw new InputError(`${file} has SHA-256 ${sha.slice(0, 16)}..., but torchvision's ${MODELS[opts.arch].file} starts with ${want}: the file is corrupt or incomplete; download it again`);
+    const id = await identifyCheckpoint(file, opts.arch);
+    if (!id.verified) {
+      throw new InputError(`${file} has SHA-256 ${id.sha256.slice(0, 16)}... and ${id.bytes} bytes, but torchvision's ${MODELS[opts.arch].file} starts with ${sha256PrefixOf(MODELS[opts.arch].file)} (${MODELS[opts.arch].sha256}, ${MODELS[opts.arch].bytes} bytes): the file is corrupt or incomplete; download it again`);
     }
-    log.info(`${path.basename(file)}: SHA-256 prefix ${want} verified`);
+    log.info(`${path.basename(file)}: SHA-256 and size verified`);
   }
-  let result: ConvertResult;
   if (opts.out) {
+    if (opts.name !== undefined) throw new UsageError('--name names a conversion into the model cache; with --out the model goes to that folder (give one of the two)');
     // The same --out lock as every command (a convert must not replace a model train-mnist is
     // writing); it also removes temporary files left there by a killed dnnkit.
     const out = await prepareOutDir(opts.out);
-    result = await removingTempsOnSignal(() => convertCheckpoint(file, opts.arch, out));
-  } else {
-    result = await removingTempsOnSignal(() => installConverted(file, opts.arch, opts.home));
+    await invalidateRunRecord(out);
+    const id = await identifyCheckpoint(file, opts.arch).catch(() => undefined); // a missing file: the converter's own message
+    const result = await removingTempsOnSignal(() => convertCheckpoint(file, opts.arch, out, { sha256: id?.sha256, bytes: id?.bytes }));
+    log.result(`converted ${file} (${result.checkpointFormat} format, ${(result.parameters / 1e6).toFixed(1)} M parameters) to ${result.outDir}`);
+    const summary: ConvertSummary = { ...result, name: null, sha256: id!.sha256, verified: id!.verified };
+    return recorded(summary, ['model.json', 'weights.bin'], { outDir: out, settings: { file, arch: opts.arch, out } });
   }
-  log.info(`converted ${file} (${result.checkpointFormat} format, ${(result.parameters / 1e6).toFixed(1)} M parameters) to ${result.outDir}`);
-  if (!opts.out) log.info(`--model ${opts.arch} now uses it`);
-  return result;
+  const r = await removingTempsOnSignal(() => convertIntoCache(file, opts.arch, { name: opts.name, home: opts.home }));
+  log.result(`converted ${file} (${r.checkpointFormat} format, ${(r.parameters / 1e6).toFixed(1)} M parameters) to ${r.outDir}; use it with --model ${r.name}`);
+  return { ...r };
 }
 
 /**
@@ -103,13 +115,16 @@ export function register(program: Command): void {
     .addArgument(new Argument('<name>', 'model to pull').choices(MODEL_NAMES))
     .addOption(home())
     .option('--force', 'convert again even when cached (re-downloads only a missing or corrupt checkpoint)', false)
+    .option('--quiet', 'no progress or log lines on stderr', false)
     .option('--json', 'print a JSON summary on stdout', false)
     .option('--debug', 'show stack traces on errors', false)
     .action(action((o: CommonOptions, args: string[]) => runPull(o as unknown as ModelsOptions, args[0] as ModelName)));
-  models.command('convert').description('convert a torchvision checkpoint (.pth, zip or legacy format) to a tfjs layers model')
+  models.command('convert').description('convert a torchvision checkpoint (.pth, zip or legacy format) to a tfjs layers model, into the cache (--name) or a folder (--out)')
     .argument('<file>', 'the .pth checkpoint (a state_dict saved with torch.save)')
     .addOption(new Option('--arch <name>', 'architecture of the checkpoint').choices(MODEL_NAMES).makeOptionMandatory())
-    .option('--out <dir>', 'output folder (default: the model cache, so that --model <arch> uses it)')
+    .option('--out <dir>', 'output folder (default: the model cache)')
+    .option('--name <name>', 'cache name of the converted model, used as --model <name> (default: --arch, which holds only torchvision\'s own checkpoint)')
+    .option('--quiet', 'no log lines on stderr', false)
     .addOption(home())
     .option('--json', 'print a JSON summary on stdout', false)
     .option('--debug', 'show stack traces on errors', false)

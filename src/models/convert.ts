@@ -235,6 +235,15 @@ export async function architectureLayout(arch: ModelName): Promise<{ mappings: W
   return withArchitecture(arch, (model) => ({ mappings: weightMappings(model), topology: model.toJSON(null, false) as unknown as object }));
 }
 
+/** Where a conversion came from, recorded in model.json's userDefinedMetadata.dnnkit. */
+export interface ConvertSource {
+  /** The checkpoint's file name (default: the basename of its path). */
+  source?: string;
+  /** Its SHA-256 (hex) and size, when the caller computed them. */
+  sha256?: string;
+  bytes?: number;
+}
+
 export interface ConvertResult {
   arch: ModelName;
   outDir: string;
@@ -249,7 +258,7 @@ export interface ConvertResult {
  * truncated, non-zip, non-torch file, another architecture) throws a one-line InputError before
  * anything is written.
  */
-export async function convertCheckpoint(pthPath: string, arch: string, outDir: string, opts: { source?: string } = {}): Promise<ConvertResult> {
+export async function convertCheckpoint(pthPath: string, arch: string, outDir: string, opts: ConvertSource = {}): Promise<ConvertResult> {
   if (!isModelName(arch)) throw new UsageError(`unknown --arch '${arch}'; use one of ${MODEL_NAMES.join(', ')}`);
   const ckpt = await openTorchCheckpoint(pthPath);
   try {
@@ -300,7 +309,10 @@ export async function convertCheckpoint(pthPath: string, arch: string, outDir: s
       weightSpecs,
       weightData,
       userDefinedMetadata: {
-        dnnkit: { arch, source: opts.source ?? path.basename(pthPath), outputsLogits: true, preprocessing: 'imagenet', classes: 'imagenet' },
+        dnnkit: {
+          arch, source: opts.source ?? path.basename(pthPath), sourceSha256: opts.sha256, sourceBytes: opts.bytes, convertedAt: new Date().toISOString(),
+          outputsLogits: true, preprocessing: 'imagenet', classes: 'imagenet',
+        },
       },
     });
     return { arch, outDir, checkpointFormat: ckpt.format, parameters: total, weightBytes: total * 4 };

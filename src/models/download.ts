@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { InputError } from '../core/errors.js';
 import { tempPathFor } from '../core/fsutil.js';
 import { createProgress } from '../core/progress.js';
+import { isSilent, writeLine } from '../core/log.js';
 
 export interface DownloadOptions {
   /** Required start of the file's SHA-256 (hex), e.g. from a torch.hub file name. */
@@ -181,7 +182,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     } catch (err) {
       await fsp.rm(tmp, { force: true });
       if (err instanceof DroppedConnectionError && i < retries) {
-        if (!opts.quiet) process.stderr.write(`download interrupted (${err.message}); restarting (${i + 1}/${retries})\n`);
+        if (!isSilent(opts.quiet)) writeLine(process.stderr, `download interrupted (${err.message}); restarting (${i + 1}/${retries})`);
         continue;
       }
       throw err;

@@ -9,10 +9,11 @@ import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../core/errors.js';
 import type { RgbImage } from '../core/image.js';
 import { loadModel, modelJsonPath } from '../core/model_io.js';
-import { isCached, pullModel } from './cache.js';
+import { isCached, isVerifiedEntry, pullModel } from './cache.js';
+import { createLogger, isSilent, writeLine } from '../core/log.js';
 import { withArchitecture } from './convert.js';
 import { preprocessImagenet, preprocessPlain } from './preprocess.js';
-import { cachedModelDir, isModelName, MODEL_NAMES, MODELS } from './registry.js';
+import { CACHE_NAME, cachedModelDir, isModelName, MODEL_NAMES, MODELS } from './registry.js';
 
 export interface LoadedModel {
   /** 'resnet18' | 'vgg16' | basename of a custom model. */
@@ -114,17 +115,29 @@ export function factsBeforeLoading(spec: string): ModelFacts | undefined {
 export async function resolveModel(spec: string, opts: { home?: string; quiet?: boolean } = {}): Promise<LoadedModel> {
   if (isModelName(spec)) {
     if (!isCached(spec, opts.home)) {
-      if (!opts.quiet) process.stderr.write(`${spec} is not in the model cache yet: pulling it (once)\n`);
+      if (!isSilent(opts.quiet)) writeLine(process.stderr, `${spec} is not in the model cache yet: pulling it (once)`);
       await pullModel(spec, { home: opts.home, quiet: opts.quiet });
     }
     const dir = cachedModelDir(spec, opts.home);
     const model = await loadModel(dir).catch((err: Error) => {
       throw new InputError(`the cached ${spec} in ${dir} is damaged (${err.message}); run: dnnkit models pull ${spec} --force`);
     });
+    const meta = ((model.getUserDefinedMetadata?.() ?? {}) as { dnnkit?: { source?: string; sourceSha256?: string } }).dnnkit ?? {};
+    if (!isVerifiedEntry(spec, meta)) {
+      createLogger(opts.quiet).warn(`the cached ${spec} was converted from ${meta.source ?? 'an unknown file'}, not torchvision's ${MODELS[spec].file}; run dnnkit models pull ${spec} --force to restore it`);
+    }
     return wrap(spec, model, spec, { arch: spec, outputsLogits: true, preprocessing: 'imagenet', classes: 'imagenet' });
   }
+  // A model converted into the cache under a name of its own (models convert --name), unless a
+  // file or folder of that name is here.
+  if (!existsSync(spec) && CACHE_NAME.test(spec) && isCached(spec, opts.home)) {
+    const dir = cachedModelDir(spec, opts.home);
+    const model = await loadModel(dir);
+    const meta = ((model.getUserDefinedMetadata?.() ?? {}) as { dnnkit?: DnnkitMetadata }).dnnkit ?? {};
+    return wrap(spec, model, spec, meta);
+  }
   if (!existsSync(spec)) {
-    throw new InputError(`unknown model '${spec}': use one of ${MODEL_NAMES.join(', ')} or a path to a tfjs model.json (or its folder)`);
+    throw new InputError(`unknown model '${spec}': use one of ${MODEL_NAMES.join(', ')}, a name converted into the cache (dnnkit models list), or a path to a tfjs model.json (or its folder)`);
   }
   const file = modelJsonPath(spec);
   const model = await loadModel(file);

@@ -90,7 +90,24 @@ test('classify CLI: custom model --json top5 sorted; bad image and unknown model
     assert.ok(p.reduce((a, b) => a + b) <= 1 + 1e-6);
     assert.equal(img.top5[0].label, String(img.top5[0].index));
   }
-  assert.deepEqual(listFiles(out), ['predictions.json']);
+  assert.deepEqual(listFiles(out), ['predictions.csv', 'run.json']);
+  // One JSON document on stdout; the CSV holds the same top-5 rows; run.json records both.
+  assert.equal(res.stdout.trim().split('\n').length, 1);
+  const csv = readFileSync(path.join(out, 'predictions.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'file,rank,index,label,probability');
+  assert.equal(csv.length, 1 + 2 * 5);
+  assert.equal(csv[1].split(',').slice(0, 3).join(','), `${CHELSEA},1,${summary.images[0].top5[0].index}`);
+  const record = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
+  assert.equal(record.command, 'classify');
+  assert.deepEqual(record.result, summary);
+  assert.deepEqual(Object.keys(record.files), ['predictions.csv']);
+
+  // Without --json the table is the output, on stdout; stderr has no results.
+  const people = await runCli(['classify', '--model', modelDir, CHELSEA, '--out', out]);
+  assert.equal(people.code, 0, people.stderr);
+  assert.match(people.stdout, /^chelsea\.png {2}\(tiny\)\n {2}# {2}class +index {2}probability\n {2}1 /);
+  assert.equal(people.stdout.trim().split('\n').length, 2 + 5);
+  assert.doesNotMatch(people.stderr, /chelsea\.png/);
 
   const notImage = path.join(dir, 'notes.png');
   writeFileSync(notImage, 'not an image');
@@ -135,25 +152,25 @@ test('ImageNet preprocessing matches torchvision (Resize 256, CenterCrop 224, No
   }
 });
 
-test('classify with a cached (converted) resnet18: ImageNet labels, table on stderr', async (t) => {
+test('classify with a converted ResNet-18 under a name of its own: ImageNet labels, table on stdout', async (t) => {
   const py = requireOracle(t, ['torch', 'torchvision']);
   if (!py) return;
   const fx = await torchFixture(py, 'resnet18', { noise: 1, legacy: true, images: [CHELSEA, COFFEE] });
   const home = tempDir(t);
-  const conv = await runCli(['models', 'convert', fx.checkpoint, '--arch', 'resnet18'], { env: { DNNKIT_HOME: home } });
+  const conv = await runCli(['models', 'convert', fx.checkpoint, '--arch', 'resnet18', '--name', 'r18-fixture'], { env: { DNNKIT_HOME: home } });
   assert.equal(conv.code, 0, conv.stderr);
   const list = await runCli(['models', 'list', '--json'], { env: { DNNKIT_HOME: home } });
   const models = (lastJson(list) as { models: Array<{ name: string; cached: boolean }> }).models;
-  assert.deepEqual(models.map((m) => [m.name, m.cached]), [['resnet18', true], ['vgg16', false]]);
+  assert.deepEqual(models.map((m) => [m.name, m.cached]), [['resnet18', false], ['vgg16', false], ['r18-fixture', true]]);
   const out = path.join(home, 'out');
-  const table = await runCli(['classify', '--model', 'resnet18', CHELSEA, '--out', out], { env: { DNNKIT_HOME: home } });
+  const table = await runCli(['classify', '--model', 'r18-fixture', CHELSEA, '--out', out], { env: { DNNKIT_HOME: home } });
   assert.equal(table.code, 0, table.stderr);
-  const written = JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8'));
-  assert.equal(written.settings.model, 'resnet18');
-  const top5 = written.images[0].top5 as Array<{ index: number; label: string }>;
+  const record = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
+  assert.equal(record.settings.model, 'r18-fixture');
+  const top5 = record.result.images[0].top5 as Array<{ index: number; label: string }>;
   const names = imagenetClassNames();
   assert.equal(top5.length, 5);
   for (const p of top5) assert.equal(p.label, names[p.index]);
-  assert.match(table.stderr, /chelsea\.png {2}\(resnet18\)/);
-  for (const p of top5) assert.ok(table.stderr.includes(p.label.slice(0, 35)), `table shows ${p.label}`);
+  assert.match(table.stdout, /chelsea\.png {2}\(r18-fixture\)/);
+  for (const p of top5) assert.ok(table.stdout.includes(p.label.slice(0, 35)), `table shows ${p.label}`);
 });

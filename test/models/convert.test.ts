@@ -99,7 +99,7 @@ test('real checkpoint: truncated (zip and legacy), wrong arch -> one-line error 
   copyFileSync(fx.checkpoint, named);
   const corrupt = await runCli(['models', 'convert', named, '--arch', 'resnet18', '--out', out]);
   assert.equal(corrupt.code, 1);
-  assert.match(corrupt.stderr, /starts with f37072fd: the file is corrupt or incomplete/);
+  assert.match(corrupt.stderr, /starts with f37072fd \(f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec, 46830571 bytes\): the file is corrupt or incomplete/);
   assert.deepEqual(listFiles(out), []);
 
   // A state_dict wrapped in {'epoch', 'state_dict'} (a training checkpoint) converts.
@@ -109,7 +109,7 @@ test('real checkpoint: truncated (zip and legacy), wrong arch -> one-line error 
   // And a good conversion writes exactly model.json + weights.bin with the metadata.
   const ok = await runCli(['models', 'convert', fx.checkpoint, '--arch', 'resnet18', '--out', out, '--json']);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.deepEqual(listFiles(out), ['model.json', 'weights.bin']);
+  assert.deepEqual(listFiles(out), ['model.json', 'run.json', 'weights.bin']);
   const json = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'));
   assert.equal(json.userDefinedMetadata.dnnkit.arch, 'resnet18');
   assert.equal(statSync(path.join(out, 'weights.bin')).size, 11_689_512 * 4 + 9_600 * 4);
