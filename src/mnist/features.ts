@@ -6,8 +6,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeCsv } from '../core/csv.js';
 import { projectFeatures, type ProjectionChoice } from '../project/index.js';
-import type { MnistSplit } from './data.js';
-import { makeBatch } from './train.js';
+import { makeBatch, type MnistSplit } from './data.js';
 
 /** Test digits projected (the first N): t-SNE time grows with N; 2,000 keep it to seconds. */
 export const EMBED_POINTS = 2000;

@@ -4,7 +4,7 @@ import { encodePng, svgToPng } from '../core/image.js';
 import { writeFileAtomic } from '../core/fsutil.js';
 import type { MnistSplit } from './data.js';
 import type { Misclassified } from './evaluate.js';
-import type { EpochMetrics } from './train.js';
+import type { EpochMetrics } from '../core/run_record.js';
 
 const base = (pngPath: string) => pngPath.replace(/\.png$/, '');
 

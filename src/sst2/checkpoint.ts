@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../core/errors.js';
 import { readCheckpoint, StateChecker, STATE_JSON, writeCheckpoint } from '../core/checkpoint.js';
+import type { EpochMetrics } from '../core/run_record.js';
 
 const TENSORS_BIN = 'tensors.bin';
 
@@ -29,7 +30,7 @@ export interface Sst2TrainState {
   /** This epoch so far: summed loss, correct predictions, sentences, seconds. */
   partial: { lossSum: number; correct: number; seen: number; seconds: number };
   /** Finished epochs' metrics rows, the best epoch so far, training totals. */
-  rows: unknown[];
+  rows: EpochMetrics<'dev'>[];
   best: { epoch: number; devAcc: number; devLoss: number };
   /** With --early-stopping network: each network's best epoch so far (its weights are in the saved model). */
   networkBest?: { epoch: number; devAcc: number; devLoss: number }[];

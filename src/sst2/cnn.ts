@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../core/rng.js';
 import { uniform, WordNetwork, type ForwardOptions, type ForwardResult } from './network.js';
-import type { Sst2ModelConfig } from './model.js';
+import type { Sst2ModelConfig } from './config.js';
 
 /** Window widths of the filters when the config does not say (Kim 2014). */
 export const CNN_WIDTHS: readonly number[] = [3, 4, 5];

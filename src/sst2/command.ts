@@ -7,7 +7,8 @@ import { Command, Option } from 'commander';
 import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
 import { PROJECTION_CHOICES } from '../project/index.js';
 import { FEATURE_LAYER_HELP, POOLINGS } from './model.js';
-import { EARLY_STOPPINGS, runSst2, SST2_DEFAULTS, type Sst2RunOptions } from './train.js';
+import { EARLY_STOPPINGS, SST2_DEFAULTS, type Sst2RunOptions } from './options.js';
+import { runSst2 } from './train.js';
 import { runPredict, type PredictOptions } from './predict.js';
 import { runRepeat } from './repeat.js';
 

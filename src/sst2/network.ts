@@ -4,7 +4,7 @@
  * forward contract the trainer, the ensemble and the saved-model reader rely on.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRng, type Rng } from '../core/rng.js';
+import { createRng, LEGACY_STREAM_SEEDS, type Rng } from '../core/rng.js';
 import { subwordBag } from './subword_bag.js';
 
 /**
@@ -106,7 +106,7 @@ export abstract class WordNetwork {
    */
   protected addSubwordVectors(count: number | undefined, embeddingDim: number, seed: number): void {
     if (!count) return;
-    const rng = createRng((seed + 7_654_321) % 2 ** 31);
+    const rng = createRng(LEGACY_STREAM_SEEDS.sst2Subwords(seed));
     this.subwordEmbedding = this.weight('subword_embedding', [count, embeddingDim], () => uniform(count * embeddingDim, 0.05, rng));
   }
 

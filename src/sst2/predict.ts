@@ -4,7 +4,7 @@ import type { CommonOptions } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
 import { encodeSentences, tokenize } from './data.js';
 import { loadClassifier } from './saved.js';
-import { predictSplit } from './train.js';
+import { predictSplit } from './evaluate.js';
 
 export interface PredictOptions {
   /** Directory with model.json, weights.bin and vocab.json (the model/ folder of a run). */

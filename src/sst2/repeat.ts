@@ -10,7 +10,8 @@ import { prepareOutDir } from '../core/fsutil.js';
 import { refuseOrDiscardCheckpoint } from '../core/checkpoint.js';
 import { invalidateRunRecord, RUN_JSON, writeRunRecord } from '../core/run_record.js';
 import { createLogger } from '../core/log.js';
-import { runSst2, validateOptions, type Sst2RunOptions, type Sst2Summary } from './train.js';
+import { validateOptions, type Sst2RunOptions, type Sst2Summary } from './options.js';
+import { runSst2 } from './train.js';
 
 const REPEAT_JSON = 'repeat.json';
 const SEEDS_CSV = 'seeds.csv';

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { run as trainMnist } from '../../src/mnist/train.js';
-import { run as evalMnist } from '../../src/mnist/eval.js';
+import { runTrainMnist as trainMnist } from '../../src/mnist/train.js';
+import { runEvalMnist as evalMnist } from '../../src/mnist/evaluate_saved.js';
 import { listFiles, tempDir } from '../helpers.js';
 
 test('train-mnist on 4,000 digits for 2 epochs beats 90% test accuracy and writes every output', async (t) => {

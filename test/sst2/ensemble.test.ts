@@ -7,7 +7,8 @@ import { initBackend } from '../../src/core/backend.js';
 import { buildVocabulary, encodeSentences, loadSst2 } from '../../src/sst2/data.js';
 import { createClassifier, EnsembleClassifier, featureLayerNames, LstmSentimentClassifier, memberSeed, type Sst2ModelConfig } from '../../src/sst2/model.js';
 import { loadClassifier, saveClassifier } from '../../src/sst2/saved.js';
-import { adversarialPerturbation, lossAndAccuracy, predictSplit } from '../../src/sst2/train.js';
+import { lossAndAccuracy, predictSplit } from '../../src/sst2/evaluate.js';
+import { adversarialPerturbation } from '../../src/sst2/regularisers.js';
 import { createRng } from '../../src/core/rng.js';
 import { lastJson, runCli, sst2Subset, tempDir } from '../helpers.js';
 

@@ -8,7 +8,7 @@ import { initBackend } from '../../src/core/backend.js';
 import { lstmLayer } from '../../src/sst2/lstm_cell.js';
 import { featureLayerNames, LstmSentimentClassifier, poolStates, pooledDim, type Sst2ModelConfig } from '../../src/sst2/model.js';
 import { loadClassifier, saveClassifier, MODEL_JSON } from '../../src/sst2/saved.js';
-import { decayWeights, WeightAverage } from '../../src/sst2/train.js';
+import { decayWeights, WeightAverage } from '../../src/sst2/regularisers.js';
 import { buildVocabulary } from '../../src/sst2/data.js';
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-6) => {

@@ -9,7 +9,7 @@ import { buildVocabulary, charNgrams, encode, encodeSubwords, flattenSubwords, l
 import { CnnSentimentClassifier } from '../../src/sst2/cnn.js';
 import { createClassifier, LstmSentimentClassifier, type Sst2ModelConfig } from '../../src/sst2/model.js';
 import { loadClassifier, saveClassifier } from '../../src/sst2/saved.js';
-import { subwordTensors } from '../../src/sst2/train.js';
+import { subwordTensors } from '../../src/sst2/batches.js';
 import { subwordBag } from '../../src/sst2/subword_bag.js';
 import { lastJson, runCli, sst2Subset, tempDir } from '../helpers.js';
 

