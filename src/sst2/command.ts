@@ -1,7 +1,9 @@
 /**
- * `dnnkit sst2` (train, evaluate, extract features, project) and `dnnkit sst2 predict`.
- * Option names, defaults and help come from SST2_DEFAULTS, featureLayerNames and the projection
- * registry; the actions only parse and call runSst2 / runPredict.
+ * Commands of the sst2 module: `dnnkit sst2` (train, evaluate, extract features, project),
+ * `sst2 repeat` and `sst2 predict`. Each declares its options (names, defaults and help from
+ * SST2_DEFAULTS, featureLayerNames and the projection registry), lets core/command.ts validate
+ * and report, and calls the module's run function (runSst2, runSst2Repeat, runSst2Predict); the
+ * logic is in the module.
  */
 import { Command, Option } from 'commander';
 import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
@@ -9,8 +11,8 @@ import { PROJECTION_CHOICES } from '../project/index.js';
 import { FEATURE_LAYER_HELP, POOLINGS } from './model.js';
 import { EARLY_STOPPINGS, SST2_DEFAULTS, type Sst2RunOptions } from './options.js';
 import { runSst2 } from './train.js';
-import { runPredict, type PredictOptions } from './predict.js';
-import { runRepeat } from './repeat.js';
+import { runSst2Predict, type PredictOptions } from './predict.js';
+import { runSst2Repeat } from './repeat.js';
 
 /**
  * action() for a subcommand of `sst2` whose options include the parent's: commander hands
@@ -75,13 +77,13 @@ export function register(program: Command): void {
     .option('--layer <name>', `layer whose activations go to features.csv: ${FEATURE_LAYER_HELP}`, d.layer)
     .option('--resume <dir>', 'continue an interrupted run (Ctrl-C saves a checkpoint in its --out) with its settings; only --json, --debug, --backend and --threads may be added')
     .option('--restart', 'discard the checkpoint of an interrupted run in --out and start over (without it, such a run is refused)')
-    .action(withGivenOptions((opts: Sst2RunOptions) => runSst2(opts)));
+    .action(withGivenOptions<Sst2RunOptions>(runSst2));
 
   sst2.command('repeat')
     .description('train once per seed with the sst2 options (give them before or after "repeat") and report mean and spread of dev/test accuracy')
     .requiredOption('--seeds <list>', 'comma-separated seeds, e.g. 1,2,3')
     .configureHelp({ showGlobalOptions: true })
-    .action(withParentOptions((opts: Sst2RunOptions & { seeds: string }) => runRepeat(opts, opts.seeds)));
+    .action(withParentOptions((opts: Sst2RunOptions & { seeds: string }) => runSst2Repeat(opts, opts.seeds)));
 
   // --json and --backend belong to `sst2` (its options are also recognised after `predict`:
   // the root program is not positional), so predict reads them with optsWithGlobals().
@@ -90,5 +92,5 @@ export function register(program: Command): void {
     .argument('<sentence...>', 'sentences (quote each one)')
     .requiredOption('--model <dir>', 'model directory written by dnnkit sst2 (its model/ folder)')
     .configureHelp({ showGlobalOptions: true })
-    .action(withParentOptions((opts: PredictOptions & CommonOptions, args: string[]) => runPredict(opts, args)));
+    .action(withParentOptions((opts: PredictOptions & CommonOptions, args: string[]) => runSst2Predict(opts, args)));
 }

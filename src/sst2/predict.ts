@@ -21,7 +21,7 @@ export interface Prediction {
 }
 
 /** Predicts each sentence; prints `P(positive)<TAB>sentence` lines on stdout (without --json). */
-export async function runPredict(opts: PredictOptions & Pick<CommonOptions, 'backend' | 'json'>, sentences: string[]): Promise<{ predictions: Prediction[]; backend: string }> {
+export async function runSst2Predict(opts: PredictOptions & Pick<CommonOptions, 'backend' | 'json'>, sentences: string[]): Promise<{ predictions: Prediction[]; backend: string }> {
   const tokens = sentences.map(tokenize);
   const empty = tokens.findIndex((t) => t.length === 0);
   if (sentences.length === 0 || empty >= 0) throw new UsageError(`sentence ${empty + 1} is empty; give at least one word per sentence`);
@@ -41,3 +41,6 @@ export async function runPredict(opts: PredictOptions & Pick<CommonOptions, 'bac
     model.dispose();
   }
 }
+
+/** The former name of runSst2Predict. */
+export const runPredict = runSst2Predict;

@@ -51,7 +51,7 @@ export interface RepeatSummary {
   outDir: string;
 }
 
-export async function runRepeat(opts: Sst2RunOptions, seedsText: string): Promise<RepeatSummary> {
+export async function runSst2Repeat(opts: Sst2RunOptions, seedsText: string): Promise<RepeatSummary> {
   const seeds = parseSeeds(seedsText);
   if (opts.resume !== undefined) {
     throw new UsageError(`sst2 repeat does not take --resume; continue an interrupted seed with dnnkit sst2 --resume ${opts.resume}, or run repeat again with --restart`);
@@ -93,3 +93,6 @@ export async function runRepeat(opts: Sst2RunOptions, seedsText: string): Promis
   log.result(`${seeds.length} seeds: dev accuracy ${pct(summary.devAccuracy)}${summary.testAccuracy ? `; test accuracy ${pct(summary.testAccuracy)}` : ''} -> ${outDir}`);
   return summary;
 }
+
+/** The former name of runSst2Repeat. */
+export const runRepeat = runSst2Repeat;
