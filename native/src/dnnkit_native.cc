@@ -4,18 +4,32 @@
 //
 // Every entry point takes typed arrays plus an Int32Array of shape parameters, and throws a JS
 // error when oneDNN refuses (the TypeScript side then runs the wasm kernel instead).
-// Primitives are cached by their parameters; oneDNN runs with the OpenMP thread count set by
-// setThreads (1 by default).
+// Primitives are cached by their parameters (LRU, at most kCacheEntries per kind); oneDNN runs
+// with the OpenMP thread count set by setThreads (1 by default).
+//
+// Lifetimes (checked under AddressSanitizer: scripts/test_asan.mjs):
+// - Heap pointers are taken from the typed arrays at each call and used only during it: the wasm
+//   memory may grow (a new ArrayBuffer) between calls, never during one (nothing here calls JS).
+// - The engine, stream, caches and scratch buffer are created on first use and never destroyed:
+//   a process that exits (process.exit from a signal handler included) runs no destructor of
+//   oneDNN objects after the engine they belong to is gone, whatever the order of static
+//   destruction; the OS reclaims them.
+// - The reordered-weights buffer is one scratch area shared by all cached primitives (each call
+//   reorders into it and uses it before returning), so a second batch size does not duplicate a
+//   large filter (58 MB for VGG-16's).
 #include <node_api.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
@@ -28,17 +42,74 @@ using dt = dnnl::memory::data_type;
 namespace {
 
 dnnl::engine& Engine() {
-  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  return eng;
+  static dnnl::engine* eng = new dnnl::engine(dnnl::engine::kind::cpu, 0);  // never destroyed (see top)
+  return *eng;
 }
 dnnl::stream& Stream() {
-  static dnnl::stream s(Engine());
-  return s;
+  static dnnl::stream* s = new dnnl::stream(Engine());  // never destroyed (see top)
+  return *s;
 }
 
 struct JsError {
   std::string msg;
 };
+
+// Most primitives kept per kind: enough for a training run's shapes (a few layers times a few
+// batch sizes); explaining images of many sizes evicts the least recently used.
+constexpr size_t kCacheEntries = 64;
+
+// A least-recently-used map from a parameter key to a cached primitive (and its descriptors).
+template <class T>
+class LruCache {
+ public:
+  // The entry for `key`, made by `make()` when missing (an exception from make() inserts nothing).
+  template <class Make>
+  T& Get(const std::string& key, Make make) {
+    auto found = index_.find(key);
+    if (found != index_.end()) {
+      order_.splice(order_.begin(), order_, found->second);
+      return *found->second->second;
+    }
+    std::unique_ptr<T> made = make();
+    order_.emplace_front(key, std::move(made));
+    index_[key] = order_.begin();
+    if (order_.size() > kCacheEntries) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+    return *order_.front().second;
+  }
+  size_t size() const { return order_.size(); }
+
+ private:
+  std::list<std::pair<std::string, std::unique_ptr<T>>> order_;
+  std::unordered_map<std::string, typename std::list<std::pair<std::string, std::unique_ptr<T>>>::iterator> index_;
+};
+
+// A never-destroyed cache per kind (see the lifetimes at the top).
+template <class T>
+LruCache<T>& CacheOf() {
+  static LruCache<T>* cache = new LruCache<T>();
+  return *cache;
+}
+
+// The scratch area for filters in a primitive's preferred layout: one buffer, grown to the
+// largest filter seen (64-byte aligned, as oneDNN prefers), shared by every convolution call.
+void* WeightScratch(size_t bytes) {
+  static void* buf = nullptr;
+  static size_t capacity = 0;
+  if (bytes > capacity) {
+    std::free(buf);
+    const size_t rounded = (bytes + 63) / 64 * 64;
+    buf = std::aligned_alloc(64, rounded);
+    if (!buf) {
+      capacity = 0;
+      throw JsError{"out of memory for the reordered filter"};
+    }
+    capacity = rounded;
+  }
+  return buf;
+}
 
 // ---- N-API helpers -------------------------------------------------------------------------
 
@@ -70,6 +141,9 @@ void CheckConvSizes(const char* what, const std::vector<int64_t>& p, size_t nsrc
                     const float* bias = nullptr, size_t nbias = 0) {
   if (p.size() < 9) throw JsError{std::string(what) + ": 18 parameters expected"};
   const int64_t N = p[0], H = p[1], W = p[2], C = p[3], KH = p[4], KW = p[5], F = p[6], OH = p[7], OW = p[8];
+  for (int i = 0; i < 9; i++) {
+    if (p[i] < 1) throw JsError{std::string(what) + ": shape parameters must be positive"};
+  }
   if (static_cast<int64_t>(nsrc) != N * H * W * C || static_cast<int64_t>(nwei) != KH * KW * C * F ||
       static_cast<int64_t>(ndst) != N * OH * OW * F || (bias && static_cast<int64_t>(nbias) != F)) {
     throw JsError{std::string(what) + ": buffer sizes do not match the parameters"};
@@ -141,22 +215,30 @@ struct ConvShape {
   }
 };
 
-// The filter in the primitive's preferred layout (a buffer owned by the cache entry) and the
-// reorder between it and tfjs's HWIO, when they differ.
+// The filter in the primitive's preferred layout and the reorder between it and tfjs's HWIO,
+// when they differ. The reordered filter lives in the shared scratch area during one call.
 struct WeightsBuffer {
   bool reorder_needed = false;
-  memory internal;
+  memory::desc internal_md;
   dnnl::reorder to_internal, from_internal;
   void Init(const memory::desc& user, const memory::desc& prim, bool forward) {
     reorder_needed = !(user == prim);
     if (!reorder_needed) return;
-    internal = memory(prim, Engine());
-    memory user_mem(user, Engine(), DNNL_MEMORY_NONE);
+    internal_md = prim;
     if (forward) {
-      to_internal = dnnl::reorder(user_mem, internal);
+      to_internal = dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), user, Engine(), prim));
     } else {
-      from_internal = dnnl::reorder(internal, user_mem);
+      from_internal = dnnl::reorder(dnnl::reorder::primitive_desc(Engine(), prim, Engine(), user));
     }
+  }
+  // The internal filter's memory for this call (in the scratch area).
+  memory Internal() const { return memory(internal_md, Engine(), WeightScratch(internal_md.get_size())); }
+  // The filter the primitive reads: tfjs's `user` itself, or its reordered copy.
+  memory ForReading(dnnl::stream& st, memory user) const {
+    if (!reorder_needed) return user;
+    memory internal = Internal();
+    to_internal.execute(st, user, internal);
+    return internal;
   }
 };
 
@@ -167,7 +249,6 @@ struct ConvFwd {
   memory::desc bias_md;
   bool has_bias;
 };
-std::unordered_map<std::string, std::unique_ptr<ConvFwd>> conv_fwd_cache;
 
 dnnl::convolution_forward::primitive_desc MakeConvFwdPd(const ConvShape& s, bool bias, bool relu, dnnl::prop_kind pk) {
   memory::desc bias_md = bias ? memory::desc({s.wei[0]}, dt::f32, tag::x) : memory::desc();
@@ -195,28 +276,20 @@ void Conv2D(napi_env env, napi_value* a, size_t) {
   std::vector<int64_t> p = Params(env, a[4]);
   CheckConvSizes("conv2d", p, nx, nw, ny, b, nb);
   const bool relu = p.size() > 17 && p[17] == 1;
-  std::string key = Key("fwd", p, b ? 1 : 0);
-  auto it = conv_fwd_cache.find(key);
-  if (it == conv_fwd_cache.end()) {
+  ConvFwd& e = CacheOf<ConvFwd>().Get(Key("fwd", p, b ? 1 : 0), [&] {
     ConvShape s(p);
-    auto e = std::make_unique<ConvFwd>();
-    e->pd = MakeConvFwdPd(s, b != nullptr, relu, dnnl::prop_kind::forward_inference);
-    e->prim = dnnl::convolution_forward(e->pd);
-    e->w.Init(s.wei_user_md, e->pd.weights_desc(), true);
-    e->has_bias = b != nullptr;
-    if (b) e->bias_md = memory::desc({s.wei[0]}, dt::f32, tag::x);
-    it = conv_fwd_cache.emplace(key, std::move(e)).first;
-  }
-  ConvFwd& e = *it->second;
+    auto made = std::make_unique<ConvFwd>();
+    made->pd = MakeConvFwdPd(s, b != nullptr, relu, dnnl::prop_kind::forward_inference);
+    made->prim = dnnl::convolution_forward(made->pd);
+    made->w.Init(s.wei_user_md, made->pd.weights_desc(), true);
+    made->has_bias = b != nullptr;
+    if (b) made->bias_md = memory::desc({s.wei[0]}, dt::f32, tag::x);
+    return made;
+  });
   dnnl::stream& st = Stream();
   memory src(e.pd.src_desc(), Engine(), x);
   memory dst(e.pd.dst_desc(), Engine(), y);
-  memory wu(memory::desc(e.pd.weights_desc().dims(), dt::f32, tag::hwio), Engine(), w);
-  memory wk = wu;
-  if (e.w.reorder_needed) {
-    e.w.to_internal.execute(st, wu, e.w.internal);
-    wk = e.w.internal;
-  }
+  memory wk = e.w.ForReading(st, memory(memory::desc(e.pd.weights_desc().dims(), dt::f32, tag::hwio), Engine(), w));
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wk}, {DNNL_ARG_DST, dst}};
   if (b) args.emplace(DNNL_ARG_BIAS, memory(e.bias_md, Engine(), b));
   e.prim.execute(st, args);
@@ -228,7 +301,6 @@ struct ConvBwdData {
   dnnl::convolution_backward_data prim;
   WeightsBuffer w;
 };
-std::unordered_map<std::string, std::unique_ptr<ConvBwdData>> conv_bwd_data_cache;
 
 // conv2dBackpropInput(dy, filter, dx, params)
 void Conv2DBackpropInput(napi_env env, napi_value* a, size_t) {
@@ -240,29 +312,21 @@ void Conv2DBackpropInput(napi_env env, napi_value* a, size_t) {
   CheckConvSizes("conv2dBackpropInput", p, ndx, nw, ndy);
   p.resize(18, 0);
   p[17] = 0;
-  std::string key = Key("bwd_data", p);
-  auto it = conv_bwd_data_cache.find(key);
-  if (it == conv_bwd_data_cache.end()) {
+  ConvBwdData& e = CacheOf<ConvBwdData>().Get(Key("bwd_data", p), [&] {
     ConvShape s(p);
-    auto e = std::make_unique<ConvBwdData>();
+    auto made = std::make_unique<ConvBwdData>();
     auto hint = MakeConvFwdPd(s, false, false, dnnl::prop_kind::forward_training);
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, s.src_md, s.wei_any_md, s.dst_md,
                                             s.strides, s.dil, s.pl, s.pr);
-    e->pd = dnnl::convolution_backward_data::primitive_desc(d, Engine(), hint);
-    e->prim = dnnl::convolution_backward_data(e->pd);
-    e->w.Init(s.wei_user_md, e->pd.weights_desc(), true);
-    it = conv_bwd_data_cache.emplace(key, std::move(e)).first;
-  }
-  ConvBwdData& e = *it->second;
+    made->pd = dnnl::convolution_backward_data::primitive_desc(d, Engine(), hint);
+    made->prim = dnnl::convolution_backward_data(made->pd);
+    made->w.Init(s.wei_user_md, made->pd.weights_desc(), true);
+    return made;
+  });
   dnnl::stream& st = Stream();
   memory ddst(e.pd.diff_dst_desc(), Engine(), dy);
   memory dsrc(e.pd.diff_src_desc(), Engine(), dx);
-  memory wu(memory::desc(e.pd.weights_desc().dims(), dt::f32, tag::hwio), Engine(), w);
-  memory wk = wu;
-  if (e.w.reorder_needed) {
-    e.w.to_internal.execute(st, wu, e.w.internal);
-    wk = e.w.internal;
-  }
+  memory wk = e.w.ForReading(st, memory(memory::desc(e.pd.weights_desc().dims(), dt::f32, tag::hwio), Engine(), w));
   e.prim.execute(st, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wk}, {DNNL_ARG_DIFF_SRC, dsrc}});
   st.wait();
 }
@@ -272,7 +336,6 @@ struct ConvBwdWeights {
   dnnl::convolution_backward_weights prim;
   WeightsBuffer w;
 };
-std::unordered_map<std::string, std::unique_ptr<ConvBwdWeights>> conv_bwd_w_cache;
 
 // conv2dBackpropFilter(x, dy, dw, params)
 void Conv2DBackpropFilter(napi_env env, napi_value* a, size_t) {
@@ -284,27 +347,24 @@ void Conv2DBackpropFilter(napi_env env, napi_value* a, size_t) {
   CheckConvSizes("conv2dBackpropFilter", p, nx, ndw, ndy);
   p.resize(18, 0);
   p[17] = 0;
-  std::string key = Key("bwd_w", p);
-  auto it = conv_bwd_w_cache.find(key);
-  if (it == conv_bwd_w_cache.end()) {
+  ConvBwdWeights& e = CacheOf<ConvBwdWeights>().Get(Key("bwd_w", p), [&] {
     ConvShape s(p);
-    auto e = std::make_unique<ConvBwdWeights>();
+    auto made = std::make_unique<ConvBwdWeights>();
     auto hint = MakeConvFwdPd(s, false, false, dnnl::prop_kind::forward_training);
     dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, s.src_md, s.wei_any_md, s.dst_md,
                                                s.strides, s.dil, s.pl, s.pr);
-    e->pd = dnnl::convolution_backward_weights::primitive_desc(d, Engine(), hint);
-    e->prim = dnnl::convolution_backward_weights(e->pd);
-    e->w.Init(s.wei_user_md, e->pd.diff_weights_desc(), false);
-    it = conv_bwd_w_cache.emplace(key, std::move(e)).first;
-  }
-  ConvBwdWeights& e = *it->second;
+    made->pd = dnnl::convolution_backward_weights::primitive_desc(d, Engine(), hint);
+    made->prim = dnnl::convolution_backward_weights(made->pd);
+    made->w.Init(s.wei_user_md, made->pd.diff_weights_desc(), false);
+    return made;
+  });
   dnnl::stream& st = Stream();
   memory src(e.pd.src_desc(), Engine(), x);
   memory ddst(e.pd.diff_dst_desc(), Engine(), dy);
   memory wu(memory::desc(e.pd.diff_weights_desc().dims(), dt::f32, tag::hwio), Engine(), dw);
-  memory wk = e.w.reorder_needed ? e.w.internal : wu;
+  memory wk = e.w.reorder_needed ? e.w.Internal() : wu;
   e.prim.execute(st, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, wk}});
-  if (e.w.reorder_needed) e.w.from_internal.execute(st, e.w.internal, wu);
+  if (e.w.reorder_needed) e.w.from_internal.execute(st, wk, wu);
   st.wait();
 }
 
@@ -317,19 +377,27 @@ struct MatMul {
   dnnl::matmul prim;
   memory::desc a_md, b_md, c_md, bias_md;
 };
-std::unordered_map<std::string, std::unique_ptr<MatMul>> matmul_cache;
 
 // matmul(a, b, bias | null, c, params)
 void MatMulFn(napi_env env, napi_value* a, size_t) {
-  float* A = F32(env, a[0]);
-  float* B = F32(env, a[1]);
-  float* bias = F32OrNull(env, a[2]);
-  float* C = F32(env, a[3]);
+  size_t na, nb, nbias = 0, nc;
+  float* A = F32(env, a[0], &na);
+  float* B = F32(env, a[1], &nb);
+  float* bias = F32OrNull(env, a[2], &nbias);
+  float* C = F32(env, a[3], &nc);
   std::vector<int64_t> p = Params(env, a[4]);
   if (p.size() < 8) throw JsError{"matmul: 8 parameters expected"};
-  std::string key = Key("mm", p, bias ? 1 : 0);
-  auto it = matmul_cache.find(key);
-  if (it == matmul_cache.end()) {
+  {
+    const int64_t bA = p[0], bB = p[1], M = p[2], K = p[3], N = p[4];
+    if (bA < 1 || bB < 1 || M < 1 || K < 1 || N < 1 || (bA != bB && bA != 1 && bB != 1)) {
+      throw JsError{"matmul: invalid shape parameters"};
+    }
+    if (static_cast<int64_t>(na) != bA * M * K || static_cast<int64_t>(nb) != bB * K * N ||
+        static_cast<int64_t>(nc) != std::max(bA, bB) * M * N || (bias && static_cast<int64_t>(nbias) != N)) {
+      throw JsError{"matmul: buffer sizes do not match the parameters"};
+    }
+  }
+  MatMul& e = CacheOf<MatMul>().Get(Key("mm", p, bias ? 1 : 0), [&] {
     const int64_t bA = p[0], bB = p[1], M = p[2], K = p[3], N = p[4];
     const bool tA = p[5] != 0, tB = p[6] != 0, relu = p[7] == 1;
     const int64_t batch = std::max(bA, bB);
@@ -350,9 +418,8 @@ void MatMulFn(napi_env env, napi_value* a, size_t) {
       e->pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(e->a_md, e->b_md, e->c_md), attr, Engine());
     }
     e->prim = dnnl::matmul(e->pd);
-    it = matmul_cache.emplace(key, std::move(e)).first;
-  }
-  MatMul& e = *it->second;
+    return e;
+  });
   dnnl::stream& st = Stream();
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(e.a_md, Engine(), A)},
                                        {DNNL_ARG_WEIGHTS, memory(e.b_md, Engine(), B)},
@@ -369,7 +436,7 @@ void Relu(napi_env env, napi_value* a, size_t) {
   size_t n, m;
   const float* x = F32(env, a[0], &n);
   float* y = F32(env, a[1], &m);
-  if (m < n) throw JsError{"relu: output too small"};
+  if (m != n) throw JsError{"relu: sizes"};
   for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
@@ -380,14 +447,19 @@ void BatchNorm(napi_env env, napi_value* a, size_t) {
   const float* x = F32(env, a[0], &n);
   const float* mean = F32(env, a[1], &nm);
   const float* var = F32(env, a[2], &nv);
-  const float* off = F32OrNull(env, a[3]);
-  const float* scale = F32OrNull(env, a[4]);
-  float* y = F32(env, a[5]);
+  size_t noff = 0, nscale = 0, ny;
+  const float* off = F32OrNull(env, a[3], &noff);
+  const float* scale = F32OrNull(env, a[4], &nscale);
+  float* y = F32(env, a[5], &ny);
   std::vector<int64_t> p = Params(env, a[6]);
   double eps;
   napi_get_value_double(env, a[7], &eps);
-  const size_t C = static_cast<size_t>(p.at(0));
-  if (C == 0 || nm != C || nv != C || n % C != 0) throw JsError{"batchNorm: per-channel parameters expected"};
+  if (p.empty() || p[0] < 1) throw JsError{"batchNorm: per-channel parameters expected"};
+  const size_t C = static_cast<size_t>(p[0]);
+  if (nm != C || nv != C || n % C != 0 || (off && noff != C) || (scale && nscale != C)) {
+    throw JsError{"batchNorm: per-channel parameters expected"};
+  }
+  if (ny != n) throw JsError{"batchNorm: sizes"};
   std::vector<float> mul(C), add(C);
   for (size_t c = 0; c < C; c++) {
     const float inv = 1.0f / std::sqrt(var[c] + static_cast<float>(eps));
@@ -414,6 +486,10 @@ void MaxPoolGrad(napi_env env, napi_value* a, size_t) {
   if (p.size() < 12) throw JsError{"maxPoolGrad: 12 parameters expected"};
   const int64_t N = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5], KH = p[6], KW = p[7], sh = p[8],
                 sw = p[9], pt = p[10], pl = p[11];
+  for (int i = 0; i < 10; i++) {
+    if (p[i] < 1) throw JsError{"maxPoolGrad: shape parameters must be positive"};
+  }
+  if (pt < 0 || pl < 0 || pt >= KH || pl >= KW) throw JsError{"maxPoolGrad: invalid padding"};
   if (static_cast<int64_t>(nx) != N * H * W * C || static_cast<int64_t>(ndx) != N * H * W * C ||
       static_cast<int64_t>(ndy) != N * OH * OW * C) {
     throw JsError{"maxPoolGrad: sizes do not match the parameters"};

@@ -5,13 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon, NATIVE_ENV } from './addon.js';
-import { fallbacks, LSTM_SEQ, LSTM_SEQ_GRAD, makeExtraKernels, makeLstmKernels, makeNativeKernels, nativeStats } from './kernels.js';
+import { fallbacks, LSTM_SEQ, LSTM_SEQ_GRAD, makeExtraKernels, makeLstmKernels, makeNativeKernels, nativeStats, type NativeKernelConfig } from './kernels.js';
 
 export { nativeStats, fallbacks, NATIVE_ENV, LSTM_SEQ, LSTM_SEQ_GRAD };
 
 export interface NativeStatus {
-  /** Kernels computed by oneDNN (empty when the addon is not in use). */
+  /** Kernels computed natively by oneDNN or C++ loops (empty when the addon is not in use). */
   kernels: string[];
+  /** Of `kernels`, those that run oneDNN primitives (the others are plain C++ loops). */
+  onednnKernels?: string[];
   /** dnnkit's own fused kernels (no tfjs counterpart): the whole-sequence LSTM and its gradient. */
   fusedKernels?: string[];
   /** Other kernels replaced while the addon is in use (heap-view kernels, falling back as above). */
@@ -34,7 +36,7 @@ export function registerNativeKernels(threads: number): NativeStatus {
   const { addon } = load;
   addon.setThreads(threads);
   // Replaces registered kernels, keeping each previous one as the fallback; returns the names.
-  const replace = (configs: tf.KernelConfig[]): string[] => configs.flatMap((config) => {
+  const replace = (configs: NativeKernelConfig[]): string[] => configs.flatMap((config) => {
     const previous = tf.getKernel(config.kernelName, 'wasm');
     if (previous === undefined) return [];
     fallbacks.set(config.kernelName, previous.kernelFunc);
@@ -42,14 +44,16 @@ export function registerNativeKernels(threads: number): NativeStatus {
     tf.registerKernel(config);
     return [config.kernelName];
   });
-  const kernels = replace(makeNativeKernels(addon));
+  const nativeConfigs = makeNativeKernels(addon);
+  const kernels = replace(nativeConfigs);
+  const onednnKernels = nativeConfigs.filter((c) => c.kind === 'onednn' && kernels.includes(c.kernelName)).map((c) => c.kernelName);
   const extraKernels = replace(makeExtraKernels(addon));
   const fusedKernels: string[] = [];
   for (const config of makeLstmKernels(addon)) {
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
     fusedKernels.push(config.kernelName);
   }
-  return (status = { kernels, fusedKernels, extraKernels, version: addon.version(), threads: addon.threads() });
+  return (status = { kernels, onednnKernels, fusedKernels, extraKernels, version: addon.version(), threads: addon.threads() });
 }
 
 /** The outcome of registerNativeKernels, or undefined before it ran. */
@@ -57,14 +61,11 @@ export function nativeStatus(): NativeStatus | undefined {
   return status;
 }
 
-/** The native kernels that run oneDNN primitives; the others are plain C++ loops in the addon. */
-export const ONEDNN_KERNELS: readonly string[] = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul'];
-
 /** One phrase for the backend's reason. */
 export function describeNative(s: NativeStatus): string {
   if (s.kernels.length > 0) {
-    const onednn = s.kernels.filter((k) => ONEDNN_KERNELS.includes(k));
-    const loops = s.kernels.filter((k) => !ONEDNN_KERNELS.includes(k));
+    const onednn = s.onednnKernels ?? [];
+    const loops = s.kernels.filter((k) => !onednn.includes(k));
     return `with ${onednn.length} oneDNN kernels (libdnnl ${s.version})` +
       (loops.length ? ` and ${loops.length} native C++ kernels (${loops.join(', ')})` : '') +
       (s.fusedKernels?.length ? `, fused LSTM (${s.fusedKernels.join(', ')})` : '') +

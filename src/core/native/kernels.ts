@@ -12,6 +12,11 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeAddon } from './addon.js';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
+
+/** What computes a native kernel: a oneDNN primitive, a plain C++ loop, or dnnkit's fused LSTM. */
+export type NativeKind = 'onednn' | 'cpp' | 'fused';
+/** A kernel config tagged with what computes it (reported by `dnnkit info`). */
+export type NativeKernelConfig = tf.KernelConfig & { kind: NativeKind };
 type Info = tf.TensorInfo;
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -78,7 +83,7 @@ function activationCode(activation: unknown): number | undefined {
   return undefined;
 }
 
-export function makeNativeKernels(addon: NativeAddon): tf.KernelConfig[] {
+export function makeNativeKernels(addon: NativeAddon): NativeKernelConfig[] {
   const convForward = (fused: boolean) => nativeKernel(fused ? 'FusedConv2D' : 'Conv2D', ({ inputs, backend, attrs }, made) => {
     const { x, filter, bias, preluActivationWeights } = inputs as Record<string, Info | undefined>;
     const a = attrs as unknown as tf.FusedConv2DAttrs;
@@ -207,18 +212,19 @@ export function makeNativeKernels(addon: NativeAddon): tf.KernelConfig[] {
     return y;
   });
 
-  const config = (kernelName: string, kernelFunc: KernelFunc): tf.KernelConfig => ({ kernelName, backendName: 'wasm', kernelFunc });
+  const onednn = (kernelName: string, kernelFunc: KernelFunc): NativeKernelConfig => ({ kernelName, backendName: 'wasm', kernelFunc, kind: 'onednn' });
+  const cpp = (kernelName: string, kernelFunc: KernelFunc): NativeKernelConfig => ({ kernelName, backendName: 'wasm', kernelFunc, kind: 'cpp' });
   return [
-    config('Conv2D', convForward(false)),
-    config('FusedConv2D', convForward(true)),
-    config('Conv2DBackpropInput', backpropInput),
-    config('Conv2DBackpropFilter', backpropFilter),
-    config('BatchMatMul', matMul(false)),
-    config('_FusedMatMul', matMul(true)),
-    config('Relu', relu),
-    config('FusedBatchNorm', batchNorm),
-    config('MaxPoolGrad', maxPoolGrad),
-    config('Sum', sum),
+    onednn('Conv2D', convForward(false)),
+    onednn('FusedConv2D', convForward(true)),
+    onednn('Conv2DBackpropInput', backpropInput),
+    onednn('Conv2DBackpropFilter', backpropFilter),
+    onednn('BatchMatMul', matMul(false)),
+    onednn('_FusedMatMul', matMul(true)),
+    cpp('Relu', relu),
+    cpp('FusedBatchNorm', batchNorm),
+    cpp('MaxPoolGrad', maxPoolGrad),
+    cpp('Sum', sum),
   ];
 }
 
@@ -236,7 +242,22 @@ export const LSTM_SEQ_GRAD = 'DnnkitLstmSeqGrad';
  * dx, dkernel, drecurrentKernel, dbias. Callers (src/sst2/lstm_cell.ts) check shapes and dtypes;
  * an error here is thrown (there is nothing to fall back to at this level).
  */
-export function makeLstmKernels(addon: NativeAddon): tf.KernelConfig[] {
+/**
+ * Allocates outputs of the given shapes on the wasm heap; if one allocation fails (the heap cannot
+ * grow), frees the ones already made before rethrowing, so that nothing leaks.
+ */
+function allocOutputs(wasm: BackendWasm, shapes: number[][]): Info[] {
+  const outs: Info[] = [];
+  try {
+    for (const s of shapes) outs.push(wasm.makeOutput(s, 'float32'));
+  } catch (err) {
+    for (const t of outs) wasm.disposeData(t.dataId);
+    throw err;
+  }
+  return outs;
+}
+
+export function makeLstmKernels(addon: NativeAddon): NativeKernelConfig[] {
   const shapeOf = (x: Info, wh: Info, reverse: unknown) => {
     const [time, batch, inDim] = x.shape;
     const units = wh.shape[0];
@@ -251,9 +272,7 @@ export function makeLstmKernels(addon: NativeAddon): tf.KernelConfig[] {
     const [time, batch] = x.shape;
     const units = recurrentKernel.shape[0];
     const wasm = backend as BackendWasm;
-    const h = wasm.makeOutput([time, batch, units], 'float32');
-    const c = wasm.makeOutput([time, batch, units], 'float32');
-    const gates = wasm.makeOutput([time, batch, 4 * units], 'float32');
+    const [h, c, gates] = allocOutputs(wasm, [[time, batch, units], [time, batch, units], [time, batch, 4 * units]]);
     try {
       // Views after all allocations (an allocation may grow the heap and detach older views).
       addon.lstmSeq(f32(wasm, x), f32(wasm, kernel), f32(wasm, recurrentKernel), f32(wasm, bias), f32(wasm, h),
@@ -269,7 +288,7 @@ export function makeLstmKernels(addon: NativeAddon): tf.KernelConfig[] {
     const { dy, x, kernel, recurrentKernel, h, c, gates } = inputs as Record<string, Info>;
     check(LSTM_SEQ_GRAD, [dy, x, kernel, recurrentKernel, h, c, gates]);
     const wasm = backend as BackendWasm;
-    const outs = [x.shape, kernel.shape, recurrentKernel.shape, [kernel.shape[1]]].map((s) => wasm.makeOutput(s as number[], 'float32'));
+    const outs = allocOutputs(wasm, [x.shape, kernel.shape, recurrentKernel.shape, [kernel.shape[1]]] as number[][]);
     try {
       addon.lstmSeqGrad(f32(wasm, dy), f32(wasm, x), f32(wasm, kernel), f32(wasm, recurrentKernel), f32(wasm, h),
         f32(wasm, c), f32(wasm, gates), ...outs.map((t) => f32(wasm, t)) as [Float32Array, Float32Array, Float32Array, Float32Array],
@@ -282,8 +301,8 @@ export function makeLstmKernels(addon: NativeAddon): tf.KernelConfig[] {
     return outs;
   };
   return [
-    { kernelName: LSTM_SEQ, backendName: 'wasm', kernelFunc: forward },
-    { kernelName: LSTM_SEQ_GRAD, backendName: 'wasm', kernelFunc: backward },
+    { kernelName: LSTM_SEQ, backendName: 'wasm', kernelFunc: forward, kind: 'fused' },
+    { kernelName: LSTM_SEQ_GRAD, backendName: 'wasm', kernelFunc: backward, kind: 'fused' },
   ];
 }
 
@@ -299,7 +318,7 @@ export function makeLstmKernels(addon: NativeAddon): tf.KernelConfig[] {
  * data as wasm's Reshape does, instead of copying it. Equal on float32 with any broadcast (the
  * gradient of max-pooling over time: ~30 ms per SST-2 batch on wasm) in C++.
  */
-export function makeExtraKernels(addon: NativeAddon): tf.KernelConfig[] {
+export function makeExtraKernels(addon: NativeAddon): NativeKernelConfig[] {
   const gather = nativeKernel('GatherV2', ({ inputs, backend, attrs }, made) => {
     const { x, indices } = inputs as Record<string, Info | undefined>;
     const a = attrs as unknown as tf.GatherV2Attrs;
@@ -390,7 +409,7 @@ export function makeExtraKernels(addon: NativeAddon): tf.KernelConfig[] {
       Int32Array.from([rank, ...shape, ...strides(a.shape), ...strides(b.shape)]));
     return y;
   });
-  const config = (kernelName: string, kernelFunc: KernelFunc): tf.KernelConfig => ({ kernelName, backendName: 'wasm', kernelFunc });
+  const config = (kernelName: string, kernelFunc: KernelFunc): NativeKernelConfig => ({ kernelName, backendName: 'wasm', kernelFunc, kind: 'cpp' });
   return [
     config('GatherV2', gather),
     config('Equal', equal),
