@@ -257,16 +257,19 @@ export function aliasOption(cmd: Command, flag: string, canonical: string): Comm
   return cmd.addOption(alias);
 }
 
-/** Long flags a user may mean, with hidden aliases replaced by their canonical names, over `cmd` and its non-positional ancestors. */
-function candidateFlags(cmd: Command): string[] {
-  const out: string[] = [];
+/**
+ * Long flags a user may mean over `cmd` and its non-positional ancestors: spelling -> the name to
+ * suggest (a hidden alias suggests its canonical name; other hidden options are left out).
+ */
+function candidateFlags(cmd: Command): Map<string, string> {
+  const out = new Map<string, string>();
   for (let c: Command | null = cmd; c; c = c.parent) {
     for (const o of c.options) {
       const canonical = (o as unknown as Record<symbol, string | undefined>)[ALIAS_OF];
-      if (canonical) out.push(canonical);
-      else if (!o.hidden && o.long) out.push(o.long);
+      if (canonical && o.long) out.set(o.long, canonical);
+      else if (!o.hidden && o.long) out.set(o.long, o.long);
     }
-    out.push('--help');
+    out.set('--help', '--help');
     if ((c as unknown as { _enablePositionalOptions?: boolean })._enablePositionalOptions) break;
   }
   return out;
@@ -285,7 +288,8 @@ export class DnnkitCommand extends Command {
   /** Called by commander for an unknown option (not in its typings). */
   unknownOption(flag: string): void {
     if ((this as unknown as { _allowUnknownOption?: boolean })._allowUnknownOption) return;
-    const near = flag.startsWith('--') ? closestNames(flag.split('=')[0], candidateFlags(this)) : [];
+    const spellings = candidateFlags(this);
+    const near = flag.startsWith('--') ? [...new Set(closestNames(flag.split('=')[0], [...spellings.keys()]).map((n) => spellings.get(n)!))] : [];
     const hint = near.length ? ` (did you mean ${near.join(' or ')}?)` : '';
     this.error(`error: unknown option '${flag}'${hint}`, { code: 'commander.unknownOption' });
   }
