@@ -31,13 +31,13 @@ export function firstRightSingularVector(o: ArrayLike<number>, rows: number, col
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) next[c] += o[r * cols + c] * u[r];
     const norm = Math.hypot(...next);
     if (norm === 0) return v; // O = 0: any direction; the map is 0 anyway
-    let dot = 0;
+    let change = 0; // max |v_new - v| (O^T O is positive semi-definite: no sign flips between steps)
     for (let c = 0; c < cols; c++) {
       next[c] /= norm;
-      dot += next[c] * v[c];
+      change = Math.max(change, Math.abs(next[c] - v[c]));
     }
     v = next;
-    if (1 - Math.abs(dot) < 1e-15) break;
+    if (change < 1e-14) break;
   }
   let projectionSum = 0;
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) projectionSum += o[r * cols + c] * v[c];

@@ -73,6 +73,8 @@ export interface ExplainerEntry {
   kind: 'cam' | 'patches';
   /** Whether `explain` runs it when --methods is not given. */
   explainByDefault: boolean;
+  /** The CAM class, for kind 'cam' (library use: `new EXPLAINERS.scorecam.cam(model).compute(x)`). */
+  cam?: CamClass;
   /** Its command-line options, with defaults and checks (shared by the methods of a kind). */
   options: OptionGroup;
   /** The settings it used, for run.json and --json. */
@@ -101,7 +103,7 @@ function pct(p: number): string {
 export function camEntry(name: string, Cam: CamClass, description: string, explainByDefault = false): ExplainerEntry {
   const title = Cam.title;
   return {
-    name, title, description, kind: 'cam', explainByDefault, options: CAM_OPTIONS,
+    name, title, description, kind: 'cam', cam: Cam, explainByDefault, options: CAM_OPTIONS,
     settingsSummary: (s) => ({ layer: s.layer ?? 'default (rectified output of the last conv layer)' }),
     explain: async (ctx, settings) => camOutput(name, title, ctx, new Cam(ctx.model, { layer: settings.layer, batch: settings.batch }).compute(ctx.input, [ctx.classIndex])[0]),
   };
