@@ -158,7 +158,7 @@ function validate(points: ArrayLike<number>[], o: TsneOptions): FlatPoints {
   if (!Number.isFinite(p) || p <= 0) throw new UsageError(`t-SNE: perplexity must be a positive number, got ${p}`);
   if (points.length <= 3 * p) {
     throw new UsageError(
-      `t-SNE: ${points.length} points are too few for perplexity ${p} (needs more than 3 x perplexity = ${3 * p}); lower --perplexity below ${(points.length / 3).toFixed(1)} or add points`,
+      `t-SNE: ${points.length} points are too few for perplexity ${p} (needs more than 3 x perplexity = ${3 * p}); lower the perplexity below ${(points.length / 3).toFixed(1)} or add points`,
     );
   }
   if (!Number.isInteger(o.iterations) || o.iterations < 1) throw new UsageError(`t-SNE: iterations must be a positive integer, got ${o.iterations}`);

@@ -79,7 +79,7 @@ for (const [n, d] of [[30, 4], [60, 13], [6, 9], [7, 7], [12, 300]]) test(`PCA e
 
 test('the projection registry drives the choices; the scatter spec marks misclassified points', () => {
   assert.deepEqual(PROJECTION_CHOICES, [...PROJECTION_METHODS, 'both']);
-  assert.deepEqual(methodsOf('both'), PROJECTION_METHODS);
+  assert.deepEqual(methodsOf('both'), ['pca', 'tsne']);
   const spec = scatterSpec({ coords: [0, 0, 1, 1, 2, 2], labels: ['a', 'b', 'a'], predicted: ['a', 'a', 'a'], title: 'T', xTitle: 'X', yTitle: 'Y' });
   const values = (spec.data as { values: { outcome: string }[] }).values;
   assert.deepEqual(values.map((v) => v.outcome), ['correct', 'misclassified', 'correct']);
@@ -110,7 +110,85 @@ test('project: bad CSVs fail with one line and no output', async (t) => {
     assert.match(lines[0], re, name);
     assert.ok(!existsSync(out), `${name}: --out was created`);
   }
-  const bad = await runCli(['project', path.join(dir, 'x.csv'), '--method', 'umap', '--out', out]);
-  assert.equal(bad.code, 2);
-  assert.ok(!existsSync(out));
+  for (const method of ['isomap', 'pca,isomap', ',']) {
+    const bad = await runCli(['project', path.join(dir, 'x.csv'), '--method', method, '--out', out]);
+    assert.equal(bad.code, 2, `--method ${method}`);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
+    assert.ok(!existsSync(out));
+  }
+  const both = await runCli(['project', path.join(dir, 'x.csv'), '--columns', 'a', '--ignore-columns', 'b', '--out', out]);
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(both.stderr, /--columns and --ignore-columns exclude each other/);
+  for (const [extra, re] of [[['--neighbors', '1'], /--neighbors must be between 2 and 1000, got 1/], [['--min-dist', '-0.5'], /--min-dist must be in \[0, 1\], got -0.5/]] as const) {
+    const res = await runCli(['project', path.join(dir, 'x.csv'), '--method', 'umap', ...extra, '--out', out]);
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(res.stderr, re);
+  }
+});
+
+/** A CSV as people have them: a sentence column, a file column, label names, a predicted column. */
+function mixed(file: string, n = 90): void {
+  const rng = createRng(9);
+  const names = ['negative', 'neutral', 'positive'];
+  const rows = ['sentence,f0,f1,f2,source,label,predicted'];
+  for (let i = 0; i < n; i++) {
+    const c = i % 3;
+    const f = Array.from({ length: 3 }, (_, j) => (j === c ? 6 : 0) + rng.normal());
+    rows.push([`"words, words ${i}"`, ...f, `file${i}.txt`, names[c], names[i % 10 === 0 ? (c + 1) % 3 : c]].join(','));
+  }
+  writeFileSync(file, rows.join('\n') + '\n');
+}
+
+test('project: text columns are ignored with one line naming them; --columns and --ignore-columns choose features; legends show label names', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'mixed.csv');
+  mixed(file);
+  const out = path.join(dir, 'out');
+  const res = await runCli(['project', file, '--method', 'pca,umap', '--neighbors', '10', '--out', out, '--json']);
+  assert.equal(res.code, 0, res.stderr);
+  const notes = res.stderr.split('\n').filter((l) => /ignoring/.test(l));
+  assert.equal(notes.length, 1, res.stderr);
+  assert.match(notes[0], /ignoring 2 non-numeric columns: sentence, source/);
+  const s = lastJson(res) as { dimensions: number; ignoredColumns: string[]; results: { method: string; knnAccuracy: number }[] };
+  assert.equal(s.dimensions, 3);
+  assert.deepEqual(s.ignoredColumns, ['sentence', 'source']);
+  assert.deepEqual(s.results.map((r) => r.method), ['pca', 'umap']);
+  for (const m of ['pca', 'umap']) {
+    const svg = readFileSync(path.join(out, `embed-${m}.svg`), 'utf8');
+    for (const text of ['negative', 'neutral', 'positive', 'misclassified']) assert.ok(svg.includes(text), `${m} plot lacks '${text}'`);
+  }
+  const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as { settings: { methods: Record<string, Record<string, number>>; columns: string[] } };
+  assert.deepEqual(run.settings.methods.umap, { neighbors: 10, minDist: 0.1 });
+  assert.deepEqual(run.settings.columns, ['f0', 'f1', 'f2']);
+  // --columns: exactly these; --ignore-columns: all but these (and the text columns, silently named)
+  const only = await runCli(['project', file, '--method', 'pca', '--columns', 'f0,f2', '--out', path.join(dir, 'o2'), '--json']);
+  assert.equal(only.code, 0, only.stderr);
+  assert.equal((lastJson(only) as { dimensions: number }).dimensions, 2);
+  assert.doesNotMatch(only.stderr, /ignoring/);
+  const ignore = await runCli(['project', file, '--method', 'pca', '--ignore-columns', 'f1,sentence', '--out', path.join(dir, 'o3'), '--json']);
+  assert.equal(ignore.code, 0, ignore.stderr);
+  assert.equal((lastJson(ignore) as { dimensions: number }).dimensions, 2);
+  assert.match(ignore.stderr, /ignoring 1 non-numeric column: source/);
+  for (const [args, re] of [[['--columns', 'f0,nope'], /no column 'nope' for --columns/], [['--columns', 'f0,label'], /'label' is the label column/],
+    [['--columns', 'f0,sentence'], /column 'sentence' holds 'words, words 0', not a finite number/], [['--ignore-columns', 'nope'], /no column 'nope' for --ignore-columns/]] as const) {
+    const bad = await runCli(['project', file, '--method', 'pca', ...args, '--out', path.join(dir, 'bad')]);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, re);
+    assert.ok(!existsSync(path.join(dir, 'bad')));
+  }
+});
+
+test('scatter plots: PCA draws both axes to one scale; t-SNE and UMAP hide their axis values', () => {
+  // x spans 100 units, y 1 unit: with one scale, y's domain is as many units per pixel as x's
+  const coords = [0, 0, 100, 1, 50, 0.5];
+  const spec = scatterSpec({ coords, title: 'T', xTitle: 'X', yTitle: 'Y', axes: 'equal' });
+  const enc = spec.encoding as Record<string, { scale: { domain: [number, number] }; axis?: unknown }>;
+  const [x0, x1] = enc.x.scale.domain;
+  const [y0, y1] = enc.y.scale.domain;
+  assert.ok(Math.abs((x1 - x0) / (spec.width as number) - (y1 - y0) / (spec.height as number)) < 1e-9, 'same units per pixel');
+  assert.ok(x0 <= 0 && x1 >= 100 && y0 <= 0 && y1 >= 1, 'every point inside');
+  assert.ok(Math.abs((y0 + y1) / 2 - 0.5) < 1e-9, 'centred on the data');
+  const hidden = scatterSpec({ coords, title: 'T', xTitle: 'X', yTitle: 'Y', axes: 'hidden' }).encoding as Record<string, { axis?: { labels: boolean } }>;
+  assert.equal(hidden.x.axis?.labels, false);
+  assert.equal(hidden.y.axis?.labels, false);
 });
