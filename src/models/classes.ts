@@ -53,25 +53,25 @@ export function resolveClassName(text: string, classes: number, classNames?: rea
   }
   const want = t.toLowerCase().replace(/\s+/g, ' ');
   // A label wins over a synonym: "crane" is class 517 (the machine), "crane bird" class 134.
-  const byLabel = classNames.findIndex((n) => n.toLowerCase() === want);
-  if (byLabel >= 0) return byLabel;
+  const byLabel = classNames.map((n, i) => (n.toLowerCase() === want ? i : -1)).filter((i) => i >= 0);
   const all = namesOf(classNames);
-  const hits = all.map((names, i) => (names.includes(want) ? i : -1)).filter((i) => i >= 0);
+  const hits = byLabel.length > 0 ? byLabel : all.map((names, i) => (names.includes(want) ? i : -1)).filter((i) => i >= 0);
   if (hits.length === 1) return hits[0];
   if (hits.length > 1) {
-    throw new UsageError(`class '${t}' names ${hits.length} classes: ${hits.map((i) => `${i} (${classNames[i]})`).join(', ')}; give the index`);
+    throw new UsageError(`class '${t}' names ${hits.length} classes: ${hits.map((i) => `${i} (${classNames[i]})`).join(', ')}; give the index or a longer name`);
   }
   const near = closestClassNames(want, all, classNames);
   throw new UsageError(`unknown class '${t}'; the closest names are ${near.map((n) => `'${n.name}' (${n.index})`).join(', ')}; give a class index 0-${classes - 1}, a name, or topN`);
 }
 
-/** The three names nearest to `want` by edit distance (a name containing `want` counts as near). */
+/** The three names nearest to `want` by edit distance (a name containing `want` comes first), one per class. */
 function closestClassNames(want: string, all: string[][], labels: readonly string[]): Array<{ name: string; index: number }> {
   const scored: Array<{ name: string; index: number; d: number }> = [];
   all.forEach((names, index) => {
     let best = { name: labels[index], d: Infinity };
     for (const n of names) {
-      const d = n.includes(want) || want.includes(n) ? Math.abs(n.length - want.length) / 100 : editDistance(want, n);
+      // A name holding what was typed ("tabby" in "tabby cat") is nearer than any edit.
+      const d = n.includes(want) ? 0.5 + (n.length - want.length) / 1000 : editDistance(want, n);
       if (d < best.d) best = { name: n, d };
     }
     scored.push({ ...best, index });
