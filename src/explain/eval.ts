@@ -55,6 +55,8 @@ export interface MethodScore {
   deletionSe: number;
   insertionAuc: number;
   insertionSe: number;
+  /** Seconds to explain one digit (the method alone, not its curves). */
+  secondsPerImage: number;
 }
 
 function meanSe(xs: readonly number[]): [number, number] {
@@ -78,6 +80,17 @@ export async function runExplainEval(opts: ExplainEvalOptions): Promise<object> 
   }
 }
 
+/** The test digits in use. */
+type Digits = ReturnType<typeof headOfSplit>;
+
+/** Every method's deletion and insertion curve per digit, and the seconds its explanations took. */
+interface Curves {
+  curves: Record<EvalMethod, { deletion: number[][]; insertion: number[][] }>;
+  /** Seconds spent explaining, per method (all digits). */
+  explainSeconds: Record<EvalMethod, number>;
+  perImage: (string | number)[][];
+}
+
 async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS, methods: readonly EvalMethod[], settings: ExplainSettings, backend: BackendInfo, log: Logger): Promise<object> {
   const shape = model.inputs[0].shape;
   const data = await loadMnist(o.dataDir);
@@ -88,15 +101,39 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
   // The settings fit the model: a CAM layer exists, the Shapley grid fits the digits.
   for (const g of optionGroupsOf(methods.filter((m): m is ExplainerName => m !== 'random'))) g.check(settings, [split.rows, split.cols, 1], model);
   const outDir = await prepareOutDir(o.out);
-  const { rows: h, cols: w, count: n } = split;
   const { grid } = settings;
+  log.info(`explain-eval: ${split.count} test digits, methods ${methods.join(', ')}, Shapley ${grid.rows}x${grid.cols} patches x ${settings.samples} permutations, backend ${backend.name}`);
+  const t0 = Date.now();
+  const measured = await measureCurves(model, split, methods, settings, o);
+  const seconds = (Date.now() - t0) / 1000;
+  const { scores, beatsRandom } = scoreMethods(measured, methods, split.count);
+  const files = await writeEvalFiles(outDir, measured, scores, methods, split, o.steps);
+  const table = ['method      deletion AUC (lower better)   insertion AUC (higher better)   s/image',
+    ...scores.map((s) => `${s.method.padEnd(12)}${s.deletionAuc.toFixed(4)} +- ${s.deletionSe.toFixed(4)}          ${s.insertionAuc.toFixed(4)} +- ${s.insertionSe.toFixed(4)}          ${s.secondsPerImage.toFixed(4)}`)];
+  for (const line of table) log.result(line);
+  for (const [m, b] of Object.entries(beatsRandom)) log.info(`${m} beats random: deletion ${b.deletion ? 'yes' : 'NO'}, insertion ${b.insertion ? 'yes' : 'NO'}`);
+  const summary = {
+    command: 'explain-eval', model: o.model, images: split.count, backend: backend.name, seconds,
+    settings: Object.assign({ steps: o.steps, batch: settings.batch, seed: settings.seed, blank: 'zero', class: 'top-1' }, ...methods.filter((m): m is ExplainerName => m !== 'random').map((m) => EXPLAINERS[m].settingsSummary(settings))),
+    versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
+    scores, beatsRandom, outDir, ...files,
+  };
+  await writeFileAtomic(path.join(outDir, 'run.json'), JSON.stringify(summary, null, 2));
+  return summary;
+}
+
+/**
+ * Explains each digit (top-1 class) with each method and measures its deletion and insertion
+ * curves. One random stream (seed) serves the random maps and the tie-breaking, in method order.
+ */
+async function measureCurves(model: tf.LayersModel, split: Digits, methods: readonly EvalMethod[], settings: ExplainSettings, o: ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS): Promise<Curves> {
+  const { rows: h, cols: w, count: n } = split;
   const rng = createRng(o.seed);
   const blank = tf.zeros([1, h, w, 1]) as tf.Tensor4D;
-  const curves: Record<EvalMethod, { deletion: number[][]; insertion: number[][] }> = Object.fromEntries(methods.map((m) => [m, { deletion: [], insertion: [] }])) as never;
+  const curves = Object.fromEntries(methods.map((m) => [m, { deletion: [], insertion: [] }])) as never as Curves['curves'];
+  const explainSeconds = Object.fromEntries(methods.map((m) => [m, 0])) as Curves['explainSeconds'];
   const perImage: (string | number)[][] = [];
   const progress = createProgress({ total: n, label: 'explain-eval', quiet: o.json });
-  const t0 = Date.now();
-  log.info(`explain-eval: ${n} test digits, methods ${methods.join(', ')}, Shapley ${grid.rows}x${grid.cols} patches x ${settings.samples} permutations, backend ${backend.name}`);
   try {
     for (let i = 0; i < n; i++) {
       const px = split.images.subarray(i * h * w, (i + 1) * h * w);
@@ -108,9 +145,11 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
         px.forEach((v, p) => grey.fill(Math.round(v * 255), p * 3, p * 3 + 3));
         const ctx: ImageContext = { name: `digit${i}`, modelName: 'mnist', model, input, display: { data: grey, width: w, height: h }, classIndex, label: String(classIndex), probability: probs[classIndex] };
         for (const m of methods) {
+          const started = Date.now();
           const attribution = m === 'random'
             ? Float32Array.from({ length: h * w }, () => rng.next())
             : (await EXPLAINERS[m].explain(ctx, { ...settings, seed: o.seed + i })).pixelMap;
+          explainSeconds[m] += (Date.now() - started) / 1000;
           const c = await causalCurves(model, input, blank, pixelRanks(attribution, rng), classIndex, o.steps, settings.batch);
           curves[m].deletion.push(c.deletion);
           curves[m].insertion.push(c.insertion);
@@ -125,20 +164,28 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
     progress.stop();
     blank.dispose();
   }
-  const seconds = (Date.now() - t0) / 1000;
+  return { curves, explainSeconds, perImage };
+}
 
+/** Mean AUCs with standard errors per method, and whether each beats the random map. */
+function scoreMethods({ curves, explainSeconds }: Curves, methods: readonly EvalMethod[], images: number): { scores: MethodScore[]; beatsRandom: Record<string, { deletion: boolean; insertion: boolean }> } {
   const scores: MethodScore[] = methods.map((m) => {
     const [dm, ds] = meanSe(curves[m].deletion.map(auc));
     const [im, is] = meanSe(curves[m].insertion.map(auc));
-    return { method: m, deletionAuc: dm, deletionSe: ds, insertionAuc: im, insertionSe: is };
+    return { method: m, deletionAuc: dm, deletionSe: ds, insertionAuc: im, insertionSe: is, secondsPerImage: explainSeconds[m] / images };
   });
   const random = scores.find((s) => s.method === 'random')!;
   const beatsRandom = Object.fromEntries(scores.filter((s) => s.method !== 'random').map((s) => [s.method, {
     deletion: s.deletionAuc < random.deletionAuc,
     insertion: s.insertionAuc > random.insertionAuc,
   }]));
+  return { scores, beatsRandom };
+}
 
-  const fractions = stepCounts(h * w, o.steps).map((k) => k / (h * w));
+/** curves.csv (mean curve per method), auc.csv, per_image.csv and the curves figure. */
+async function writeEvalFiles(outDir: string, { curves, perImage }: Curves, scores: readonly MethodScore[], methods: readonly EvalMethod[], split: Digits, steps: number): Promise<Record<string, string>> {
+  const pixels = split.rows * split.cols;
+  const fractions = stepCounts(pixels, steps).map((k) => k / pixels);
   const curveRows: (string | number)[][] = [];
   for (const m of methods) {
     for (const kind of ['deletion', 'insertion'] as const) {
@@ -153,15 +200,15 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
     plotPng: path.join(outDir, 'curves.png'),
   };
   await writeCsv(files.curvesCsv, ['method', 'curve', 'step', 'fraction', 'mean_probability'], curveRows);
-  await writeCsv(files.aucCsv, ['method', 'deletion_auc', 'deletion_auc_se', 'insertion_auc', 'insertion_auc_se'],
-    scores.map((s) => [s.method, s.deletionAuc, s.deletionSe, s.insertionAuc, s.insertionSe]));
+  await writeCsv(files.aucCsv, ['method', 'deletion_auc', 'deletion_auc_se', 'insertion_auc', 'insertion_auc_se', 'seconds_per_image'],
+    scores.map((s) => [s.method, s.deletionAuc, s.deletionSe, s.insertionAuc, s.insertionSe, s.secondsPerImage]));
   await writeCsv(files.perImageCsv, ['image', 'label', 'predicted', 'method', 'deletion_auc', 'insertion_auc'], perImage);
   const aucText = (m: string) => {
     const s = scores.find((x) => x.method === m)!;
     return `${m} (del ${s.deletionAuc.toFixed(3)}, ins ${s.insertionAuc.toFixed(3)})`;
   };
   await writeChart(path.join(outDir, 'curves'), {
-    title: { text: `Deletion and insertion curves, ${n} MNIST test digits (mean)`, subtitle: 'deletion: lower AUC is better; insertion: higher AUC is better' },
+    title: { text: `Deletion and insertion curves, ${split.count} MNIST test digits (mean)`, subtitle: 'deletion: lower AUC is better; insertion: higher AUC is better' },
     data: { values: curveRows.map(([method, curve, , fraction, p]) => ({ method: aucText(method as string), curve: curve === 'deletion' ? 'deletion (pixels removed)' : 'insertion (pixels added)', fraction, p })) },
     facet: { column: { field: 'curve', type: 'nominal', title: null } },
     spec: {
@@ -175,16 +222,5 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
       },
     },
   });
-  const table = ['method      deletion AUC (lower better)   insertion AUC (higher better)',
-    ...scores.map((s) => `${s.method.padEnd(10)}  ${s.deletionAuc.toFixed(4)} +- ${s.deletionSe.toFixed(4)}          ${s.insertionAuc.toFixed(4)} +- ${s.insertionSe.toFixed(4)}`)];
-  for (const line of table) log.result(line);
-  for (const [m, b] of Object.entries(beatsRandom)) log.info(`${m} beats random: deletion ${b.deletion ? 'yes' : 'NO'}, insertion ${b.insertion ? 'yes' : 'NO'}`);
-  const summary = {
-    command: 'explain-eval', model: o.model, images: n, backend: backend.name, seconds,
-    settings: Object.assign({ steps: o.steps, batch: settings.batch, seed: settings.seed, blank: 'zero', class: 'top-1' }, ...methods.filter((m): m is ExplainerName => m !== 'random').map((m) => EXPLAINERS[m].settingsSummary(settings))),
-    versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
-    scores, beatsRandom, outDir, ...files,
-  };
-  await writeFileAtomic(path.join(outDir, 'run.json'), JSON.stringify(summary, null, 2));
-  return summary;
+  return files;
 }
