@@ -24,7 +24,8 @@ export interface PcaResult {
 
 /**
  * Projects `points` (n rows of d numbers, n >= 2) on their first two principal components, each
- * signed so that its largest-magnitude loading is positive (as scikit-learn >= 1.5's svd_flip).
+ * signed so that its largest-magnitude loading is positive (the rule of the Gram path and of the
+ * principal axes; scikit-learn's sign may differ).
  */
 export function pca2d(points: ArrayLike<number>[]): PcaResult {
   const n = points.length;

@@ -219,6 +219,7 @@ export function repulsion(nodes: Float64Array, size: number, sx: Float64Array, s
   let sumQ = 0;
   const fxs = new Float64Array(GROUP);
   const fys = new Float64Array(GROUP);
+  const scratch = new Float64Array(3);
   for (let g0 = start; g0 < end; g0 += GROUP) {
     const g1 = Math.min(end, g0 + GROUP);
     let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
@@ -259,67 +260,18 @@ export function repulsion(nodes: Float64Array, size: number, sx: Float64Array, s
         // some members may summarise this cell and others not: walk its subtree per point
         const stop = nodes[o + 4];
         for (let p = g0; p < g1; p++) {
-          const xi = sx[p], yi = sy[p];
-          let fx = 0, fy = 0, zq = 0;
-          let u = t;
-          while (u < stop) {
-            const b = u * NODE_STRIDE;
-            const dx = xi - nodes[b];
-            const dy = yi - nodes[b + 1];
-            const d2 = dx * dx + dy * dy;
-            if (d2 > nodes[b + 3]) {
-              const q = 1 / (1 + d2);
-              const cq = nodes[b + 2] * q;
-              zq += cq;
-              fx += cq * q * dx;
-              fy += cq * q * dy;
-              u = nodes[b + 4];
-              continue;
-            }
-            const la = nodes[b + 5];
-            if (la >= 0) {
-              const lb = nodes[b + 6];
-              for (let r = la; r < lb; r++) {
-                if (r === p) continue;
-                const ex = xi - sx[r];
-                const ey = yi - sy[r];
-                const q = 1 / (1 + ex * ex + ey * ey);
-                zq += q;
-                const qq = q * q;
-                fx += qq * ex;
-                fy += qq * ey;
-              }
-              u = nodes[b + 4];
-              continue;
-            }
-            u++;
-          }
-          sumQ += zq;
-          fxs[p - g0] += fx;
-          fys[p - g0] += fy;
+          walkAlone(nodes, sx, sy, p, t, stop, scratch);
+          sumQ += scratch[2];
+          fxs[p - g0] += scratch[0];
+          fys[p - g0] += scratch[1];
         }
         t = stop;
         continue;
       }
       const la = nodes[o + 5];
       if (la >= 0) {
-        const lb = nodes[o + 6];
-        for (let p = g0; p < g1; p++) {
-          const xi = sx[p], yi = sy[p];
-          let fx = 0, fy = 0;
-          for (let r = la; r < lb; r++) {
-            if (r === p) continue;
-            const dx = xi - sx[r];
-            const dy = yi - sy[r];
-            const q = 1 / (1 + dx * dx + dy * dy);
-            sumQ += q;
-            const qq = q * q;
-            fx += qq * dx;
-            fy += qq * dy;
-          }
-          fxs[p - g0] += fx;
-          fys[p - g0] += fy;
-        }
+        // a leaf opened for the whole group: exact interactions with its points
+        sumQ = leafForGroup(sx, sy, g0, g1, la, nodes[o + 6], fxs, fys, sumQ);
         t = nodes[o + 4];
         continue;
       }
@@ -330,6 +282,76 @@ export function repulsion(nodes: Float64Array, size: number, sx: Float64Array, s
       negF[2 * i] = fxs[p - g0];
       negF[2 * i + 1] = fys[p - g0];
     }
+  }
+  return sumQ;
+}
+
+/**
+ * The per-point Barnes-Hut walk of the subtree at nodes [t, stop) for the point at Morton
+ * position p: out = [sum of q^2 Z (x_p - x_j), the same for y, its share of Z].
+ */
+function walkAlone(nodes: Float64Array, sx: Float64Array, sy: Float64Array, p: number, t: number, stop: number, out: Float64Array): void {
+  const xi = sx[p], yi = sy[p];
+  let fx = 0, fy = 0, zq = 0;
+  let u = t;
+  while (u < stop) {
+    const b = u * NODE_STRIDE;
+    const dx = xi - nodes[b];
+    const dy = yi - nodes[b + 1];
+    const d2 = dx * dx + dy * dy;
+    if (d2 > nodes[b + 3]) {
+      const q = 1 / (1 + d2);
+      const cq = nodes[b + 2] * q;
+      zq += cq;
+      fx += cq * q * dx;
+      fy += cq * q * dy;
+      u = nodes[b + 4];
+      continue;
+    }
+    const la = nodes[b + 5];
+    if (la >= 0) {
+      const lb = nodes[b + 6];
+      for (let r = la; r < lb; r++) {
+        if (r === p) continue;
+        const ex = xi - sx[r];
+        const ey = yi - sy[r];
+        const q = 1 / (1 + ex * ex + ey * ey);
+        zq += q;
+        const qq = q * q;
+        fx += qq * ex;
+        fy += qq * ey;
+      }
+      u = nodes[b + 4];
+      continue;
+    }
+    u++;
+  }
+  out[0] = fx;
+  out[1] = fy;
+  out[2] = zq;
+}
+
+/**
+ * Exact interactions of the group's points at Morton positions [g0, g1) with a leaf's points
+ * [la, lb): forces added to fxs/fys (indexed from g0); returns sumQ plus their (1 + d^2)^-1, added
+ * in the same order as the per-point walk would.
+ */
+function leafForGroup(sx: Float64Array, sy: Float64Array, g0: number, g1: number, la: number, lb: number, fxs: Float64Array, fys: Float64Array, sumQ: number): number {
+  for (let p = g0; p < g1; p++) {
+    const xi = sx[p], yi = sy[p];
+    let fx = 0, fy = 0;
+    for (let r = la; r < lb; r++) {
+      if (r === p) continue;
+      const dx = xi - sx[r];
+      const dy = yi - sy[r];
+      const q = 1 / (1 + dx * dx + dy * dy);
+      sumQ += q;
+      const qq = q * q;
+      fx += qq * dx;
+      fy += qq * dy;
+    }
+    fxs[p - g0] += fx;
+    fys[p - g0] += fy;
   }
   return sumQ;
 }
