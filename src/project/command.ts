@@ -54,6 +54,9 @@ export async function runProject(opts: ProjectRunOptions, file: string) {
   const table = await readFeatureCsv(file, { labelColumn: opts.labelColumn, columns: opts.columns, ignoreColumns: opts.ignoreColumns });
   const input = { points: table.points, labels: table.labels, predicted: table.predicted, method: opts.method, options: methodOptions(opts) };
   validateProjectionInput(input, file);
+  for (const m of PROJECTION_METHODS.filter((x) => !opts.method.includes(x))) {
+    for (const o of PROJECTIONS[m].options) if (opts[o.key] !== undefined) log.warn(`${flagOf(o.key)} applies to ${m}, which --method does not include; it is ignored`);
+  }
   if (table.ignoredText.length > 0) {
     log.info(`${file}: ignoring ${table.ignoredText.length} non-numeric column${table.ignoredText.length === 1 ? '' : 's'}: ${table.ignoredText.join(', ')} (choose the features with --columns or --ignore-columns)`);
   }
@@ -108,7 +111,8 @@ export function register(program: Command): void {
   for (const m of PROJECTION_METHODS) {
     for (const o of PROJECTIONS[m].options) {
       const parse = o.integer ? intArg(flagOf(o.key), o.min, o.max) : floatArg(flagOf(o.key), o.min, o.max);
-      cmd.addOption(new Option(`${flagOf(o.key)} <${o.integer ? 'n' : 'x'}>`, `${o.description} [${m}]`).argParser(parse).default(o.default));
+      // no commander default: a value in opts is one the user gave (and is warned about when its method does not run)
+      cmd.addOption(new Option(`${flagOf(o.key)} <${o.integer ? 'n' : 'x'}>`, `${o.description} [${m}] (default: ${o.default})`).argParser(parse));
     }
   }
   cmd.action(action((opts: ProjectRunOptions, args: string[]) => runProject(opts, args[0])));

@@ -169,6 +169,9 @@ test('project: text columns are ignored with one line naming them; --columns and
   assert.equal(ignore.code, 0, ignore.stderr);
   assert.equal((lastJson(ignore) as { dimensions: number }).dimensions, 2);
   assert.match(ignore.stderr, /ignoring 1 non-numeric column: source/);
+  const unused = await runCli(['project', file, '--method', 'pca', '--neighbors', '5', '--out', path.join(dir, 'o4')]);
+  assert.equal(unused.code, 0, unused.stderr);
+  assert.match(unused.stderr, /warning: --neighbors applies to umap, which --method does not include; it is ignored/);
   for (const [args, re] of [[['--columns', 'f0,nope'], /no column 'nope' for --columns/], [['--columns', 'f0,label'], /'label' is the label column/],
     [['--columns', 'f0,sentence'], /column 'sentence' holds 'words, words 0', not a finite number/], [['--ignore-columns', 'nope'], /no column 'nope' for --ignore-columns/]] as const) {
     const bad = await runCli(['project', file, '--method', 'pca', ...args, '--out', path.join(dir, 'bad')]);

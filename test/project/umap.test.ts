@@ -92,3 +92,18 @@ test('project --method umap: the same seed gives identical coordinates in two pr
   const svg = readFileSync(path.join(dir, 'a', 'embed-umap.svg'), 'utf8');
   for (const text of ['UMAP: b.csv', 'UMAP 1', '10 neighbours, min-dist 0.2, seed 7', 'true label', 'c2']) assert.ok(svg.includes(text), `plot lacks '${text}'`);
 });
+
+test('UMAP copes with degenerate inputs: identical points, duplicates, 1-D and 300-D rows, 3 points', () => {
+  const cases: [string, number[][]][] = [
+    ['identical', Array.from({ length: 50 }, () => [1, 2, 3])],
+    ['duplicates', Array.from({ length: 60 }, (_, i) => [i % 20, (i * 7) % 20])],
+    ['1-D', Array.from({ length: 40 }, (_, i) => [i])],
+    ['300-D', Array.from({ length: 40 }, (_, i) => Array.from({ length: 300 }, (_, d) => Math.sin(i * d)))],
+    ['3 points', [[0, 0], [1, 0], [0, 1]]],
+  ];
+  for (const [name, pts] of cases) {
+    const y = umap(pts, { nNeighbors: Math.min(15, pts.length - 1), minDist: 0.1, seed: 1 });
+    assert.equal(y.length, 2 * pts.length, name);
+    assert.ok(y.every(Number.isFinite), `${name}: non-finite coordinates`);
+  }
+});
