@@ -3,8 +3,9 @@
  * option parsers that reject impossible values with a usage error, and the action wrapper that
  * turns errors into one line and an exit code, and prints the --json summary last on stdout.
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, requestThreads, type BackendName } from './backend.js';
 import { MAX_WASM_THREADS, threadsFromEnv } from './wasm_threads.js';
@@ -129,24 +130,11 @@ export function action<O extends CommonOptions>(run: (opts: O, args: string[]) =
     const cmd = params[params.length - 1] as Command;
     const opts = cmd.opts() as O;
     const args = cmd.args;
-    const started = new Date();
     setOutputMode({ json: opts.json === true, quiet: opts.quiet === true });
     try {
-      // Settings from the environment and the output folder are checked before any work.
-      if (opts.threads === undefined) threadsFromEnv();
-      requestThreads(opts.threads);
-      await assertFolderCreatable(opts.out, '--out');
-      const home = (opts as { home?: unknown }).home;
-      if (typeof home === 'string') await assertFolderCreatable(home, '--home');
-      else if (process.env.DNNKIT_HOME) await assertFolderCreatable(process.env.DNNKIT_HOME, 'DNNKIT_HOME');
-      const returned = await run(opts, args);
-      if (isRunOutcome(returned)) {
-        const outDir = returned.outDir ?? opts.out;
-        const settings = returned.settings ?? Object.fromEntries(Object.entries(opts).filter(([k]) => !OUTPUT_ONLY_OPTIONS.includes(k)));
-        const name = typeof (cmd as { name?: unknown }).name === 'function' ? commandPath(cmd) : String(process.argv[2] ?? 'dnnkit');
-        await writeCommandRecord(outDir, { command: name, settings, started, result: returned.summary, seed: typeof opts.seed === 'number' ? opts.seed : null }, returned.files);
-      }
-      const summary = summaryOf(returned);
+      const name = typeof (cmd as { name?: unknown }).name === 'function' ? commandPath(cmd) : String(process.argv[2] ?? 'dnnkit');
+      resolvePackageDefaults(opts as Record<string, unknown>, cmd);
+      const summary = await executeRun(name, run, opts, args);
       if (opts.json && summary) writeLine(process.stdout, JSON.stringify(summary));
     } catch (err) {
       await removePendingTemps();
@@ -154,6 +142,63 @@ export function action<O extends CommonOptions>(run: (opts: O, args: string[]) =
       process.exitCode = exitCodeOf(err);
     }
   };
+}
+
+/**
+ * Runs a command as the CLI and the library do: checks the environment and the output folder,
+ * runs, and writes run.json when the run returns `recorded(...)`. Returns the summary; throws the
+ * run's errors. Prints nothing itself.
+ */
+export async function executeRun<O extends Partial<CommonOptions>>(command: string, run: (opts: O, args: string[]) => Promise<object | void>, opts: O, args: string[], argv?: string[]): Promise<object | undefined> {
+  const started = new Date();
+  // Settings from the environment and the output folder are checked before any work.
+  if (opts.threads === undefined) threadsFromEnv();
+  requestThreads(opts.threads);
+  await assertFolderCreatable(opts.out, '--out');
+  const home = (opts as { home?: unknown }).home;
+  if (typeof home === 'string') await assertFolderCreatable(home, '--home');
+  else if (process.env.DNNKIT_HOME) await assertFolderCreatable(process.env.DNNKIT_HOME, 'DNNKIT_HOME');
+  const returned = await run(opts, args);
+  if (isRunOutcome(returned)) {
+    const outDir = returned.outDir ?? opts.out;
+    if (!outDir) throw new Error(`${command}: a recorded run needs an output folder`);
+    const settings = returned.settings ?? Object.fromEntries(Object.entries(opts).filter(([k]) => !OUTPUT_ONLY_OPTIONS.includes(k)));
+    await writeCommandRecord(outDir, { command, settings, started, result: returned.summary, seed: typeof opts.seed === 'number' ? opts.seed : null, argv }, returned.files);
+  }
+  return summaryOf(returned);
+}
+
+/** The package's root folder (holding package.json, data/, dist/), from this file in src/core or dist/src/core. */
+export function packageRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const up = path.basename(path.dirname(path.dirname(here))) === 'dist' ? 3 : 2;
+  return path.resolve(here, ...Array<string>(up).fill('..'));
+}
+
+/**
+ * A file or folder in the package's data/ folder, as an absolute path: defaults such as the SST-2
+ * folder resolve against the package, not the working directory (an `npm install -g` run from
+ * anywhere). `dataPath('sst2')` = <package>/data/sst2.
+ */
+export function dataPath(...parts: string[]): string {
+  return path.join(packageRoot(), 'data', ...parts);
+}
+
+/**
+ * Options left at a default that names the package's data ('data/...') are resolved against the
+ * package when the working directory has no such path (dnnkit run from another folder). A value
+ * given on the command line is left as it is.
+ */
+export function resolvePackageDefaults(opts: Record<string, unknown>, cmd?: Command): void {
+  const given = Array.isArray(opts.givenOptions) ? (opts.givenOptions as string[]) : undefined;
+  for (const [key, value] of Object.entries(opts)) {
+    if (typeof value !== 'string' || !/^data[/\\]/.test(value)) continue;
+    const source = typeof cmd?.getOptionValueSource === 'function' ? cmd.getOptionValueSource(key) : given?.includes(key) ? 'cli' : given ? 'default' : undefined;
+    if (source !== undefined && source !== 'default') continue;
+    if (existsSync(value)) continue;
+    const packaged = dataPath(value.replace(/^data[/\\]/, ''));
+    if (existsSync(packaged)) opts[key] = packaged;
+  }
 }
 
 /**
