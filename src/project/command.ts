@@ -13,14 +13,14 @@ import { createLogger } from '../core/log.js';
 import { DEFAULT_LABEL_COLUMN, readFeatureCsv } from './feature_csv.js';
 import {
   describeChoices, flagOf, KNN_K, methodsOf, PROJECTION_METHODS, PROJECTIONS, projectFeatures, resolveProjection, validateProjectionInput,
-  type OptionValues, type ProjectionMethod, type ProjectionSummary,
+  type MethodSpec, type OptionValues, type ProjectionMethod, type ProjectionSummary,
 } from './index.js';
 
 export { readFeatureCsv, DEFAULT_LABEL_COLUMN, METADATA_COLUMNS, PREDICTED_COLUMN, type FeatureTable } from './feature_csv.js';
 
 export interface ProjectOptions {
-  /** Methods to run, in order. */
-  method: ProjectionMethod[];
+  /** Methods to run, in order: a list, or a name, an alias or a comma-separated list (registry.ts methodsOf). */
+  method: MethodSpec;
   /** Column with the class of each row; undefined = `label` if the file has one. */
   labelColumn?: string;
   /** Exactly these feature columns. */
@@ -51,11 +51,15 @@ function methodOptions(opts: ProjectRunOptions): Partial<OptionValues> {
 /** Reads and checks the CSV, then (only then) writes the projections into --out. */
 export async function runProject(opts: ProjectRunOptions, file: string) {
   const log = createLogger(opts.quiet);
+  const methods = methodsOf(opts.method);
   const table = await readFeatureCsv(file, { labelColumn: opts.labelColumn, columns: opts.columns, ignoreColumns: opts.ignoreColumns });
-  const input = { points: table.points, labels: table.labels, predicted: table.predicted, method: opts.method, options: methodOptions(opts) };
+  const input = { points: table.points, labels: table.labels, predicted: table.predicted, method: methods, options: methodOptions(opts) };
   validateProjectionInput(input, file);
-  for (const m of PROJECTION_METHODS.filter((x) => !opts.method.includes(x))) {
-    for (const o of PROJECTIONS[m].options) if (opts[o.key] !== undefined) log.warn(`${flagOf(o.key)} applies to ${m}, which --method does not include; it is ignored`);
+  // an option set away from its default for a method that does not run is a mistake worth a line
+  for (const m of PROJECTION_METHODS.filter((x) => !methods.includes(x))) {
+    for (const o of PROJECTIONS[m].options) {
+      if (opts[o.key] !== undefined && opts[o.key] !== o.default) log.warn(`${flagOf(o.key)} applies to ${m}, which --method does not include; it is ignored`);
+    }
   }
   if (table.ignoredText.length > 0) {
     log.info(`${file}: ignoring ${table.ignoredText.length} non-numeric column${table.ignoredText.length === 1 ? '' : 's'}: ${table.ignoredText.join(', ')} (choose the features with --columns or --ignore-columns)`);
@@ -70,7 +74,7 @@ export async function runProject(opts: ProjectRunOptions, file: string) {
     log.result(`${PROJECTIONS[r.method].title}: trustworthiness ${r.trustworthiness.toFixed(3)}${r.knnAccuracy === null ? '' : `, ${KNN_K}-NN accuracy in 2-D ${(100 * r.knnAccuracy).toFixed(1)}% (input space ${(100 * summary.inputKnnAccuracy!).toFixed(1)}%)`}`);
   }
   const settings = {
-    file, method: opts.method, labelColumn: table.labelColumn, columns: table.featureColumns, ignoredColumns: table.ignoredText, seed: opts.seed,
+    file, method: methods, labelColumn: table.labelColumn, columns: table.featureColumns, ignoredColumns: table.ignoredText, seed: opts.seed,
     methods: Object.fromEntries(resolveProjection(input).map(({ method, options }) => [method, options])),
   };
   const files = ['projection-summary.csv', ...summary.results.flatMap((r) => r.files.map((f) => path.relative(outDir, f)))];
