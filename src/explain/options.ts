@@ -29,6 +29,10 @@ export interface ExplainSettings {
   exact: boolean;
   /** Seed of the permutation sampler. */
   seed: number;
+  /** Integrated Gradients: intervals of the trapezoid rule along the path (steps + 1 gradients). */
+  igSteps: number;
+  /** Integrated Gradients: the baseline image the path starts from. */
+  igBaseline: BaselineName;
   /** Called with (done, total) coalitions during Shapley sampling. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -41,6 +45,8 @@ export const DEFAULT_EXPLAIN_SETTINGS: ExplainSettings = {
   batch: 16,
   exact: false,
   seed: 42,
+  igSteps: 64,
+  igBaseline: 'zero',
 };
 
 /** Option values as commander gives them (camelCase; undefined when not given). */
@@ -54,6 +60,8 @@ export interface ExplainOptionValues {
   samples?: number;
   batch?: number;
   exact?: boolean;
+  igSteps?: number;
+  igBaseline?: string;
 }
 
 /** One command-line option. */
@@ -152,6 +160,23 @@ export const CAM_OPTIONS: OptionGroup = {
     if (model) findTargetLayer(model, settings.layer);
   },
   needsArchitecture: (settings) => settings.layer !== undefined,
+  minImageSize: () => undefined,
+};
+
+/** --ig-steps, --ig-baseline, --batch: Integrated Gradients. */
+export const INTEGRATED_GRADIENTS_OPTIONS: OptionGroup = {
+  options: [
+    { flags: '--ig-steps <n>', help: (d) => `Integrated Gradients: trapezoid intervals along the path from the baseline (default ${d.igSteps})`, parse: intArg('--ig-steps', 1, 100_000) },
+    { flags: '--ig-baseline <name>', help: (d) => `Integrated Gradients: the path's start: zero = black, mean = the mean colour, blur = a Gaussian blur (sigma = 1/8 of the image) (default ${d.igBaseline})`, choices: BASELINE_NAMES },
+    BATCH_OPTION,
+  ],
+  resolve(values, defaults) {
+    const igBaseline = (values.igBaseline ?? defaults.igBaseline) as BaselineName;
+    if (!(BASELINE_NAMES as string[]).includes(igBaseline)) throw new UsageError(`--ig-baseline ${igBaseline}: use one of ${BASELINE_NAMES.join(', ')}`);
+    return { igSteps: values.igSteps ?? defaults.igSteps, igBaseline };
+  },
+  check: () => undefined,
+  needsArchitecture: () => false,
   minImageSize: () => undefined,
 };
 

@@ -22,10 +22,11 @@ import { LayerCam } from './layer_cam.js';
 import { EigenCam } from './eigen_cam.js';
 import { ScoreCam } from './score_cam.js';
 import { AblationCam } from './ablation_cam.js';
-import { makeBaseline, patchIndexMap, fitPixelMap } from './image_game.js';
+import { makeBaseline, patchIndexMap, fitPixelMap, type BaselineName, type PatchGrid } from './image_game.js';
 import { PatchShapley } from './patch_shapley.js';
+import { IntegratedGradients } from './integrated_gradients.js';
 import type { ShapleyResult } from './shapley.js';
-import { CAM_OPTIONS, SHAPLEY_OPTIONS, type ExplainSettings, type OptionGroup } from './options.js';
+import { CAM_OPTIONS, INTEGRATED_GRADIENTS_OPTIONS, SHAPLEY_OPTIONS, type ExplainSettings, type OptionGroup } from './options.js';
 import { camOverlay, renderFigure, shapleyCellText, shapleyOverlay, shapleyRange, type Panel } from './render.js';
 
 export { DEFAULT_EXPLAIN_SETTINGS, type ExplainSettings } from './options.js';
@@ -69,8 +70,11 @@ export interface ExplainerEntry {
   title: string;
   /** One line for --help. */
   description: string;
-  /** 'cam': a class activation map of a conv layer (`gradcam --method`); 'patches': patch Shapley values. */
-  kind: 'cam' | 'patches';
+  /**
+   * 'cam': a class activation map of a conv layer (`gradcam --method`); 'patches': patch Shapley
+   * values; 'pixels': one attribution per input pixel (Integrated Gradients).
+   */
+  kind: 'cam' | 'patches' | 'pixels';
   /** Whether `explain` runs it when --methods is not given. */
   explainByDefault: boolean;
   /** The CAM class, for kind 'cam' (library use: `new EXPLAINERS.scorecam.cam(model).compute(x)`). */
@@ -133,11 +137,19 @@ function camOutput(name: string, title: string, ctx: ImageContext, r: CamResult)
   };
 }
 
+/**
+ * The baseline image `name` for this image: `zero` is black through the model's preprocessing
+ * (fitted from the display image), `blur` has sigma = half a cell of `grid`. [1, H, W, C]
+ */
+function baselineImage(ctx: ImageContext, name: BaselineName, grid: PatchGrid): tf.Tensor4D {
+  const zero = name === 'zero' ? fitPixelMap(ctx.input.dataSync() as Float32Array, ctx.display.data, ctx.input.shape[3])?.offset : undefined;
+  return makeBaseline(ctx.input, name, grid, zero);
+}
+
 /** Patch Shapley as a registry entry. */
 async function explainShapley(ctx: ImageContext, settings: ExplainSettings): Promise<MethodOutput> {
-  const [, h, w, ch] = ctx.input.shape;
-  const zero = settings.baseline === 'zero' ? fitPixelMap(ctx.input.dataSync() as Float32Array, ctx.display.data, ch)?.offset : undefined;
-  const baseline = makeBaseline(ctx.input, settings.baseline, settings.grid, zero);
+  const [, h, w] = ctx.input.shape;
+  const baseline = baselineImage(ctx, settings.baseline, settings.grid);
   let r: ShapleyResult;
   try {
     r = await new PatchShapley(ctx.model, settings.grid, settings).explain(ctx.input, baseline, ctx.classIndex);
@@ -178,6 +190,54 @@ async function explainShapley(ctx: ImageContext, settings: ExplainSettings): Pro
   };
 }
 
+/** Integrated Gradients as a registry entry: a diverging per-pixel map and `<name>.<model>.ig.csv` (one row per pixel row). */
+async function explainIntegratedGradients(ctx: ImageContext, settings: ExplainSettings): Promise<MethodOutput> {
+  // blur: sigma = 1/8 of the image, half a cell of a 4 x 4 grid.
+  const baseline = baselineImage(ctx, settings.igBaseline, { rows: 4, cols: 4 });
+  let r;
+  try {
+    r = new IntegratedGradients(ctx.model, { steps: settings.igSteps, batch: settings.batch }).explain(ctx.input, baseline, ctx.classIndex);
+  } finally {
+    baseline.dispose();
+  }
+  const { width, height } = ctx.display;
+  const values = Array.from(r.pixelMap);
+  const maxAbs = shapleyRange(values);
+  const relativeGap = Math.abs(r.completenessGap) / Math.max(Math.abs(r.scoreInput - r.scoreBaseline), 1e-9);
+  const panel: Panel = {
+    image: shapleyOverlay(ctx.display, values, Int32Array.from({ length: width * height }, (_, p) => p), maxAbs),
+    caption: `Integrated Gradients, ${settings.igSteps} steps from ${settings.igBaseline}, completeness gap ${(100 * relativeGap).toPrecision(2)}%`,
+    colourBar: { kind: 'diverging', min: -maxAbs, max: maxAbs, label: 'contribution to the class logit' },
+  };
+  return {
+    pixelMap: r.pixelMap,
+    panel,
+    summary: { scoreInput: r.scoreInput, scoreBaseline: r.scoreBaseline, completenessGap: r.completenessGap, igSteps: settings.igSteps, igBaseline: settings.igBaseline },
+    async write(outDir) {
+      const base = fileBase(outDir, ctx, 'ig');
+      const rows: number[][] = [];
+      for (let y = 0; y < height; y++) rows.push(values.slice(y * width, (y + 1) * width));
+      await writeCsv(`${base}.csv`, Array.from({ length: width }, (_, x) => `x${x}`), rows);
+      const sub = `${ctx.name}, model ${ctx.modelName}; F(x) = ${r.scoreInput.toFixed(2)}, F(baseline) = ${r.scoreBaseline.toFixed(2)}, sum = ${(r.scoreInput - r.scoreBaseline + r.completenessGap).toFixed(2)}`;
+      await writeFileAtomic(`${base}.png`, await renderFigure([panel], `Integrated Gradients: ${classText(ctx)}, p = ${pct(ctx.probability)}`, sub));
+      return { igCsv: `${base}.csv`, igPng: `${base}.png` };
+    },
+    forwardPasses: r.evaluations,
+    note: `completeness gap ${(100 * relativeGap).toPrecision(2)}% of |F(x) - F(baseline)|`,
+  };
+}
+
+const INTEGRATED_GRADIENTS_ENTRY: ExplainerEntry = {
+  name: 'ig',
+  title: IntegratedGradients.title,
+  description: 'Integrated Gradients: gradients of the class logit along the path from a baseline image (Sundararajan et al. 2017)',
+  kind: 'pixels',
+  explainByDefault: false,
+  options: INTEGRATED_GRADIENTS_OPTIONS,
+  settingsSummary: (s) => ({ igSteps: s.igSteps, igBaseline: s.igBaseline, batch: s.batch }),
+  explain: explainIntegratedGradients,
+};
+
 const SHAPLEY_ENTRY: ExplainerEntry = {
   name: 'shap',
   title: 'patch Shapley',
@@ -200,6 +260,7 @@ export const EXPLAINERS = {
   eigencam: camEntry('eigencam', EigenCam, 'Eigen-CAM: first principal component of the activations, class-independent (Muhammad and Yeasin 2020)'),
   scorecam: camEntry('scorecam', ScoreCam, 'Score-CAM: channels weighted by the class score of the input masked by each (Wang et al. 2020)'),
   ablationcam: camEntry('ablationcam', AblationCam, 'Ablation-CAM: channels weighted by the score drop when each is zeroed (Ramaswamy and Desai 2020)'),
+  ig: INTEGRATED_GRADIENTS_ENTRY,
 } satisfies Record<string, ExplainerEntry>;
 
 export type ExplainerName = keyof typeof EXPLAINERS;
