@@ -5,7 +5,7 @@
 import { CommanderError, type Command } from 'commander';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DnnkitCommand } from './core/command.js';
+import { applyVocabulary, DnnkitCommand } from './core/command.js';
 import { errColors } from './core/log.js';
 import { dnnkitVersion } from './core/run_record.js';
 import { register as registerInfo } from './info/command.js';
@@ -32,6 +32,7 @@ export function buildProgram(): Command {
   registerExplain(program);
   registerSst2(program);
   registerProject(program);
+  applyVocabulary(program); // one name per concept in every command's --help
   return program;
 }
 

@@ -303,6 +303,62 @@ export function aliasOption(cmd: Command, flag: string, canonical: string): Comm
 }
 
 /**
+ * One vocabulary (issue 14): the name every command shows for a concept, then the other spellings
+ * commands were written with. `applyVocabulary` shows the first and keeps the others as hidden
+ * aliases, so a module that declares `--lr` still reads `opts.lr` while --help says
+ * `--learning-rate`.
+ */
+export const VOCABULARY: readonly (readonly string[])[] = [
+  ['--learning-rate', '--lr'],
+  ['--batch-size', '--batch'],
+];
+
+/**
+ * Shows option `from` (e.g. '--lr <x>') of `cmd` as `to` ('--learning-rate'): a visible option
+ * with the same description, default, choices and parser that stores into the same attribute,
+ * in the same place in --help; `from` stays as a hidden alias.
+ */
+export function renameOption(cmd: Command, from: string, to: string): void {
+  const index = cmd.options.findIndex((o) => o.long === from);
+  if (index < 0 || cmd.options.some((o) => o.long === to)) return;
+  const old = cmd.options[index];
+  if (!old.required && !old.optional) return; // flags without a value are not renamed
+  const shown = new Option(`${to} ${old.flags.split(/\s+/).slice(-1)[0]}`, old.description);
+  const parse = (old as unknown as { parseArg?: (v: string, prev: unknown) => unknown }).parseArg;
+  if (parse) {
+    // The parser names the old flag in its messages: name the one the user typed.
+    shown.argParser((v: string, prev: unknown) => {
+      try {
+        return parse(v, prev);
+      } catch (err) {
+        if (err instanceof Error) err.message = err.message.split(from).join(to);
+        throw err;
+      }
+    });
+  }
+  if (old.argChoices) shown.choices(old.argChoices);
+  if (old.defaultValue !== undefined) shown.default(old.defaultValue, old.defaultValueDescription);
+  if (old.mandatory) shown.makeOptionMandatory();
+  const attribute = old.attributeName();
+  shown.attributeName = () => attribute;
+  old.hidden = true;
+  (old as unknown as Record<symbol, string>)[ALIAS_OF] = to;
+  cmd.addOption(shown);
+  const options = cmd.options as Option[];
+  options.splice(options.indexOf(shown), 1);
+  options.splice(index, 0, shown);
+}
+
+/** Applies VOCABULARY to every command of `program`. */
+export function applyVocabulary(program: Command): void {
+  const walk = (c: Command) => {
+    for (const [name, ...others] of VOCABULARY) for (const o of others) renameOption(c, o, name);
+    c.commands.forEach(walk);
+  };
+  walk(program);
+}
+
+/**
  * Long flags a user may mean over `cmd` and its non-positional ancestors: spelling -> the name to
  * suggest (a hidden alias suggests its canonical name; other hidden options are left out).
  */
