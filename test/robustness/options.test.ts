@@ -55,6 +55,8 @@ const TABLE: Row[] = [
   ...(['shap', 'explain'] as const).flatMap((c) => (['--patches', '--samples', '--batch'] as const).map((o): Row => [() => [c, '--model', NOWHERE, img], o, []])),
   [() => ['project', csv], '--perplexity', []],
   [() => ['project', csv], '--iterations', []],
+  [() => ['project', csv], '--neighbors', []],
+  [() => ['project', csv], '--min-dist', ['0']],
   ...(['--epochs', '--patience', '--batch-size', '--learning-rate', '--units', '--layers', '--embedding-dim', '--min-count', '--max-len', '--train-limit', '--cnn-filters'] as const)
     .map((o): Row => [() => ['sst2', '--data-dir', NOWHERE], o, []]),
   // 0 LSTMs is valid with --cnn N (and 0 CNNs is the default); both 0 is checked before training.
@@ -176,10 +178,10 @@ describe('unknown options, --seed, choices and missing arguments through the rea
     await expectUsageError(['classify', '--backend', 'gpu', '/nonexistent.png'], /'gpu' is invalid.*node, wasm, cpu/);
     await expectUsageError(['frobnicate'], /unknown command 'frobnicate'/, false);
   });
-  it('exit 2: a choice outside the registry (models pull alexnet, convert --arch alexnet, project --method umap, sst2 --early-stopping members)', async () => {
+  it('exit 2: a choice outside the registry (models pull alexnet, convert --arch alexnet, project --method isomap, sst2 --early-stopping members)', async () => {
     await expectUsageError(['models', 'pull', 'alexnet'], /'alexnet' is invalid.*resnet18, vgg16/, false);
     await expectUsageError(['models', 'convert', '/nonexistent.pth', '--arch', 'alexnet'], /'alexnet' is invalid.*resnet18, vgg16/);
-    await expectUsageError(['project', csv, '--method', 'umap'], /'umap' is invalid.*pca, tsne, both/);
+    await expectUsageError(['project', csv, '--method', 'isomap'], /'isomap' is invalid.*unknown method 'isomap'; use pca, tsne or umap/);
     await expectUsageError(['sst2', '--data-dir', NOWHERE, '--early-stopping', 'members'], /'members' is invalid.*ensemble, network/);
   });
   it('exit 2: a required argument or option missing', async () => {

@@ -309,14 +309,14 @@ export function makeLstmKernels(addon: NativeAddon): NativeKernelConfig[] {
 /**
  * Kernels beyond the oneDNN set that are registered with the addon (they replace the wasm
  * kernel, which stays the fallback): GatherV2 on axis 0 (embedding lookups) as row copies (C++ memcpy
- * on the heap); tfjs's wasm GatherV2 costs ~15 ms for the 3,200 x 128 lookup of an SST-2 batch.
+ * on the heap), faster than tfjs's wasm GatherV2 on an SST-2 batch's 3,200 x 128 lookup.
  * And float32 Add, Sub, Multiply, RealDiv (equal shapes or one size-1 operand), Sqrt, Square on
  * tensors of at least ELEMENTWISE_MIN elements as C++ loops (Adam's updates of the embedding
  * matrix); IEEE float32 either way, so the same values. UnsortedSegmentSum (float32, int32 ids;
  * the embedding gradient) in C++ with the same additions in the same order as dnnkit's JS kernel.
  * Transpose with the identity permutation (twice in tfjs's Gather gradient) shares the input's
  * data as wasm's Reshape does, instead of copying it. Equal on float32 with any broadcast (the
- * gradient of max-pooling over time: ~30 ms per SST-2 batch on wasm) in C++.
+ * gradient of max-pooling over time, slow on wasm) in C++.
  */
 export function makeExtraKernels(addon: NativeAddon): NativeKernelConfig[] {
   const gather = nativeKernel('GatherV2', ({ inputs, backend, attrs }, made) => {
