@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Pixel attributions computed with PyTorch autograd: the oracle for dnnkit's Integrated Gradients
-(run with /usr/bin/python3).
+"""Pixel attributions computed with PyTorch autograd: the oracle for dnnkit's Integrated Gradients and
+Gradient x Input (run with /usr/bin/python3).
 
 Integrated Gradients (Sundararajan et al. 2017, eq. 1), written from the paper:
   IG_i = (x_i - x'_i) * integral_0^1 dF(x' + a (x - x')) / dx_i da,  F = the class logit y^c,
 with the trapezoid rule over STEPS equal intervals (a_k = k / STEPS, weights 1/(2 STEPS) at the ends,
 1/STEPS inside) and a constant baseline x' (one value per channel, in the model's input space).
+Gradient x Input (Shrikumar et al. 2016): a_i = x_i * dF/dx_i (--method gradinput; no baseline).
 
 Loads a torchvision ResNet-18 / VGG-16 state_dict (scripts/torch_fixtures.py), takes inputs as raw
 float32 NHWC, and prints one JSON object on stdout:
@@ -14,7 +15,7 @@ float32 NHWC, and prints one JSON object on stdout:
              "scoreInput": F(x), "scoreBaseline": F(x'), "completenessGap": sum(IG) - (F(x) - F(x'))}]}
 
 Usage: /usr/bin/python3 scripts/torch_cam_attributions.py --arch resnet18 --weights W.pth --inputs X.f32
-       [--steps 16] [--baseline 0,0,0] [--classes 3,17] [--count N] [--batch 8] [--float64]
+       [--method ig|gradinput] [--steps 16] [--baseline 0,0,0] [--classes 3,17] [--count N] [--batch 8] [--float64]
 """
 import argparse
 import json
@@ -50,6 +51,7 @@ def main() -> int:
     ap.add_argument('--arch', required=True, choices=['resnet18', 'vgg16'])
     ap.add_argument('--weights', required=True)
     ap.add_argument('--inputs', required=True, help='float32 NHWC [n, 224, 224, 3]')
+    ap.add_argument('--method', default='ig', choices=['ig', 'gradinput'])
     ap.add_argument('--steps', type=int, default=16)
     ap.add_argument('--baseline', default='0,0,0', help='the baseline value per channel (input space)')
     ap.add_argument('--classes', default='', help='comma-separated class per image (default top-1)')
@@ -73,7 +75,12 @@ def main() -> int:
         with torch.no_grad():
             logits = model(torch.cat([baseline, x]))
         c = classes[i] if i < len(classes) else int(logits[1].argmax())
-        ig = integrated_gradients(model, x, baseline, c, args.steps, args.batch)
+        if args.method == 'ig':
+            ig = integrated_gradients(model, x, baseline, c, args.steps, args.batch)
+        else:
+            xg = x.clone().requires_grad_(True)
+            grads, = torch.autograd.grad(model(xg)[0, c], xg)
+            ig = (x * grads).double()
         pixel_map = ig.sum(dim=1)[0]  # [H, W]
         f_x, f_b = float(logits[1, c]), float(logits[0, c])
         out.append({'index': i, 'classIndex': c, 'height': pixel_map.shape[0], 'width': pixel_map.shape[1],

@@ -180,6 +180,15 @@ export const INTEGRATED_GRADIENTS_OPTIONS: OptionGroup = {
   minImageSize: () => undefined,
 };
 
+/** No options of its own (Gradient x Input). */
+export const NO_OPTIONS: OptionGroup = {
+  options: [],
+  resolve: () => ({}),
+  check: () => undefined,
+  needsArchitecture: () => false,
+  minImageSize: () => undefined,
+};
+
 /** Declares the options of the groups on a command, each flag once, with help from `defaults`. */
 export function declareOptions(cmd: Command, groups: readonly OptionGroup[], defaults: ExplainSettings = DEFAULT_EXPLAIN_SETTINGS): Command {
   const seen = new Set<string>();

@@ -25,8 +25,9 @@ import { AblationCam } from './ablation_cam.js';
 import { makeBaseline, patchIndexMap, fitPixelMap, type BaselineName, type PatchGrid } from './image_game.js';
 import { PatchShapley } from './patch_shapley.js';
 import { IntegratedGradients } from './integrated_gradients.js';
+import { GradientTimesInput } from './gradient_x_input.js';
 import type { ShapleyResult } from './shapley.js';
-import { CAM_OPTIONS, INTEGRATED_GRADIENTS_OPTIONS, SHAPLEY_OPTIONS, type ExplainSettings, type OptionGroup } from './options.js';
+import { CAM_OPTIONS, INTEGRATED_GRADIENTS_OPTIONS, NO_OPTIONS, SHAPLEY_OPTIONS, type ExplainSettings, type OptionGroup } from './options.js';
 import { camOverlay, renderFigure, shapleyCellText, shapleyOverlay, shapleyRange, type Panel } from './render.js';
 
 export { DEFAULT_EXPLAIN_SETTINGS, type ExplainSettings } from './options.js';
@@ -72,7 +73,7 @@ export interface ExplainerEntry {
   description: string;
   /**
    * 'cam': a class activation map of a conv layer (`gradcam --method`); 'patches': patch Shapley
-   * values; 'pixels': one attribution per input pixel (Integrated Gradients).
+   * values; 'pixels': one attribution per input pixel (Integrated Gradients, Gradient x Input).
    */
   kind: 'cam' | 'patches' | 'pixels';
   /** Whether `explain` runs it when --methods is not given. */
@@ -190,7 +191,36 @@ async function explainShapley(ctx: ImageContext, settings: ExplainSettings): Pro
   };
 }
 
-/** Integrated Gradients as a registry entry: a diverging per-pixel map and `<name>.<model>.ig.csv` (one row per pixel row). */
+/**
+ * A per-pixel attribution as a method's output: a diverging overlay (blue negative, red positive)
+ * and `<name>.<model>.<suffix>.csv` (one row per pixel row).
+ * @param pixelMap [H * W] attribution per pixel of the display image
+ */
+function pixelOutput(suffix: string, title: string, ctx: ImageContext, pixelMap: Float32Array, caption: string, subtitle: string, summary: Record<string, unknown>): MethodOutput {
+  const { width, height } = ctx.display;
+  const values = Array.from(pixelMap);
+  const maxAbs = shapleyRange(values);
+  const panel: Panel = {
+    image: shapleyOverlay(ctx.display, values, Int32Array.from({ length: width * height }, (_, p) => p), maxAbs),
+    caption,
+    colourBar: { kind: 'diverging', min: -maxAbs, max: maxAbs, label: 'contribution to the class logit' },
+  };
+  return {
+    pixelMap,
+    panel,
+    summary,
+    async write(outDir) {
+      const base = fileBase(outDir, ctx, suffix);
+      const rows: number[][] = [];
+      for (let y = 0; y < height; y++) rows.push(values.slice(y * width, (y + 1) * width));
+      await writeCsv(`${base}.csv`, Array.from({ length: width }, (_, x) => `x${x}`), rows);
+      await writeFileAtomic(`${base}.png`, await renderFigure([panel], `${title}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}; ${subtitle}`));
+      return { attributionCsv: `${base}.csv`, attributionPng: `${base}.png` };
+    },
+  };
+}
+
+/** Integrated Gradients as a registry entry. */
 async function explainIntegratedGradients(ctx: ImageContext, settings: ExplainSettings): Promise<MethodOutput> {
   // blur: sigma = 1/8 of the image, half a cell of a 4 x 4 grid.
   const baseline = baselineImage(ctx, settings.igBaseline, { rows: 4, cols: 4 });
@@ -200,30 +230,14 @@ async function explainIntegratedGradients(ctx: ImageContext, settings: ExplainSe
   } finally {
     baseline.dispose();
   }
-  const { width, height } = ctx.display;
-  const values = Array.from(r.pixelMap);
-  const maxAbs = shapleyRange(values);
   const relativeGap = Math.abs(r.completenessGap) / Math.max(Math.abs(r.scoreInput - r.scoreBaseline), 1e-9);
-  const panel: Panel = {
-    image: shapleyOverlay(ctx.display, values, Int32Array.from({ length: width * height }, (_, p) => p), maxAbs),
-    caption: `Integrated Gradients, ${settings.igSteps} steps from ${settings.igBaseline}, completeness gap ${(100 * relativeGap).toPrecision(2)}%`,
-    colourBar: { kind: 'diverging', min: -maxAbs, max: maxAbs, label: 'contribution to the class logit' },
-  };
+  const gap = `completeness gap ${(100 * relativeGap).toPrecision(2)}%`;
   return {
-    pixelMap: r.pixelMap,
-    panel,
-    summary: { scoreInput: r.scoreInput, scoreBaseline: r.scoreBaseline, completenessGap: r.completenessGap, igSteps: settings.igSteps, igBaseline: settings.igBaseline },
-    async write(outDir) {
-      const base = fileBase(outDir, ctx, 'ig');
-      const rows: number[][] = [];
-      for (let y = 0; y < height; y++) rows.push(values.slice(y * width, (y + 1) * width));
-      await writeCsv(`${base}.csv`, Array.from({ length: width }, (_, x) => `x${x}`), rows);
-      const sub = `${ctx.name}, model ${ctx.modelName}; F(x) = ${r.scoreInput.toFixed(2)}, F(baseline) = ${r.scoreBaseline.toFixed(2)}, sum = ${(r.scoreInput - r.scoreBaseline + r.completenessGap).toFixed(2)}`;
-      await writeFileAtomic(`${base}.png`, await renderFigure([panel], `Integrated Gradients: ${classText(ctx)}, p = ${pct(ctx.probability)}`, sub));
-      return { igCsv: `${base}.csv`, igPng: `${base}.png` };
-    },
+    ...pixelOutput('ig', IntegratedGradients.title, ctx, r.pixelMap, `Integrated Gradients, ${settings.igSteps} steps from ${settings.igBaseline}, ${gap}`,
+      `F(x) = ${r.scoreInput.toFixed(2)}, F(baseline) = ${r.scoreBaseline.toFixed(2)}, sum = ${(r.scoreInput - r.scoreBaseline + r.completenessGap).toFixed(2)}`,
+      { scoreInput: r.scoreInput, scoreBaseline: r.scoreBaseline, completenessGap: r.completenessGap, igSteps: settings.igSteps, igBaseline: settings.igBaseline }),
     forwardPasses: r.evaluations,
-    note: `completeness gap ${(100 * relativeGap).toPrecision(2)}% of |F(x) - F(baseline)|`,
+    note: `${gap} of |F(x) - F(baseline)|`,
   };
 }
 
@@ -236,6 +250,20 @@ const INTEGRATED_GRADIENTS_ENTRY: ExplainerEntry = {
   options: INTEGRATED_GRADIENTS_OPTIONS,
   settingsSummary: (s) => ({ igSteps: s.igSteps, igBaseline: s.igBaseline, batch: s.batch }),
   explain: explainIntegratedGradients,
+};
+
+const GRADIENT_X_INPUT_ENTRY: ExplainerEntry = {
+  name: 'gradinput',
+  title: GradientTimesInput.title,
+  description: 'Gradient x Input: each input value times the gradient of the class logit (Shrikumar et al. 2016)',
+  kind: 'pixels',
+  explainByDefault: false,
+  options: NO_OPTIONS,
+  settingsSummary: () => ({}),
+  explain: async (ctx) => {
+    const r = new GradientTimesInput(ctx.model).explain(ctx.input, ctx.classIndex);
+    return pixelOutput('gradinput', GradientTimesInput.title, ctx, r.pixelMap, 'Gradient x Input (summed over channels)', `y = ${r.score.toFixed(2)}`, { score: r.score });
+  },
 };
 
 const SHAPLEY_ENTRY: ExplainerEntry = {
@@ -261,6 +289,7 @@ export const EXPLAINERS = {
   scorecam: camEntry('scorecam', ScoreCam, 'Score-CAM: channels weighted by the class score of the input masked by each (Wang et al. 2020)'),
   ablationcam: camEntry('ablationcam', AblationCam, 'Ablation-CAM: channels weighted by the score drop when each is zeroed (Ramaswamy and Desai 2020)'),
   ig: INTEGRATED_GRADIENTS_ENTRY,
+  gradinput: GRADIENT_X_INPUT_ENTRY,
 } satisfies Record<string, ExplainerEntry>;
 
 export type ExplainerName = keyof typeof EXPLAINERS;

@@ -53,7 +53,8 @@ test('every registered explainer (and the fixture) keeps the contract: shapes, r
       assert.ok(r.pixelMap.every(Number.isFinite), `${name}: finite`);
       if (entry.kind === 'cam') assert.ok(r.pixelMap.every((v) => v >= 0 && v <= 1), `${name}: a CAM is scaled to [0, 1]`);
       assert.deepEqual([r.panel.image.width, r.panel.image.height], [shape[2], shape[1]], name);
-      assert.ok(Object.keys(entry.settingsSummary(settings)).length > 0, `${name}: settings summary`);
+      const summary = entry.settingsSummary(settings);
+      assert.ok(typeof summary === 'object' && Object.values(summary).every((v) => v !== undefined), `${name}: settings summary`);
       const files = await r.write(out);
       for (const f of Object.values(files)) assert.ok(existsSync(f) && f.includes(`.m.${name}.`), `${name}: ${f}`);
       assert.deepEqual(input.dataSync(), copy, `${name}: input not mutated`);

@@ -1,10 +1,10 @@
 /**
- * Integrated Gradients: exact for a model linear in its input (IG = w (x - x'), any step count),
+ * Integrated Gradients and Gradient x Input. IG: exact for a model linear in its input (IG = w (x - x'), any step count),
  * completeness on the MNIST CNN (|sum(IG) - (F(x) - F(x'))| <= 1% of |F(x) - F(x')| at 64 steps),
  * batching does not change the result, no leaks, and the PyTorch autograd oracle
  * (scripts/torch_cam_attributions.py) on the seeded random-init ResNet-18: per-pixel maps, scaled by
  * their largest magnitude, within 2e-3 (float32 kink flips; as close to a float64 reference as
- * PyTorch's float32).
+ * PyTorch's float32). Gradient x Input: x * w on a linear model; the same oracle within 1e-3.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +18,7 @@ import { convertCheckpoint } from '../../src/models/index.js';
 import { buildMnistCnn } from '../../src/mnist/model.js';
 import { loadMnist, headOfSplit } from '../../src/mnist/data.js';
 import { IntegratedGradients, trapezoidWeights } from '../../src/explain/integrated_gradients.js';
+import { GradientTimesInput } from '../../src/explain/gradient_x_input.js';
 import { ROOT, requireOracle, tempDir } from '../helpers.js';
 import { randomInput } from './tiny_models.js';
 
@@ -55,6 +56,11 @@ test('a model linear in its input: IG = w (x - x\') exactly, completeness gap ~0
     assert.ok(Math.abs(r.pixelMap[3] - (expected[6] + expected[7])) < 1e-5, 'pixel map = sum over channels');
     assert.equal(r.evaluations, steps + 1);
   }
+  // Gradient x Input on the same model: x * w (the gradient of a linear logit is its weight).
+  const g = new GradientTimesInput(m).explain(x, 1);
+  const xw = tf.tidy(() => x.mul((m.layers[1].getWeights()[0] as tf.Tensor2D).slice([0, 1], [40, 1]).reshape([1, 4, 5, 2])).dataSync());
+  assert.ok(maxAbsDiff(g.attributions, xw) < 1e-6);
+  assert.ok(Math.abs(g.pixelMap[0] - (xw[0] + xw[1])) < 1e-6);
   tf.dispose([x, b]);
 });
 
@@ -81,7 +87,7 @@ test('MNIST CNN: completeness gap <= 1% of |F(x) - F(black)| at 64 steps; batchi
   black.dispose();
 });
 
-test('Integrated Gradients parity with PyTorch: ResNet-18, 16 steps, black and zero baselines', { timeout: 600_000 }, async (t) => {
+test('Integrated Gradients and Gradient x Input parity with PyTorch: ResNet-18 (IG: 16 steps, black and zero baselines)', { timeout: 600_000 }, async (t) => {
   const python = requireOracle(t, ['torch', 'torchvision']);
   if (!python) return;
   const py = (args: string[]) => {
@@ -134,6 +140,17 @@ test('Integrated Gradients parity with PyTorch: ResNet-18, 16 steps, black and z
     const err = (m: ArrayLike<number>) => maxAbsDiff(Array.from(m, (v) => v / peak), ref64.pixelMap.map((v) => v / peak));
     t.diagnostic(`vs float64 PyTorch, chelsea, black: dnnkit ${err(r.pixelMap).toExponential(2)}, PyTorch float32 ${err(ref32.pixelMap).toExponential(2)} of the largest attribution`);
     assert.ok(err(r.pixelMap) <= 2 * err(ref32.pixelMap) + 1e-4);
+    // Gradient x Input: one gradient, no path; scaled by the largest attribution, within 1e-3.
+    const gxi = oracle([0, 0, 0], ['--method', 'gradinput']);
+    for (let i = 0; i < n; i++) {
+      const x = input.slice([i, 0, 0, 0], [1, 224, 224, 3]);
+      const g = new GradientTimesInput(model).explain(x, gxi[i].classIndex);
+      x.dispose();
+      const top = Math.max(...gxi[i].pixelMap.map(Math.abs));
+      const d = maxAbsDiff(Array.from(g.pixelMap, (v) => v / top), gxi[i].pixelMap.map((v) => v / top));
+      t.diagnostic(`Gradient x Input, image ${i}: max |tfjs - torch| / max |torch| = ${d.toExponential(2)}`);
+      assert.ok(top > 0 && d <= 1e-3, `Gradient x Input image ${i}: ${d}`);
+    }
   } finally {
     input.dispose();
     model.dispose();
