@@ -8,7 +8,8 @@
  * the class; Score-CAM's weights lie in [0, 1] (a softmax over the channels).
  *
  * One ResNet-18 fixture for the whole file; Score-CAM (512 masked forward passes per image) runs
- * on one image only, the others on both (chelsea and a noise image).
+ * on one image only, the others on both (chelsea and a noise image). A VGG-16 fixture (one noise
+ * image) checks the gradient CAMs and Eigen-CAM at `features.29` and `features.28` as well.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -165,4 +166,35 @@ test('Eigen-CAM does not depend on the class', { timeout: 300_000 }, async (t) =
   const g3 = new GradCam(model!, { layer: 'layer4.1' }).compute(input!, new Array(n).fill(3));
   const g917 = new GradCam(model!, { layer: 'layer4.1' }).compute(input!, new Array(n).fill(917));
   assert.ok(maxAbsDiff(g3[0].cam, g917[0].cam) > 0.05, 'Grad-CAM changes with the class');
+});
+
+test('gradient CAMs and Eigen-CAM equal PyTorch on VGG-16 (features.29, features.28; one noise image)', { timeout: 600_000 }, async (t) => {
+  if (!ready(t)) return;
+  const vggDir = mkdtempSync(path.join(tmpdir(), 'dnnkit-cam-parity-vgg-'));
+  t.after(() => rmSync(vggDir, { recursive: true, force: true }));
+  py(['scripts/torch_fixtures.py', '--arch', 'vgg16', '--out', vggDir, '--noise', '1']);
+  await convertCheckpoint(path.join(vggDir, 'vgg16.pth'), 'vgg16', path.join(vggDir, 'tfjs'));
+  const vgg = await loadModel(path.join(vggDir, 'tfjs'));
+  const raw = readFileSync(path.join(vggDir, 'vgg16-inputs.f32'));
+  const x = tf.tensor4d(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), [1, 224, 224, 3]);
+  const cams: Record<string, CamClass> = { gradcampp: GradCamPlusPlus, xgradcam: XGradCam, hirescam: HiResCam, layercam: LayerCam, eigencam: EigenCam };
+  const layers = ['features.29', 'features.28'];
+  try {
+    const torch = JSON.parse(py(['scripts/torch_gradcam.py', '--arch', 'vgg16', '--weights', path.join(vggDir, 'vgg16.pth'),
+      '--inputs', path.join(vggDir, 'vgg16-inputs.f32'), '--layer', layers.join(','), '--method', Object.keys(cams).join(',')])).maps as TorchMap[];
+    for (const layer of layers) {
+      for (const [method, Cam] of Object.entries(cams)) {
+        const [r] = new Cam(vgg, { layer }).compute(x);
+        const ref = torch.find((m) => m.method === method && m.layer === layer)!;
+        assert.equal(r.classIndex, ref.classIndex);
+        assert.ok(ref.rawMax > 0, `${method} ${layer}: the reference map is not all zero`);
+        const d = maxAbsDiff(r.cam, ref.cam);
+        t.diagnostic(`vgg16 ${method} ${layer}: class ${r.classIndex}, ${r.camHeight}x${r.camWidth}, max |tfjs - torch| = ${d.toExponential(2)}`);
+        assert.ok(d <= 1e-3, `vgg16 ${method} ${layer}: max difference ${d}`);
+      }
+    }
+  } finally {
+    x.dispose();
+    vgg.dispose();
+  }
 });
