@@ -54,7 +54,7 @@ async function digitPng(split: MnistSplit, i: number): Promise<Buffer> {
   const n = split.rows * split.cols;
   const pixels = Buffer.alloc(n);
   for (let p = 0; p < n; p++) pixels[p] = Math.round(split.images[i * n + p] * 255);
-  return sharp(pixels, { raw: { width: split.cols, height: split.rows, channels: 1 } }).png().toBuffer();
+  return sharp(pixels, { raw: { width: split.cols, height: split.rows, channels: 1 } }).toColourspace('b-w').png().toBuffer();
 }
 
 export async function runMnistSample(opts: MnistSampleOptions): Promise<MnistSampleSummary> {
