@@ -15,8 +15,7 @@ import { showPath } from '../core/quote.js';
 import { isSilent, writeLine } from '../core/log.js';
 import { removeStaleTemps, withLock } from '../core/fsutil.js';
 import { MODEL_JSON } from '../core/model_io.js';
-import { convertCheckpoint, type ConvertResult } from './convert.js';
-import { openTorchCheckpoint } from './torch_checkpoint.js';
+import { convertCheckpoint, openCheckedCheckpoint, type ConvertResult } from './convert.js';
 import { DroppedConnectionError, downloadFile, sha256File, UnreachableError } from './download.js';
 import { CACHE_NAME, cachedModelDir, checkpointPath, dnnkitHome, downloadUrl, isModelName, MODELS, sha256PrefixOf, torchHubCheckpointsDir, type ModelName } from './registry.js';
 
@@ -100,12 +99,12 @@ export async function installConverted(pth: string, arch: ModelName, home?: stri
 /**
  * `models convert FILE --arch A [--name N]` into the cache: a registry name (N omitted, or N = a
  * registry name) takes only torchvision's checkpoint, verified by full SHA-256 and size; any other
- * checkpoint needs a name of its own. The file is checked to be a checkpoint first, so that a
- * wrong file gets the converter's error rather than a checksum one.
+ * checkpoint needs a name of its own. The file is checked to be a checkpoint of `arch` first, so
+ * that a wrong file gets the converter's error rather than a checksum one.
  */
 export async function convertIntoCache(pth: string, arch: ModelName, opts: { name?: string; home?: string } = {}): Promise<ConvertResult & { name: string; sha256: string; verified: boolean }> {
   const name = cacheNameFor(arch, opts.name);
-  (await openTorchCheckpoint(pth)).close(); // not found / not a checkpoint: the converter's own message
+  (await openCheckedCheckpoint(pth, arch)).ckpt.close(); // not found, not a checkpoint, another architecture: the converter's own message
   if (isModelName(name) && name !== arch) {
     throw new UsageError(`--name ${name} is the registry name of another architecture; choose a name of its own for this ${arch} checkpoint (e.g. ${arch}-custom)`);
   }

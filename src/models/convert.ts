@@ -253,12 +253,11 @@ export interface ConvertResult {
 }
 
 /**
- * Converts a torchvision checkpoint of architecture `arch` into a tfjs layers model in `outDir`
- * (model.json + weights.bin, each written atomically, model.json last). Bad input (missing,
- * truncated, non-zip, non-torch file, another architecture) throws a one-line InputError before
- * anything is written.
+ * Opens a checkpoint and checks it against architecture `arch` (keys, shapes, float32,
+ * contiguous) without reading its tensors; throws the converter's one-line errors. The caller
+ * closes `ckpt`. Lets `models convert` refuse a wrong file before hashing or converting it.
  */
-export async function convertCheckpoint(pthPath: string, arch: string, outDir: string, opts: ConvertSource = {}): Promise<ConvertResult> {
+export async function openCheckedCheckpoint(pthPath: string, arch: string): Promise<{ ckpt: Awaited<ReturnType<typeof openTorchCheckpoint>>; mappings: WeightMapping[]; topology: object }> {
   if (!isModelName(arch)) throw new UsageError(`unknown --arch '${arch}'; use one of ${MODEL_NAMES.join(', ')}`);
   const ckpt = await openTorchCheckpoint(pthPath);
   try {
@@ -276,7 +275,22 @@ export async function convertCheckpoint(pthPath: string, arch: string, outDir: s
       if (ref.dtype !== 'float32') throw new InputError(`${pthPath}: ${m.torchKey} is ${ref.dtype}; dnnkit converts float32 checkpoints (save model.float().state_dict())`);
       if (!isContiguous(ref)) throw new InputError(`${pthPath}: ${m.torchKey} is not contiguous; save {k: v.contiguous() for k, v in state_dict.items()}`);
     }
+    return { ckpt, mappings, topology };
+  } catch (err) {
+    ckpt.close();
+    throw err;
+  }
+}
 
+/**
+ * Converts a torchvision checkpoint of architecture `arch` into a tfjs layers model in `outDir`
+ * (model.json + weights.bin, each written atomically, model.json last). Bad input (missing,
+ * truncated, non-zip, non-torch file, another architecture) throws a one-line InputError before
+ * anything is written.
+ */
+export async function convertCheckpoint(pthPath: string, arch: string, outDir: string, opts: ConvertSource = {}): Promise<ConvertResult> {
+  const { ckpt, mappings, topology } = await openCheckedCheckpoint(pthPath, arch);
+  try {
     // One buffer for all weights, in mapping order; each weight a Float32Array view of it.
     const total = mappings.reduce((n, m) => n + m.tfjsShape.reduce((a, b) => a * b, 1), 0);
     const weightData = new ArrayBuffer(total * 4);
@@ -315,7 +329,7 @@ export async function convertCheckpoint(pthPath: string, arch: string, outDir: s
         },
       },
     });
-    return { arch, outDir, checkpointFormat: ckpt.format, parameters: total, weightBytes: total * 4 };
+    return { arch: arch as ModelName, outDir, checkpointFormat: ckpt.format, parameters: total, weightBytes: total * 4 };
   } finally {
     ckpt.close();
   }
