@@ -1,0 +1,287 @@
+/**
+ * `explainText(options)`: the library API (numbers only: load the model, encode the sentences,
+ * run the methods); `runExplainText`: the command (read the sentences, call explainText, write
+ * the CSV, figures and HTML, print the table, return the run record).
+ */
+import * as path from 'node:path';
+import { initBackend } from '../core/backend.js';
+import { recorded, type CommonOptions } from '../core/command.js';
+import { readUtf8File, writeCsv } from '../core/csv.js';
+import { InputError, UsageError } from '../core/errors.js';
+import { makeDirs, writeFileAtomic } from '../core/fsutil.js';
+import { svgToPng } from '../core/image.js';
+import { createLogger } from '../core/log.js';
+import { deriveSeed } from '../core/rng.js';
+import { invalidateRunRecord } from '../core/run_record.js';
+import { parseSst2Tsv, tokenize, type Vocabulary } from '../sst2/data.js';
+import type { Sst2Classifier } from '../sst2/model.js';
+import { loadClassifier } from '../sst2/saved.js';
+import { DEFAULT_MASK, encodeTokens, logOdds, type MaskName, type TargetClass } from './game.js';
+import type { MethodSettings, TokenAttribution } from './method.js';
+import { METHOD_NAMES, methodByName } from './registry.js';
+import { sentenceHtml, sentenceSvg } from './render.js';
+import { measureFaithfulness, type FaithfulnessSummary } from './faithfulness.js';
+
+/** Which class's log-odds to explain. */
+export const TARGETS = ['predicted', 'positive', 'negative'] as const;
+export type Target = (typeof TARGETS)[number];
+
+/** Settings of explainText (defaults in TEXT_EXPLAIN_DEFAULTS). */
+export interface ExplainTextSettings extends Omit<MethodSettings, 'seed'> {
+  /** Methods to run, names from registry.ts. */
+  methods: string[];
+  /** Class whose log-odds is explained (predicted = the model's prediction per sentence). */
+  target: Target;
+  /** Seed of the samplers (each sentence gets deriveSeed(seed, 'explain-text', index)). */
+  seed: number;
+}
+
+export const TEXT_EXPLAIN_DEFAULTS: ExplainTextSettings = {
+  methods: [...METHOD_NAMES],
+  target: 'predicted',
+  mask: DEFAULT_MASK,
+  exactMax: 14,
+  samples: 64,
+  igSteps: 64,
+  batch: 256,
+  seed: 42,
+};
+
+export interface ExplainTextOptions extends Partial<ExplainTextSettings> {
+  /** Folder with model.json, weights.bin and vocab.json written by dnnkit sst2 (its model/ folder). */
+  model: string;
+  /** Sentences (each tokenised as sst2 does: lower case, split on white space). */
+  sentences: string[];
+  /** Ids of the sentences (default s1, s2, ...). */
+  ids?: string[];
+  /** Called after each sentence with (done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One method's result on one sentence, with its time. */
+export interface MethodResult extends TokenAttribution {
+  method: string;
+  seconds: number;
+}
+
+export interface SentenceExplanation {
+  id: string;
+  sentence: string;
+  /** The tokens the model reads (a sentence longer than the model's maxLen keeps its last tokens). */
+  tokens: string[];
+  /** Tokens dropped from the start by the model's maxLen. */
+  truncated: number;
+  /** The model's P(positive). */
+  positive: number;
+  predicted: 'positive' | 'negative';
+  /** The class whose log-odds the values explain. */
+  explained: 'positive' | 'negative';
+  results: MethodResult[];
+}
+
+/** Checks settings that do not depend on the sentences (programming errors name no CLI flag). */
+function checkSettings(s: ExplainTextSettings): void {
+  const unknown = s.methods.filter((m) => !methodByName(m));
+  if (unknown.length > 0 || s.methods.length === 0) throw new UsageError(`unknown attribution method(s) '${unknown.join(',')}'; choose from ${METHOD_NAMES.join(', ')}`);
+  if (!Number.isInteger(s.exactMax) || s.exactMax < 0 || s.exactMax > 16) throw new UsageError(`the exact-Shapley limit must be a whole number from 0 to 16 tokens, got ${s.exactMax}`);
+}
+
+/** Explains sentences with a loaded model (the model stays the caller's to dispose). */
+export async function explainWithModel(model: Sst2Classifier, vocab: Vocabulary, sentences: readonly string[], settings: ExplainTextSettings, ids?: readonly string[], onProgress?: (done: number, total: number) => void): Promise<SentenceExplanation[]> {
+  checkSettings(settings);
+  const usesSubwords = (model.config.subwords ?? 0) > 0;
+  const out: SentenceExplanation[] = [];
+  for (const [k, sentence] of sentences.entries()) {
+    const all = tokenize(sentence);
+    if (all.length === 0) throw new UsageError(`sentence ${k + 1} is empty; give at least one word per sentence`);
+    const tokens = all.length > vocab.maxLen ? all.slice(all.length - vocab.maxLen) : all;
+    const encoded = encodeTokens(tokens, vocab);
+    const [logit] = await logOdds(model, [encoded], 1, 1, usesSubwords);
+    const positive = 1 / (1 + Math.exp(-logit));
+    const predicted = positive >= 0.5 ? 'positive' as const : 'negative' as const;
+    const explained = settings.target === 'predicted' ? predicted : settings.target;
+    const target: TargetClass = explained === 'positive' ? 1 : 0;
+    const methodSettings: MethodSettings = { ...settings, seed: deriveSeed(settings.seed, 'explain-text', k) };
+    const results: MethodResult[] = [];
+    for (const name of settings.methods) {
+      const t0 = performance.now();
+      const r = await methodByName(name)!.explain({ model, tokens: encoded, target, settings: methodSettings });
+      results.push({ method: name, ...r, seconds: (performance.now() - t0) / 1000 });
+    }
+    out.push({ id: ids?.[k] ?? `s${k + 1}`, sentence, tokens, truncated: all.length - tokens.length, positive, predicted, explained, results });
+    onProgress?.(k + 1, sentences.length);
+  }
+  return out;
+}
+
+/** The library API: loads the model, explains every sentence, disposes the model. */
+export async function explainText(options: ExplainTextOptions): Promise<SentenceExplanation[]> {
+  const settings: ExplainTextSettings = { ...TEXT_EXPLAIN_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([k, v]) => k in TEXT_EXPLAIN_DEFAULTS && v !== undefined)) };
+  checkSettings(settings);
+  if (options.sentences.length === 0) throw new UsageError('no sentences to explain; give at least one');
+  const { model, vocab } = await loadClassifier(options.model);
+  try {
+    return await explainWithModel(model, vocab, options.sentences, settings, options.ids, options.onProgress);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The words with the largest positive and negative values (at most k each). */
+export function topWords(tokens: readonly string[], values: readonly number[], k = 3): { positive: string[]; negative: string[] } {
+  const order = values.map((v, i) => i);
+  const pos = order.filter((i) => values[i] > 0).sort((a, b) => values[b] - values[a]).slice(0, k);
+  const neg = order.filter((i) => values[i] < 0).sort((a, b) => values[a] - values[b]).slice(0, k);
+  return { positive: pos.map((i) => tokens[i]), negative: neg.map((i) => tokens[i]) };
+}
+
+// ----------------------------------------------------------------------------------------------
+// The command.
+
+/** Options of `dnnkit explain-text`. */
+export interface ExplainTextRunOptions extends CommonOptions {
+  model: string;
+  /** A text file with one sentence per line (a tab ends the sentence: sentence<TAB>label files work). */
+  file?: string;
+  /** Explain the sentences of this split of --data-dir. */
+  split?: 'train' | 'dev' | 'test';
+  dataDir: string;
+  /** Explain at most this many sentences. */
+  limit?: number;
+  /** Comma-separated method names. */
+  methods: string;
+  target: Target;
+  mask: MaskName;
+  exactMax: number;
+  samples: number;
+  igSteps: number;
+  batch: number;
+  /** Also measure deletion/insertion curves (faithfulness.ts). */
+  faithfulness: boolean;
+  /** Write a PNG (and SVG, HTML) per sentence; with many sentences only the first `figures`. */
+  figures: number;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The sentences to explain, with ids: arguments (`-` = stdin lines), --file lines, or --split. */
+async function readSentences(opts: ExplainTextRunOptions, args: string[]): Promise<{ ids: string[]; sentences: string[] }> {
+  const ids: string[] = [];
+  const sentences: string[] = [];
+  const addLines = (text: string, prefix: string) => text.split('\n').map((l) => l.split('\t')[0].trim()).filter((l) => l !== '').forEach((l, i) => {
+    ids.push(`${prefix}${i + 1}`);
+    sentences.push(l);
+  });
+  for (const [i, a] of args.entries()) {
+    if (a === '-') addLines(await readStdin(), 'stdin-');
+    else {
+      ids.push(`arg-${i + 1}`);
+      sentences.push(a);
+    }
+  }
+  if (opts.file) addLines(await readUtf8File(opts.file), 'line-');
+  if (opts.split) {
+    const file = path.join(opts.dataDir, `${opts.split}.tsv`);
+    const { examples } = parseSst2Tsv(await readUtf8File(file).catch((err) => { throw new InputError(`cannot read ${file} (${(err as Error).message}); give --data-dir with ${opts.split}.tsv`); }), file, opts.split);
+    for (const e of examples) {
+      ids.push(e.id);
+      sentences.push(e.tokens.join(' '));
+    }
+  }
+  const empty = sentences.findIndex((s) => tokenize(s).length === 0);
+  if (empty >= 0) throw new UsageError(`sentence ${empty + 1} ('${sentences[empty]}') is empty; give at least one word per sentence`);
+  if (sentences.length === 0) throw new UsageError('no sentences to explain; give sentences as arguments, - for stdin, --file F or --split dev');
+  const n = opts.limit ?? sentences.length;
+  return { ids: ids.slice(0, n), sentences: sentences.slice(0, n) };
+}
+
+export const CSV_FILE = 'attributions.csv';
+export const SENTENCES_CSV = 'sentences.csv';
+
+/** `dnnkit explain-text`: explains, writes attributions.csv, sentences.csv, figures, run.json. */
+export async function runExplainText(opts: ExplainTextRunOptions, args: string[]) {
+  const log = createLogger(opts.quiet);
+  const methods = opts.methods.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const settings: ExplainTextSettings = { methods, target: opts.target, mask: opts.mask, exactMax: opts.exactMax, samples: opts.samples, igSteps: opts.igSteps, batch: opts.batch, seed: opts.seed };
+  checkSettings(settings);
+  const { ids, sentences } = await readSentences(opts, args);
+  const backend = await initBackend(opts.backend);
+  const { model, vocab } = await loadClassifier(opts.model);
+  let explanations: SentenceExplanation[];
+  let faithfulness: FaithfulnessSummary | undefined;
+  try {
+    explanations = await explainWithModel(model, vocab, sentences, settings, ids, (done, total) => log.info(`explained ${done}/${total} sentences`));
+    if (opts.faithfulness) faithfulness = await measureFaithfulness(model, vocab, explanations, { mask: opts.mask, batch: opts.batch, seed: opts.seed });
+  } finally {
+    model.dispose();
+  }
+  await makeDirs(opts.out);
+  await invalidateRunRecord(opts.out);
+  const files: string[] = [CSV_FILE, SENTENCES_CSV];
+  await writeCsv(path.join(opts.out, CSV_FILE), ['sentence_id', 'token_index', 'token', 'method', 'value', 'se', 'ci_low', 'ci_high'],
+    explanations.flatMap((e) => e.results.flatMap((r) => e.tokens.map((t, i) => [e.id, i, t, r.method, r.values[i], r.se[i], r.ciLow[i], r.ciHigh[i]]))));
+  await writeCsv(path.join(opts.out, SENTENCES_CSV), ['sentence_id', 'tokens', 'p_positive', 'predicted', 'explained', 'method', 'estimator', 'v_full', 'v_empty', 'gap', 'evaluations', 'seconds', 'top_positive', 'top_negative', 'sentence'],
+    explanations.flatMap((e) => e.results.map((r) => {
+      const top = topWords(e.tokens, r.values);
+      return [e.id, e.tokens.length, e.positive, e.predicted, e.explained, r.method, r.estimator, r.vFull, r.vEmpty, r.gap ?? '', r.evaluations, r.seconds, top.positive.join(' '), top.negative.join(' '), e.sentence];
+    })));
+  for (const e of explanations.slice(0, opts.figures)) {
+    const fig = {
+      title: `${e.id}: predicted ${e.predicted} (P(positive) = ${e.positive.toFixed(3)}); values: log-odds of ${e.explained}, mask ${opts.mask}`,
+      tokens: e.tokens,
+      className: e.explained,
+      blocks: e.results.map((r) => ({
+        heading: `${methodByName(r.method)!.label} (${r.estimator}${r.gap !== null ? `, ${r.method === 'ig' ? 'completeness' : 'efficiency'} gap ${r.gap.toExponential(1)}` : ''}): v(N) = ${r.vFull.toFixed(3)}, v(${r.method === 'ig' ? 'baseline' : 'empty'}) = ${r.vEmpty.toFixed(3)}`,
+        values: r.values,
+      })),
+    };
+    const base = `sentence-${e.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    const svg = sentenceSvg(fig);
+    await writeFileAtomic(path.join(opts.out, `${base}.svg`), svg);
+    await writeFileAtomic(path.join(opts.out, `${base}.png`), await svgToPng(svg));
+    await writeFileAtomic(path.join(opts.out, `${base}.html`), sentenceHtml(fig));
+    files.push(`${base}.svg`, `${base}.png`, `${base}.html`);
+  }
+  if (faithfulness) {
+    await writeCsv(path.join(opts.out, 'faithfulness.csv'), ['method', 'sentences', 'deletion_auc', 'deletion_se', 'insertion_auc', 'insertion_se', 'seconds_per_sentence'],
+      faithfulness.methods.map((m) => [m.method, m.sentences, m.deletionAuc, m.deletionSe, m.insertionAuc, m.insertionSe, m.secondsPerSentence ?? '']));
+    files.push('faithfulness.csv');
+  }
+  printTable(log, explanations, faithfulness);
+  const summary = {
+    command: 'explain-text', backend: backend.name, model: opts.model, mask: opts.mask, out: opts.out,
+    sentences: explanations.map((e) => ({
+      id: e.id, tokens: e.tokens, truncated: e.truncated, positive: e.positive, predicted: e.predicted, explained: e.explained,
+      methods: Object.fromEntries(e.results.map((r) => [r.method, {
+        estimator: r.estimator, vFull: r.vFull, vEmpty: r.vEmpty, gap: r.gap, evaluations: r.evaluations, seconds: r.seconds,
+        top: topWords(e.tokens, r.values), values: r.values, se: r.se,
+      }])),
+    })),
+    ...(faithfulness ? { faithfulness } : {}),
+    files,
+  };
+  return recorded(summary, files, { settings: { ...settings, model: opts.model, dataDir: opts.split ? opts.dataDir : undefined, split: opts.split, limit: opts.limit, file: opts.file, faithfulness: opts.faithfulness, figures: opts.figures, out: opts.out } });
+}
+
+function printTable(log: ReturnType<typeof createLogger>, explanations: readonly SentenceExplanation[], faith?: FaithfulnessSummary): void {
+  for (const e of explanations) {
+    log.output(`${e.id}  P(positive) ${e.positive.toFixed(3)}  predicted ${e.predicted}, explaining log-odds of ${e.explained}  (${e.tokens.length} tokens${e.truncated ? `, ${e.truncated} cut by maxLen` : ''})`);
+    log.output(`  ${'method'.padEnd(9)} ${'estimator'.padEnd(11)} ${'v(N)'.padStart(8)} ${'v(empty)'.padStart(8)} ${'gap'.padStart(8)} ${'secs'.padStart(6)}  top + / top - words`);
+    for (const r of e.results) {
+      const top = topWords(e.tokens, r.values);
+      log.output(`  ${r.method.padEnd(9)} ${r.estimator.padEnd(11)} ${r.vFull.toFixed(3).padStart(8)} ${r.vEmpty.toFixed(3).padStart(8)} ${(r.gap === null ? '-' : r.gap.toExponential(1)).padStart(8)} ${r.seconds.toFixed(2).padStart(6)}  + ${top.positive.join(', ') || '-'} / - ${top.negative.join(', ') || '-'}`);
+    }
+  }
+  if (faith) {
+    log.output('');
+    log.output(`faithfulness over ${faith.sentences} sentences (AUC of the explained log-odds, mean +- s.e.; deletion lower = better, insertion higher = better)`);
+    log.output(`  ${'method'.padEnd(9)} ${'deletion'.padStart(18)} ${'insertion'.padStart(18)} ${'s/sentence'.padStart(10)}`);
+    for (const m of faith.methods) {
+      log.output(`  ${m.method.padEnd(9)} ${`${m.deletionAuc.toFixed(3)} +- ${m.deletionSe.toFixed(3)}`.padStart(18)} ${`${m.insertionAuc.toFixed(3)} +- ${m.insertionSe.toFixed(3)}`.padStart(18)} ${(m.secondsPerSentence === null ? '-' : m.secondsPerSentence.toFixed(3)).padStart(10)}`);
+    }
+  }
+}
