@@ -11,7 +11,7 @@ import { PROJECTION_CHOICES } from '../project/index.js';
 import { FEATURE_LAYER_HELP, POOLINGS } from './model.js';
 import { EARLY_STOPPINGS, SST2_DEFAULTS, type Sst2RunOptions } from './options.js';
 import { runSst2 } from './train.js';
-import { runSst2Predict, type PredictOptions } from './predict.js';
+import { gatherSentences, runSst2Predict, type PredictOptions } from './predict.js';
 import { runSst2Repeat } from './repeat.js';
 
 /**
@@ -88,9 +88,17 @@ export function register(program: Command): void {
   // --json and --backend belong to `sst2` (its options are also recognised after `predict`:
   // the root program is not positional), so predict reads them with optsWithGlobals().
   sst2.command('predict')
-    .description('print P(positive) for each sentence with a model saved by dnnkit sst2 (--json, --backend as for sst2)')
-    .argument('<sentence...>', 'sentences (quote each one)')
-    .requiredOption('--model <dir>', 'model directory written by dnnkit sst2 (its model/ folder)')
-    .configureHelp({ showGlobalOptions: true })
-    .action(withParentOptions((opts: PredictOptions & CommonOptions, args: string[]) => runSst2Predict(opts, args)));
+    .description('print P(positive) for each sentence with a model saved by dnnkit sst2')
+    .argument('[sentence...]', "sentences (quote each one); '-' reads them from standard input, one per line")
+    .requiredOption('--model <dir>', 'the run folder dnnkit sst2 wrote (--out), or its model/ folder')
+    .option('--file <path>', 'also read sentences from this file, one per line')
+    .addHelpText('after', `
+Also accepted: --json (one JSON document on stdout), --backend, --threads, --quiet, --debug.
+Prints P(positive)<TAB>sentence per line on stdout.
+
+Examples:
+  $ dnnkit sst2 predict --model outputs/sst2 "a gorgeous , witty film" "a dull mess"
+  $ dnnkit sst2 predict --model outputs/sst2 --file reviews.txt
+  $ cat reviews.txt | dnnkit sst2 predict --model outputs/sst2 -`)
+    .action(withParentOptions(async (opts: PredictOptions & CommonOptions, args: string[]) => runSst2Predict(opts, await gatherSentences(args, opts.file))));
 }

@@ -1,4 +1,8 @@
-/** `dnnkit sst2 predict --model DIR "a sentence" ...`: P(positive) per sentence. */
+/**
+ * `dnnkit sst2 predict --model RUN "a sentence" ...`: P(positive) per sentence. Sentences come
+ * from the arguments, from `--file F` (one per line), or from standard input with `-`.
+ */
+import { promises as fsp } from 'node:fs';
 import { initBackend } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
@@ -7,8 +11,38 @@ import { loadClassifier } from './saved.js';
 import { predictSplit } from './evaluate.js';
 
 export interface PredictOptions {
-  /** Directory with model.json, weights.bin and vocab.json (the model/ folder of a run). */
+  /** The run folder of `dnnkit sst2`, or its model/ folder (model.json, weights.bin, vocab.json). */
   model: string;
+  /** A text file with one sentence per line (blank lines skipped); '-' reads standard input. */
+  file?: string;
+}
+
+/** Lines of text, blank ones dropped (CRLF read as LF). */
+function sentenceLines(text: string): string[] {
+  return text.split('\n').map((l) => l.replace(/\r$/, '').trim()).filter((l) => l !== '');
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The sentences to predict: the arguments ('-' alone = standard input) plus --file's lines. */
+export async function gatherSentences(args: string[], file?: string): Promise<string[]> {
+  const fromStdin = args.length === 1 && args[0] === '-';
+  const sentences = fromStdin ? sentenceLines(await readStdin()) : [...args];
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = file === '-' ? await readStdin() : await fsp.readFile(file, 'utf8');
+    } catch {
+      throw new UsageError(`--file ${file} cannot be read; give a text file with one sentence per line`);
+    }
+    sentences.push(...sentenceLines(text));
+  }
+  if (sentences.length === 0) throw new UsageError(`no sentences: give them as arguments, with --file F (one per line), or '-' to read standard input`);
+  return sentences;
 }
 
 export interface Prediction {

@@ -5,6 +5,7 @@
  * own small format rather than a layers-model topology.
  */
 import { promises as fsp } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { assertReadableFile, writeFileAtomic } from '../core/fsutil.js';
@@ -35,7 +36,16 @@ export async function saveClassifier(model: Sst2Classifier, vocab: Vocabulary, d
 }
 
 /** Loads a classifier and vocabulary written by saveClassifier. */
-export async function loadClassifier(dir: string): Promise<{ model: Sst2Classifier; vocab: Vocabulary; metadata: Record<string, unknown> }> {
+/**
+ * The folder holding model.json: `dir` itself, or its model/ subfolder when `dir` is the run
+ * folder that `dnnkit sst2 --out` printed (as eval-mnist takes train-mnist's run folder).
+ */
+export function modelDirOf(dir: string): string {
+  return !existsSync(path.join(dir, MODEL_JSON)) && existsSync(path.join(dir, 'model', MODEL_JSON)) ? path.join(dir, 'model') : dir;
+}
+
+export async function loadClassifier(given: string): Promise<{ model: Sst2Classifier; vocab: Vocabulary; metadata: Record<string, unknown> }> {
+  const dir = modelDirOf(given);
   const file = path.join(dir, MODEL_JSON);
   await assertReadableFile(file, 'SST-2 model.json');
   let json: SavedModelJson;
