@@ -31,6 +31,7 @@ export function register(program: Command): void {
     .option('--ig-steps <n>', 'steps of the Integrated Gradients path', intArg('--ig-steps', 1, 100_000), d.igSteps)
     .option('--batch <n>', 'sentences per forward pass', intArg('--batch', 1, 65_536), d.batch)
     .option('--faithfulness', 'also measure deletion/insertion curves (AUC, standard errors) of every method and of a random order', false)
+    .option('--sanity', 'also explain with randomly initialised weights and report each method\'s rank correlation with the trained model\'s attributions', false)
     .option('--figures <n>', 'write a PNG, SVG and HTML figure for the first n sentences', intArg('--figures', 0, 100_000), 20)
     .action(action<ExplainTextRunOptions>(runExplainText));
 }

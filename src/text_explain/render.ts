@@ -9,7 +9,7 @@
 export interface SentenceFigure {
   title: string;
   tokens: string[];
-  blocks: { heading: string; values: number[] }[];
+  blocks: { heading: string; values: number[]; /** Standard errors, printed as +-se when > 0. */ se?: number[] }[];
   /** Name of the explained class, for the legend ("for positive"). */
   className: string;
 }
@@ -38,13 +38,16 @@ export const formatValue = (v: number): string => (v === 0 ? '0' : Math.abs(v) >
 
 const scaleOf = (values: readonly number[]): number => Math.max(1e-12, ...values.map((v) => Math.abs(v)));
 
+/** The text under a token: its value, and +-se when estimated. */
+const valueText = (v: number, se?: number): string => (se && se > 0 ? `${formatValue(v)}±${formatValue(se)}` : formatValue(v));
+
 /** Token boxes placed left to right, wrapping at the figure's width: [x, row, width] per token. */
-function layout(tokens: readonly string[], values: readonly number[]): { x: number; row: number; w: number }[] {
+function layout(tokens: readonly string[], labels: readonly string[]): { x: number; row: number; w: number }[] {
   const out: { x: number; row: number; w: number }[] = [];
   let x = MARGIN;
   let row = 0;
   tokens.forEach((t, i) => {
-    const w = Math.ceil(Math.max(t.length * TOKEN_FONT * CHAR_EM, formatValue(values[i]).length * VALUE_FONT * CHAR_EM) + 10);
+    const w = Math.ceil(Math.max(t.length * TOKEN_FONT * CHAR_EM, labels[i].length * VALUE_FONT * CHAR_EM) + 10);
     if (x + w > WIDTH - MARGIN && x > MARGIN) {
       x = MARGIN;
       row += 1;
@@ -65,7 +68,8 @@ export function sentenceSvg(fig: SentenceFigure): string {
     const scale = scaleOf(block.values);
     y += 22;
     parts.push(`<text x="${MARGIN}" y="${y}" font-size="13">${escapeXml(block.heading)}</text>`);
-    // Legend: a blue-white-red bar from -scale to +scale at the right of the heading.
+    // Legend: a blue-white-red bar from -scale to +scale, right-aligned on the line below the heading.
+    y += 16;
     const lx = WIDTH - MARGIN - 360;
     const stops = [-1, -0.5, 0, 0.5, 1].map((s, k) => `<stop offset="${k * 25}%" stop-color="${attributionColour(s)}"/>`).join('');
     const gid = `g${parts.length}`;
@@ -74,13 +78,14 @@ export function sentenceSvg(fig: SentenceFigure): string {
     parts.push(`<text x="${lx + 55}" y="${y}" font-size="10" text-anchor="end">against ${escapeXml(fig.className)} ${escapeXml(formatValue(-scale))}</text>`);
     parts.push(`<text x="${lx + 245}" y="${y}" font-size="10">+${escapeXml(formatValue(scale))} for ${escapeXml(fig.className)}</text>`);
     y += 10;
-    const boxes = layout(fig.tokens, block.values);
+    const labels = block.values.map((v, i) => valueText(v, block.se?.[i]));
+    const boxes = layout(fig.tokens, labels);
     for (const [i, b] of boxes.entries()) {
       const top = y + b.row * ROW_HEIGHT;
       const v = block.values[i];
       parts.push(`<rect x="${b.x}" y="${top}" width="${b.w}" height="24" rx="3" fill="${attributionColour(v / scale)}" stroke="#ccc" stroke-width="0.5"/>`);
       parts.push(`<text x="${b.x + b.w / 2}" y="${top + 17}" font-size="${TOKEN_FONT}" text-anchor="middle" fill="${Math.abs(v / scale) > 0.6 ? 'white' : 'black'}">${escapeXml(fig.tokens[i])}</text>`);
-      parts.push(`<text x="${b.x + b.w / 2}" y="${top + 36}" font-size="${VALUE_FONT}" text-anchor="middle" fill="#333">${escapeXml(formatValue(v))}</text>`);
+      parts.push(`<text x="${b.x + b.w / 2}" y="${top + 36}" font-size="${VALUE_FONT}" text-anchor="middle" fill="#333">${escapeXml(labels[i])}</text>`);
     }
     const rows = (boxes.length ? boxes[boxes.length - 1].row : 0) + 1;
     y += rows * ROW_HEIGHT;
@@ -98,7 +103,8 @@ export function sentenceHtml(fig: SentenceFigure): string {
     lines.push(`<p style="margin: 8px 0 2px">${escapeXml(block.heading)} <small>(blue: against ${escapeXml(fig.className)}, red: for; full colour = ${escapeXml(formatValue(scale))})</small></p>`, '<div style="line-height: 2.6">');
     fig.tokens.forEach((t, i) => {
       const v = block.values[i];
-      lines.push(`<span title="${escapeXml(formatValue(v))}" style="display: inline-block; text-align: center; margin: 1px; padding: 0 4px; border-radius: 3px; background: ${attributionColour(v / scale)}">${escapeXml(t)}<br><small style="font-size: 0.7em">${escapeXml(formatValue(v))}</small></span>`);
+      const label = valueText(v, block.se?.[i]);
+      lines.push(`<span title="${escapeXml(label)}" style="display: inline-block; text-align: center; margin: 1px; padding: 0 4px; border-radius: 3px; background: ${attributionColour(v / scale)}">${escapeXml(t)}<br><small style="font-size: 0.7em">${escapeXml(label)}</small></span>`);
     });
     lines.push('</div>');
   }

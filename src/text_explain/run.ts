@@ -21,6 +21,7 @@ import type { MethodSettings, TokenAttribution } from './method.js';
 import { METHOD_NAMES, methodByName } from './registry.js';
 import { sentenceHtml, sentenceSvg } from './render.js';
 import { measureFaithfulness, type FaithfulnessSummary } from './faithfulness.js';
+import { randomisationCheck, type SanityMethod } from './sanity.js';
 
 /** Which class's log-odds to explain. */
 export const TARGETS = ['predicted', 'positive', 'negative'] as const;
@@ -158,6 +159,8 @@ export interface ExplainTextRunOptions extends CommonOptions {
   batch: number;
   /** Also measure deletion/insertion curves (faithfulness.ts). */
   faithfulness: boolean;
+  /** Also explain with randomised weights and report each method's rank correlation (sanity.ts). */
+  sanity: boolean;
   /** Write a PNG (and SVG, HTML) per sentence; with many sentences only the first `figures`. */
   figures: number;
 }
@@ -213,9 +216,17 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
   const { model, vocab } = await loadClassifier(opts.model);
   let explanations: SentenceExplanation[];
   let faithfulness: FaithfulnessSummary | undefined;
+  let sanity: SanityMethod[] | undefined;
   try {
     explanations = await explainWithModel(model, vocab, sentences, settings, ids, (done, total) => log.info(`explained ${done}/${total} sentences`));
-    if (opts.faithfulness) faithfulness = await measureFaithfulness(model, vocab, explanations, { mask: opts.mask, batch: opts.batch, seed: opts.seed });
+    if (opts.faithfulness) {
+      log.info('faithfulness: deletion and insertion curves');
+      faithfulness = await measureFaithfulness(model, vocab, explanations, { mask: opts.mask, batch: opts.batch, seed: opts.seed });
+    }
+    if (opts.sanity) {
+      log.info('sanity: explaining again with randomised weights');
+      sanity = await randomisationCheck(model, vocab, explanations, settings);
+    }
   } finally {
     model.dispose();
   }
@@ -237,6 +248,7 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
       blocks: e.results.map((r) => ({
         heading: `${methodByName(r.method)!.label} (${r.estimator}${r.gap !== null ? `, ${r.method === 'ig' ? 'completeness' : 'efficiency'} gap ${r.gap.toExponential(1)}` : ''}): v(N) = ${r.vFull.toFixed(3)}, v(${r.method === 'ig' ? 'baseline' : 'empty'}) = ${r.vEmpty.toFixed(3)}`,
         values: r.values,
+        se: r.se,
       })),
     };
     const base = `sentence-${e.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -251,7 +263,11 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
       faithfulness.methods.map((m) => [m.method, m.sentences, m.deletionAuc, m.deletionSe, m.insertionAuc, m.insertionSe, m.secondsPerSentence ?? '']));
     files.push('faithfulness.csv');
   }
-  printTable(log, explanations, faithfulness);
+  if (sanity) {
+    await writeCsv(path.join(opts.out, 'sanity.csv'), ['method', 'sentences', 'mean_spearman', 'se'], sanity.map((m) => [m.method, m.sentences, m.meanSpearman, m.se]));
+    files.push('sanity.csv');
+  }
+  printTable(log, explanations, faithfulness, sanity);
   const summary = {
     command: 'explain-text', backend: backend.name, model: opts.model, mask: opts.mask, out: opts.out,
     sentences: explanations.map((e) => ({
@@ -262,12 +278,13 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
       }])),
     })),
     ...(faithfulness ? { faithfulness } : {}),
+    ...(sanity ? { sanity } : {}),
     files,
   };
-  return recorded(summary, files, { settings: { ...settings, model: opts.model, dataDir: opts.split ? opts.dataDir : undefined, split: opts.split, limit: opts.limit, file: opts.file, faithfulness: opts.faithfulness, figures: opts.figures, out: opts.out } });
+  return recorded(summary, files, { settings: { ...settings, model: opts.model, dataDir: opts.split ? opts.dataDir : undefined, split: opts.split, limit: opts.limit, file: opts.file, faithfulness: opts.faithfulness, sanity: opts.sanity, figures: opts.figures, out: opts.out } });
 }
 
-function printTable(log: ReturnType<typeof createLogger>, explanations: readonly SentenceExplanation[], faith?: FaithfulnessSummary): void {
+function printTable(log: ReturnType<typeof createLogger>, explanations: readonly SentenceExplanation[], faith?: FaithfulnessSummary, sanity?: SanityMethod[]): void {
   for (const e of explanations) {
     log.output(`${e.id}  P(positive) ${e.positive.toFixed(3)}  predicted ${e.predicted}, explaining log-odds of ${e.explained}  (${e.tokens.length} tokens${e.truncated ? `, ${e.truncated} cut by maxLen` : ''})`);
     log.output(`  ${'method'.padEnd(9)} ${'estimator'.padEnd(11)} ${'v(N)'.padStart(8)} ${'v(empty)'.padStart(8)} ${'gap'.padStart(8)} ${'secs'.padStart(6)}  top + / top - words`);
@@ -278,10 +295,15 @@ function printTable(log: ReturnType<typeof createLogger>, explanations: readonly
   }
   if (faith) {
     log.output('');
-    log.output(`faithfulness over ${faith.sentences} sentences (AUC of the explained log-odds, mean +- s.e.; deletion lower = better, insertion higher = better)`);
+    log.output(`faithfulness over ${faith.sentences} sentences (area under the probability of the explained class, mean +- s.e. over sentences; deletion lower = better, insertion higher = better)`);
     log.output(`  ${'method'.padEnd(9)} ${'deletion'.padStart(18)} ${'insertion'.padStart(18)} ${'s/sentence'.padStart(10)}`);
     for (const m of faith.methods) {
       log.output(`  ${m.method.padEnd(9)} ${`${m.deletionAuc.toFixed(3)} +- ${m.deletionSe.toFixed(3)}`.padStart(18)} ${`${m.insertionAuc.toFixed(3)} +- ${m.insertionSe.toFixed(3)}`.padStart(18)} ${(m.secondsPerSentence === null ? '-' : m.secondsPerSentence.toFixed(3)).padStart(10)}`);
     }
+  }
+  if (sanity) {
+    log.output('');
+    log.output('sanity: Spearman rank correlation with the attributions of a randomly initialised model (near 0 = depends on the weights)');
+    for (const m of sanity) log.output(`  ${m.method.padEnd(9)} ${m.meanSpearman.toFixed(3)} +- ${m.se.toFixed(3)}  (${m.sentences} sentences)`);
   }
 }

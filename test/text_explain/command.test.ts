@@ -75,11 +75,12 @@ test('same command and seed: identical CSV; --json prints one document; stdin an
   const data = path.join(dir, 'data');
   mkdirSync(data);
   writeFileSync(path.join(data, 'dev.tsv'), 'a gorgeous movie\t1\nboring and too long\t0\nsuperb acting\t1\n');
-  const split = await explainText(['--model', model, '--split', 'dev', '--data-dir', data, '--limit', '2', '--methods', 'shapley,loo', '--faithfulness', '--figures', '0', '--out', path.join(dir, 'd'), '--backend', 'cpu']);
+  const split = await explainText(['--model', model, '--split', 'dev', '--data-dir', data, '--limit', '2', '--methods', 'shapley,loo', '--faithfulness', '--sanity', '--figures', '0', '--out', path.join(dir, 'd'), '--backend', 'cpu']);
   assert.equal(split.code, 0, split.stderr);
   assert.match(split.stdout, /dev-1/);
   assert.doesNotMatch(split.stdout, /dev-2 /);
   assert.match(split.stdout, /random/);
+  assert.match(split.stdout, /sanity: Spearman/);
   assert.match(readFileSync(path.join(dir, 'd', 'faithfulness.csv'), 'utf8'), /^method,sentences,deletion_auc/);
 });
 
