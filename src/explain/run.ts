@@ -10,14 +10,14 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import type { CommonOptions } from '../core/command.js';
 import { readImageSize } from '../core/image.js';
 import { showPath } from '../core/quote.js';
 import type { LoadedModel } from '../models/index.js';
 import { numClasses, resolveClassIndex } from './base.js';
-import { forwardLogits, logitsSource } from './graph.js';
+import { forwardLogits, logitsSource, type LogitsSource } from './graph.js';
 import { resolveSettings, type ExplainOptionValues, type OptionGroup } from './options.js';
 import type { PatchGrid } from './image_game.js';
 import {
@@ -147,13 +147,36 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
 async function explainWith(loaded: LoadedModel, spec: string, methods: readonly ExplainerName[], groups: readonly OptionGroup[], settings: ExplainSettings, files: string[],
   images: Preprocessed[], opts: ExplainOptions, mode: 'separate' | 'side-by-side', backend: BackendInfo): Promise<object> {
   const log = createLogger(opts.json);
-  const model = loaded.model;
-  const source = logitsSource(model);
-  const classes = numClasses(model, source);
-  const requested = resolveClassIndex(opts.class, classes, loaded.classNames);
-  checkSettings(groups, settings, loaded.inputShape, model); // --layer names a 4-D layer, the grid fits the input
+  const source = logitsSource(loaded.model);
+  const requested = resolveClassIndex(opts.class, numClasses(loaded.model, source), loaded.classNames);
+  checkSettings(groups, settings, loaded.inputShape, loaded.model); // --layer names a 4-D layer, the grid fits the input
+  const prepared = await prepareImages(loaded, spec, files, images, requested, source);
+  const modelName = prepared[0]?.ctx.modelName ?? modelShortName(loaded, spec);
+  const outDir = await prepareOutDir(opts.out);
+  log.info(`model ${modelName} on ${backend.name}; ${files.length} image${files.length === 1 ? '' : 's'} -> ${outDir}`);
+  const tally: PassTally = { passes: 0, seconds: 0, counted: false };
+  const started = Date.now();
+  const results: Record<string, unknown>[] = [];
+  for (const { file, ctx } of prepared) results.push(await explainImage(ctx, file, methods, settings, { opts, mode, outDir, log, tally }));
+  const summary = {
+    command: mode === 'side-by-side' ? 'explain' : methods[0],
+    methods,
+    model: modelName,
+    backend: backend.name,
+    settings: Object.assign({ class: opts.class ?? 'top-1' }, ...methods.map((m) => (EXPLAINERS[m] as ExplainerEntry).settingsSummary(settings))),
+    versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
+    seconds: (Date.now() - started) / 1000,
+    ...(tally.counted ? { forwardPasses: tally.passes, forwardPassesPerSecond: tally.passes / Math.max(tally.seconds, 1e-9) } : {}),
+    outDir,
+    images: results,
+  };
+  await writeFileAtomic(path.join(outDir, `run.${summary.command}.json`), JSON.stringify(summary, null, 2));
+  return summary;
+}
 
-  // Decode and preprocess every image before writing anything.
+/** Decodes and preprocesses every image and picks its class (requested or top-1), before anything is written. */
+async function prepareImages(loaded: LoadedModel, spec: string, files: readonly string[], images: Preprocessed[], requested: number | undefined, source: LogitsSource): Promise<Prepared[]> {
+  const model = loaded.model;
   const names = uniqueNames(files);
   const modelName = modelShortName(loaded, spec);
   const prepared: Prepared[] = [];
@@ -168,56 +191,54 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
     const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
     prepared.push({ file: files[i], ctx: { name: names[i], modelName, model, input, display, classIndex, label, probability } });
   }
-  const outDir = await prepareOutDir(opts.out);
-  log.info(`model ${modelName} on ${backend.name}; ${files.length} image${files.length === 1 ? '' : 's'} -> ${outDir}`);
-  const results: Record<string, unknown>[] = [];
-  let passes = 0;
-  let countedSeconds = 0;
-  let counted = false; // some method counted its forward passes
-  const started = Date.now();
-  for (const { file, ctx } of prepared) {
-    log.info(`${path.basename(file)}: ${ctx.label} (class ${ctx.classIndex}), p = ${ctx.probability.toFixed(3)}`);
-    const entry: Record<string, unknown> = { image: file, classIndex: ctx.classIndex, label: ctx.label, probability: ctx.probability };
-    const outputs: MethodOutput[] = [];
-    for (const m of methods) {
-      let bar: ReturnType<typeof createProgress> | undefined;
-      const onProgress = (done: number, total: number) => {
-        bar ??= createProgress({ total, label: `${m} ${ctx.name}`, quiet: opts.json });
-        bar.update(done);
-      };
-      const t0 = Date.now();
-      const out = await EXPLAINERS[m].explain(ctx, { ...settings, onProgress });
-      bar?.stop();
-      const seconds = (Date.now() - t0) / 1000;
-      if (out.forwardPasses !== undefined) {
-        counted = true;
-        passes += out.forwardPasses;
-        countedSeconds += seconds;
-        log.info(`  ${m}: ${out.forwardPasses} forward passes in ${seconds.toFixed(1)} s (${(out.forwardPasses / seconds).toFixed(1)}/s)${out.note ? `, ${out.note}` : ''}`);
-      }
-      outputs.push(out);
-      Object.assign(entry, out.summary, { [`${m}Seconds`]: seconds });
-      if (mode === 'separate') Object.assign(entry, await out.write(outDir));
+  return prepared;
+}
+
+/** Forward passes counted by the methods that count them (Shapley, Integrated Gradients), and their time. */
+interface PassTally {
+  passes: number;
+  seconds: number;
+  counted: boolean;
+}
+
+/**
+ * Runs the methods on one image and writes its files (each method's, or the side-by-side figure).
+ * Returns the image's --json entry: the methods' summary fields (also per method under `byMethod`,
+ * as several CAMs share field names), seconds and file paths.
+ */
+async function explainImage(ctx: ImageContext, file: string, methods: readonly ExplainerName[], settings: ExplainSettings,
+  run: { opts: ExplainOptions; mode: 'separate' | 'side-by-side'; outDir: string; log: Logger; tally: PassTally }): Promise<Record<string, unknown>> {
+  const { opts, mode, outDir, log, tally } = run;
+  log.info(`${path.basename(file)}: ${ctx.label} (class ${ctx.classIndex}), p = ${ctx.probability.toFixed(3)}`);
+  const entry: Record<string, unknown> = { image: file, classIndex: ctx.classIndex, label: ctx.label, probability: ctx.probability };
+  const byMethod: Record<string, unknown> = {};
+  const outputs: MethodOutput[] = [];
+  for (const m of methods) {
+    let bar: ReturnType<typeof createProgress> | undefined;
+    const onProgress = (done: number, total: number) => {
+      bar ??= createProgress({ total, label: `${m} ${ctx.name}`, quiet: opts.json });
+      bar.update(done);
+    };
+    const t0 = Date.now();
+    const out = await EXPLAINERS[m].explain(ctx, { ...settings, onProgress });
+    bar?.stop();
+    const seconds = (Date.now() - t0) / 1000;
+    if (out.forwardPasses !== undefined) {
+      tally.counted = true;
+      tally.passes += out.forwardPasses;
+      tally.seconds += seconds;
+      log.info(`  ${m}: ${out.forwardPasses} forward passes in ${seconds.toFixed(1)} s (${(out.forwardPasses / seconds).toFixed(1)}/s)${out.note ? `, ${out.note}` : ''}`);
     }
-    if (mode === 'side-by-side') {
-      const png = path.join(outDir, `${ctx.name}.${ctx.modelName}.explain.png`);
-      await writeFileAtomic(png, await renderSideBySide(ctx, outputs));
-      entry.figurePng = png;
-    }
-    results.push(entry);
+    outputs.push(out);
+    const files = mode === 'separate' ? await out.write(outDir) : {};
+    Object.assign(entry, out.summary, { [`${m}Seconds`]: seconds }, files);
+    byMethod[m] = { ...out.summary, seconds, ...files };
   }
-  const summary = {
-    command: mode === 'side-by-side' ? 'explain' : methods[0],
-    methods,
-    model: modelName,
-    backend: backend.name,
-    settings: Object.assign({ class: opts.class ?? 'top-1' }, ...methods.map((m) => (EXPLAINERS[m] as ExplainerEntry).settingsSummary(settings))),
-    versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
-    seconds: (Date.now() - started) / 1000,
-    ...(counted ? { forwardPasses: passes, forwardPassesPerSecond: passes / Math.max(countedSeconds, 1e-9) } : {}),
-    outDir,
-    images: results,
-  };
-  await writeFileAtomic(path.join(outDir, `run.${summary.command}.json`), JSON.stringify(summary, null, 2));
-  return summary;
+  if (mode === 'side-by-side') {
+    const png = path.join(outDir, `${ctx.name}.${ctx.modelName}.explain.png`);
+    await writeFileAtomic(png, await renderSideBySide(ctx, outputs));
+    entry.figurePng = png;
+  }
+  entry.byMethod = byMethod;
+  return entry;
 }

@@ -48,6 +48,9 @@ test('explain --methods: any registered methods side by side; unknown names list
   const { dir, model, png } = await fixture(t);
   const r = await runExplainers(parseMethods('eigencam,scorecam,layercam'), { out: path.join(dir, 'e'), seed: 1, json: true, debug: false, model } as ExplainOptions, [png], 'side-by-side') as { images: Record<string, unknown>[]; methods: string[] };
   assert.deepEqual(r.methods, ['eigencam', 'scorecam', 'layercam']);
+  const byMethod = r.images[0].byMethod as Record<string, { layer: string; seconds: number }>;
+  assert.deepEqual(Object.keys(byMethod), ['eigencam', 'scorecam', 'layercam'], 'each method\'s own fields (CAMs share their names)');
+  for (const m of r.methods) assert.ok(byMethod[m].layer === 'c' && byMethod[m].seconds >= 0);
   const meta = await sharp(r.images[0].figurePng as string).metadata();
   assert.ok((meta.width ?? 0) > 4 * 200, 'four panels: the image and three maps');
   assert.deepEqual(parseMethods(undefined), EXPLAINER_NAMES.filter((n) => EXPLAINERS[n].explainByDefault));
