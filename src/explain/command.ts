@@ -34,7 +34,15 @@ const IMAGES_HELP = `
 With no IMG, the sample photos in data/images/ (chelsea.png, coffee.png) are explained.
 The default model (${DEFAULT_MODEL}) is downloaded and converted on first use (see \`dnnkit models --help\`).`;
 
+/** Registers gradcam, shap, explain and explain-eval on the program. */
 export function register(program: Command): void {
+  registerGradcam(program);
+  registerShap(program);
+  registerExplain(program);
+  registerExplainEval(program);
+}
+
+function registerGradcam(program: Command): void {
   addCommonOptions(
     declareOptions(classOption(modelOption(
       program.command('gradcam')
@@ -54,7 +62,9 @@ Examples:
   $ dnnkit gradcam --model outputs/train-mnist --layer conv1 digit.png`),
     'gradcam',
   ).action(action<ExplainOptions>((opts, args) => runExplainers([opts.method ?? 'gradcam'], opts, args, 'separate')));
+}
 
+function registerShap(program: Command): void {
   addCommonOptions(
     declareOptions(classOption(modelOption(
       program.command('shap')
@@ -70,7 +80,9 @@ Examples:
   $ dnnkit shap --grid 3x4 --exact --baseline blur data/images/coffee.png`),
     'shap',
   ).action(action<ExplainOptions>((opts, args) => runExplainers(['shap'], opts, args, 'separate')));
+}
 
+function registerExplain(program: Command): void {
   addCommonOptions(
     declareOptions(classOption(modelOption(methodsOption(
       program.command('explain')
@@ -83,7 +95,9 @@ ${methodList(EXPLAINER_NAMES)}
 Output per image: <name>.<model>.explain.png.`),
     'explain',
   ).action(action<ExplainOptions>((opts, args) => runExplainers(parseMethods(opts.methods), opts, args, 'side-by-side')));
+}
 
+function registerExplainEval(program: Command): void {
   const e = DEFAULT_EVAL_OPTIONS;
   addCommonOptions(
     declareOptions(methodsOption(
