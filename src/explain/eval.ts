@@ -218,7 +218,7 @@ async function writeEvalFiles(outDir: string, { curves, perImage }: Curves, scor
       encoding: {
         x: { field: 'fraction', type: 'quantitative', title: 'fraction of pixels (most important first)', scale: { domain: [0, 1] } },
         y: { field: 'p', type: 'quantitative', title: 'mean probability of the explained class', scale: { domain: [0, 1] } },
-        color: { field: 'method', type: 'nominal', title: 'method (AUC)', legend: { orient: 'bottom', columns: 1, labelLimit: 400 } },
+        color: { field: 'method', type: 'nominal', title: 'method (AUC)', scale: { scheme: 'tableau20' }, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } },
       },
     },
   });
