@@ -117,19 +117,26 @@ void* WeightScratch(size_t bytes) {
 
 // ---- N-API helpers -------------------------------------------------------------------------
 
-float* F32(napi_env env, napi_value v, size_t* len = nullptr) {
+// The data of a typed array argument of the expected type (its element count in *len), or a JS
+// error naming what was expected.
+template <typename T>
+T* TypedArg(napi_env env, napi_value v, napi_typedarray_type want, const char* what, size_t* len = nullptr) {
   bool is_ta = false;
   napi_is_typedarray(env, v, &is_ta);
-  if (!is_ta) throw JsError{"expected a Float32Array"};
+  if (!is_ta) throw JsError{std::string("expected ") + what};
   napi_typedarray_type type;
   size_t length;
   void* data;
   napi_value ab;
   size_t offset;
   napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset);
-  if (type != napi_float32_array) throw JsError{"expected a Float32Array"};
+  if (type != want) throw JsError{std::string("expected ") + what};
   if (len) *len = length;
-  return static_cast<float*>(data);
+  return static_cast<T*>(data);
+}
+
+float* F32(napi_env env, napi_value v, size_t* len = nullptr) {
+  return TypedArg<float>(env, v, napi_float32_array, "a Float32Array", len);
 }
 
 float* F32OrNull(napi_env env, napi_value v, size_t* len = nullptr) {
@@ -155,17 +162,8 @@ void CheckConvSizes(const char* what, const std::vector<int64_t>& p, size_t nsrc
 }
 
 std::vector<int64_t> Params(napi_env env, napi_value v) {
-  napi_typedarray_type type;
   size_t length;
-  void* data;
-  napi_value ab;
-  size_t offset;
-  bool is_ta = false;
-  napi_is_typedarray(env, v, &is_ta);
-  if (!is_ta) throw JsError{"expected an Int32Array of parameters"};
-  napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset);
-  if (type != napi_int32_array) throw JsError{"expected an Int32Array of parameters"};
-  const int32_t* p = static_cast<const int32_t*>(data);
+  const int32_t* p = TypedArg<const int32_t>(env, v, napi_int32_array, "an Int32Array of parameters", &length);
   return std::vector<int64_t>(p, p + length);
 }
 
@@ -733,16 +731,8 @@ void Unary(napi_env env, napi_value* a, size_t) {
 void GatherRows(napi_env env, napi_value* a, size_t) {
   size_t nx, ny;
   const float* x = F32(env, a[0], &nx);
-  bool is_ta = false;
-  napi_is_typedarray(env, a[1], &is_ta);
-  if (!is_ta) throw JsError{"gatherRows: expected an Int32Array of indices"};
-  napi_typedarray_type type;
-  size_t ni, off;
-  void* data;
-  napi_value ab;
-  napi_get_typedarray_info(env, a[1], &type, &ni, &data, &ab, &off);
-  if (type != napi_int32_array) throw JsError{"gatherRows: expected an Int32Array of indices"};
-  const int32_t* idx = static_cast<const int32_t*>(data);
+  size_t ni;
+  const int32_t* idx = TypedArg<const int32_t>(env, a[1], napi_int32_array, "an Int32Array of indices (gatherRows)", &ni);
   float* y = F32(env, a[2], &ny);
   std::vector<int64_t> p = Params(env, a[3]);
   if (p.size() < 2) throw JsError{"gatherRows: 2 parameters expected"};
@@ -762,16 +752,8 @@ void GatherRows(napi_env env, napi_value* a, size_t) {
 void SegmentSum(napi_env env, napi_value* a, size_t) {
   size_t nx, ny;
   const float* x = F32(env, a[0], &nx);
-  bool is_ta = false;
-  napi_is_typedarray(env, a[1], &is_ta);
-  if (!is_ta) throw JsError{"segmentSum: expected an Int32Array of ids"};
-  napi_typedarray_type type;
-  size_t ni, off;
-  void* data;
-  napi_value ab;
-  napi_get_typedarray_info(env, a[1], &type, &ni, &data, &ab, &off);
-  if (type != napi_int32_array) throw JsError{"segmentSum: expected an Int32Array of ids"};
-  const int32_t* ids = static_cast<const int32_t*>(data);
+  size_t ni;
+  const int32_t* ids = TypedArg<const int32_t>(env, a[1], napi_int32_array, "an Int32Array of ids (segmentSum)", &ni);
   float* y = F32(env, a[2], &ny);
   std::vector<int64_t> p = Params(env, a[3]);
   if (p.size() < 2) throw JsError{"segmentSum: 2 parameters expected"};
@@ -796,16 +778,8 @@ void EqualFn(napi_env env, napi_value* a, size_t) {
   size_t na, nb;
   const float* A = F32(env, a[0], &na);
   const float* B = F32(env, a[1], &nb);
-  bool is_ta = false;
-  napi_is_typedarray(env, a[2], &is_ta);
-  if (!is_ta) throw JsError{"equal: expected a Uint8Array output"};
-  napi_typedarray_type type;
-  size_t ny, off;
-  void* data;
-  napi_value ab;
-  napi_get_typedarray_info(env, a[2], &type, &ny, &data, &ab, &off);
-  if (type != napi_uint8_array) throw JsError{"equal: expected a Uint8Array output"};
-  uint8_t* Y = static_cast<uint8_t*>(data);
+  size_t ny;
+  uint8_t* Y = TypedArg<uint8_t>(env, a[2], napi_uint8_array, "a Uint8Array output (equal)", &ny);
   std::vector<int64_t> p = Params(env, a[3]);
   if (p.empty()) throw JsError{"equal: parameters"};
   const int64_t R = p[0];
