@@ -21,6 +21,12 @@ export interface FaithfulnessMethod {
   deletionSe: number;
   insertionAuc: number;
   insertionSe: number;
+  /**
+   * Paired over sentences: mean (method - random) deletion and insertion AUC with its standard
+   * error (smaller than the AUCs' own, which include how hard each sentence is).
+   */
+  deletionVsRandom: [number, number];
+  insertionVsRandom: [number, number];
   /** Mean seconds per sentence of the method (null for random). */
   secondsPerSentence: number | null;
 }
@@ -88,9 +94,12 @@ export async function measureFaithfulness(model: Sst2Classifier, vocab: Vocabula
     mask: opts.mask,
     methods: methods.map((m) => {
       const a = per.get(m)!;
+      const rnd = per.get('random')!;
       const [deletionAuc, deletionSe] = meanSe(a.del);
       const [insertionAuc, insertionSe] = meanSe(a.ins);
-      return { method: m, sentences: a.del.length, deletionAuc, deletionSe, insertionAuc, insertionSe, secondsPerSentence: a.secs.length ? a.secs.reduce((x, y) => x + y, 0) / a.secs.length : null };
+      const deletionVsRandom = meanSe(a.del.map((x, i) => x - rnd.del[i]));
+      const insertionVsRandom = meanSe(a.ins.map((x, i) => x - rnd.ins[i]));
+      return { method: m, sentences: a.del.length, deletionAuc, deletionSe, insertionAuc, insertionSe, deletionVsRandom, insertionVsRandom, secondsPerSentence: a.secs.length ? a.secs.reduce((x, y) => x + y, 0) / a.secs.length : null };
     }),
   };
 }

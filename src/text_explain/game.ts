@@ -5,17 +5,20 @@
  * leave-one-out and the faithfulness curves use.
  *
  * Masking (MASKS, `--mask`), for the model `dnnkit sst2` trains (data.ts: batches hold sentences
- * of equal length, so the networks never see `<pad>` while training):
- * - `oov`: a masked token becomes `<oov>` without subword vectors, "some word the model does not
- *   know". Word dropout (default 0.1) trains exactly this substitution at random positions, so
- *   masked sentences look like training inputs; the length and the positions stay. The default.
+ * of equal length, so the networks never see `<pad>` while training, and they are trained on
+ * sentences of every length):
+ * - `drop` (the default): masked tokens are removed and the sentence shortens, an ordinary input
+ *   for these networks, made only of trained word vectors. The empty coalition is the one-token
+ *   sentence `<pad>` (a network cannot read zero tokens), the same near-neutral input for every
+ *   sentence. Caveats: later tokens move to earlier positions, and a CNN window may span a gap.
+ * - `oov`: a masked token becomes `<oov>` without subword vectors, "a word the model does not
+ *   know", which word dropout (default 0.1) trains at random positions; length and positions stay.
+ *   But a run of `<oov>`s is not neutral: the trained models read it as increasingly negative
+ *   with its length, so v(empty) depends on the sentence's length (docs/TEXT_EXPLANATIONS.md).
  * - `pad`: a masked token becomes `<pad>` (id 0) without subword vectors. Its vector is never
  *   trained (never read), so it stays at its random initialisation: the LSTM reads it like any
- *   other input (no masking; max/mean pooling includes its states), and a CNN window over it sees
+ *   other input (no masking; max/mean pooling includes its states) and a CNN window over it sees
  *   an arbitrary small vector. The model does NOT ignore padding.
- * - `drop`: masked tokens are removed and the sentence shortens, which the model handles as any
- *   shorter sentence; the empty coalition is the one-token sentence `<pad>` (a network cannot
- *   read zero tokens).
  */
 import * as tf from '@tensorflow/tfjs';
 import { encode, encodeSubwords, flattenSubwords, OOV_ID, PAD_ID, type Vocabulary } from '../sst2/data.js';
@@ -25,13 +28,13 @@ import type { CoalitionGame } from '../explain/shapley.js';
 
 /** Masking choices (see the file comment); the first is the default. */
 export const MASKS = {
+  drop: 'masked tokens are removed (a shorter sentence; the empty coalition is one <pad>)',
   oov: 'masked tokens become <oov> (no subword vectors): the unknown word that word dropout trains',
   pad: 'masked tokens become <pad> (no subword vectors): an untrained vector the networks read like a word',
-  drop: 'masked tokens are removed (a shorter sentence; the empty coalition is one <pad>)',
 } as const;
 export type MaskName = keyof typeof MASKS;
 export const MASK_NAMES = Object.keys(MASKS) as MaskName[];
-export const DEFAULT_MASK: MaskName = 'oov';
+export const DEFAULT_MASK: MaskName = 'drop';
 
 /** An encoded sentence: one id and one list of n-gram ids per token (empty lists without subword vectors). */
 export interface EncodedTokens {

@@ -259,8 +259,8 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
     files.push(`${base}.svg`, `${base}.png`, `${base}.html`);
   }
   if (faithfulness) {
-    await writeCsv(path.join(opts.out, 'faithfulness.csv'), ['method', 'sentences', 'deletion_auc', 'deletion_se', 'insertion_auc', 'insertion_se', 'seconds_per_sentence'],
-      faithfulness.methods.map((m) => [m.method, m.sentences, m.deletionAuc, m.deletionSe, m.insertionAuc, m.insertionSe, m.secondsPerSentence ?? '']));
+    await writeCsv(path.join(opts.out, 'faithfulness.csv'), ['method', 'sentences', 'deletion_auc', 'deletion_se', 'insertion_auc', 'insertion_se', 'deletion_minus_random', 'deletion_minus_random_se', 'insertion_minus_random', 'insertion_minus_random_se', 'seconds_per_sentence'],
+      faithfulness.methods.map((m) => [m.method, m.sentences, m.deletionAuc, m.deletionSe, m.insertionAuc, m.insertionSe, ...m.deletionVsRandom, ...m.insertionVsRandom, m.secondsPerSentence ?? '']));
     files.push('faithfulness.csv');
   }
   if (sanity) {
@@ -296,9 +296,9 @@ function printTable(log: ReturnType<typeof createLogger>, explanations: readonly
   if (faith) {
     log.output('');
     log.output(`faithfulness over ${faith.sentences} sentences (area under the probability of the explained class, mean +- s.e. over sentences; deletion lower = better, insertion higher = better)`);
-    log.output(`  ${'method'.padEnd(9)} ${'deletion'.padStart(18)} ${'insertion'.padStart(18)} ${'s/sentence'.padStart(10)}`);
+    log.output(`  ${'method'.padEnd(9)} ${'deletion'.padStart(18)} ${'insertion'.padStart(18)} ${'del - random'.padStart(18)} ${'ins - random'.padStart(18)} ${'s/sentence'.padStart(10)}`);
     for (const m of faith.methods) {
-      log.output(`  ${m.method.padEnd(9)} ${`${m.deletionAuc.toFixed(3)} +- ${m.deletionSe.toFixed(3)}`.padStart(18)} ${`${m.insertionAuc.toFixed(3)} +- ${m.insertionSe.toFixed(3)}`.padStart(18)} ${(m.secondsPerSentence === null ? '-' : m.secondsPerSentence.toFixed(3)).padStart(10)}`);
+      log.output(`  ${m.method.padEnd(9)} ${`${m.deletionAuc.toFixed(3)} +- ${m.deletionSe.toFixed(3)}`.padStart(18)} ${`${m.insertionAuc.toFixed(3)} +- ${m.insertionSe.toFixed(3)}`.padStart(18)} ${`${m.deletionVsRandom[0].toFixed(3)} +- ${m.deletionVsRandom[1].toFixed(3)}`.padStart(18)} ${`${m.insertionVsRandom[0].toFixed(3)} +- ${m.insertionVsRandom[1].toFixed(3)}`.padStart(18)} ${(m.secondsPerSentence === null ? '-' : m.secondsPerSentence.toFixed(3)).padStart(10)}`);
     }
   }
   if (sanity) {
