@@ -31,10 +31,29 @@ function nameRuns(runs: RunFolder[]): void {
   }
 }
 
+/**
+ * The run folders of `dirs`: a folder without a record of its own whose sub-folders hold run
+ * records (`sst2 repeat`: seed-1/, seed-2/, ...) stands for those sub-folders, side by side.
+ */
+export async function expandRunDirs(dirs: string[]): Promise<RunFolder[]> {
+  const out: RunFolder[] = [];
+  for (const d of dirs) {
+    const run = await readRunFolder(d);
+    const children = [...new Set(run.files.filter((f) => /^[^/]+\/run\.json$/.test(f)).map((f) => f.split('/')[0]))]
+      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    if (run.recordFile === null && children.length > 0) {
+      for (const c of children) out.push(await readRunFolder(path.join(run.dir, c)));
+    } else {
+      out.push(run);
+    }
+  }
+  return out;
+}
+
 /** The HTML of the report on `runDirs` (one run folder, or several side by side). */
 export async function buildReport(runDirs: string[], opts: ReportOptions = {}): Promise<string> {
   if (runDirs.length === 0) throw new Error('buildReport needs at least one run folder');
-  const runs = await Promise.all(runDirs.map((d) => readRunFolder(d)));
+  const runs = await expandRunDirs(runDirs);
   nameRuns(runs);
   const ctx: SectionContext = { runs, charts: new ChartSet(), pointCap: opts.pointCap ?? POINT_CAP };
   const built: { id: string; title: string; html: string }[] = [];

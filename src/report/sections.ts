@@ -39,6 +39,13 @@ function perRun(ctx: SectionContext, blocks: (string | null)[]): string | null {
   return `<div class="row">${blocks.map((b, i) => `<div class="run-col"><h3>${esc(ctx.runs[i].name)}</h3>${b ?? '<p class="note">(nothing for this run)</p>'}</div>`).join('')}</div>`;
 }
 
+/** `fn` on each run in turn (in order: chart numbers follow the page, and model runs do not overlap). */
+async function eachRun<T>(ctx: SectionContext, fn: (run: RunFolder) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (const run of ctx.runs) out.push(await fn(run));
+  return out;
+}
+
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** A number as the tables show it. */
@@ -173,7 +180,7 @@ const curvesSection: SectionDef = {
   id: 'curves',
   title: 'Learning curves',
   async build(ctx) {
-    const points = (await Promise.all(ctx.runs.map(curvePoints))).flat();
+    const points = (await eachRun(ctx, curvePoints)).flat();
     if (points.length === 0) return null;
     const runsWith = new Set(points.map((p) => p.run)).size;
     return ctx.charts.place(learningCurvesSpec(points, runsWith), 'Per epoch (metrics.csv): training loss and accuracy are means over the epoch\'s batches (dropout on); held-out ones are measured after the epoch. Hover a point for its value.');
@@ -197,7 +204,7 @@ const confusionSection: SectionDef = {
   id: 'confusion',
   title: 'Confusion matrix',
   async build(ctx) {
-    const blocks = await Promise.all(ctx.runs.map(async (run) => {
+    const blocks = await eachRun(ctx, async (run) => {
       const t = await readTable(run, 'confusion.csv');
       const c = t && confusionCells(t);
       if (!c) return null;
@@ -206,7 +213,7 @@ const confusionSection: SectionDef = {
       const correct = c.cells.filter((x) => x.truth === x.predicted).reduce((a, b) => a + b.count, 0);
       return `<div class="row">${ctx.charts.place(confusionSpec(c.cells, c.classes, 'count', size))}${ctx.charts.place(confusionSpec(c.cells, c.classes, 'share', size))}</div>`
         + `<p class="note">${total.toLocaleString('en-US')} test examples, ${correct.toLocaleString('en-US')} on the diagonal (${((100 * correct) / Math.max(1, total)).toFixed(2)}%). Rows: true class; columns: predicted.</p>`;
-    }));
+    });
     return perRun(ctx, blocks);
   },
 };
@@ -215,10 +222,10 @@ const misclassifiedSection: SectionDef = {
   id: 'errors',
   title: 'Misclassified examples',
   async build(ctx) {
-    const blocks = await Promise.all(ctx.runs.map(async (run) => {
+    const blocks = await eachRun(ctx, async (run) => {
       const uri = await fileDataUri(run, 'errors.png');
       return uri ? `<div class="gallery"><figure><img alt="misclassified test digits" src="${uri}"><figcaption>errors.png: test digits the model got wrong, with true and predicted class.</figcaption></figure></div>` : null;
-    }));
+    });
     return perRun(ctx, blocks);
   },
 };
@@ -323,7 +330,7 @@ const projectionSection: SectionDef = {
   id: 'projections',
   title: 'Projections',
   async build(ctx) {
-    const blocks = await Promise.all(ctx.runs.map(async (run) => {
+    const blocks = await eachRun(ctx, async (run) => {
       const files = projectionFiles(run);
       if (files.length === 0) return null;
       const summary = await readTable(run, 'projection-summary.csv');
@@ -353,7 +360,7 @@ const projectionSection: SectionDef = {
         parts.push(ctx.charts.place(scatterSpec(points, { title: method.toUpperCase().replace('TSNE', 't-SNE').replace('UMAP', 'UMAP'), size: ctx.runs.length > 1 ? 340 : 460 }), caption));
       }
       return parts.length > 0 ? `<div class="row">${parts.join('')}</div>` : null;
-    }));
+    });
     return perRun(ctx, blocks);
   },
 };
@@ -385,8 +392,8 @@ const faithfulnessSection: SectionDef = {
   id: 'faithfulness',
   title: 'Faithfulness: deletion and insertion',
   async build(ctx) {
-    const curves = (await Promise.all(ctx.runs.map(faithfulnessPoints))).flat();
-    const aucs = (await Promise.all(ctx.runs.map(aucPoints))).flat();
+    const curves = (await eachRun(ctx, faithfulnessPoints)).flat();
+    const aucs = (await eachRun(ctx, aucPoints)).flat();
     if (curves.length === 0 && aucs.length === 0) return null;
     const runs = new Set([...curves, ...aucs].map((p) => p.run)).size;
     const parts: string[] = [];
@@ -396,11 +403,11 @@ const faithfulnessSection: SectionDef = {
     }
     if (aucs.length > 0) {
       parts.push(ctx.charts.place(aucSpec(aucs, runs), 'Area under each curve (auc.csv), mean over the images with +-1 standard error.'));
-      parts.push(...await Promise.all(ctx.runs.map(async (run) => {
+      parts.push(...await eachRun(ctx, async (run) => {
         const t = await readTable(run, 'auc.csv');
         if (!t) return '';
         return `${runs > 1 ? `<h3>${esc(run.name)}</h3>` : ''}<table><tr>${t.columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>${t.rows.map((r) => `<tr>${t.columns.map((c) => `<td class="${typeof r[c] === 'number' ? 'num' : ''}">${esc(fmt(r[c]))}</td>`).join('')}</tr>`).join('')}</table>`;
-      })));
+      }));
     }
     return parts.join('');
   },
@@ -454,7 +461,7 @@ const explanationSection: SectionDef = {
   id: 'explanations',
   title: 'Explanations',
   async build(ctx) {
-    const blocks = await Promise.all(ctx.runs.map(async (run) => {
+    const blocks = await eachRun(ctx, async (run) => {
       const pngs = run.files.filter((f) => f.endsWith('.png') && !f.includes('/') && !NOT_GALLERY.test(f));
       if (pngs.length === 0) return null;
       const images = Array.isArray(run.record.images) ? (run.record.images as Record<string, unknown>[]) : [];
@@ -472,7 +479,7 @@ const explanationSection: SectionDef = {
         parts.push(`<h3>${esc(f)}</h3><div class="row gallery"><figure><img alt="${esc(f)}" src="${uri}"></figure><div>${table}${maps.length ? `<div class="row">${maps.join('')}</div>` : ''}</div></div>`);
       }
       return parts.length > 0 ? parts.join('') : null;
-    }));
+    });
     return perRun(ctx, blocks);
   },
 };
@@ -481,7 +488,7 @@ const filesSection: SectionDef = {
   id: 'files',
   title: 'Files',
   async build(ctx) {
-    const blocks = await Promise.all(ctx.runs.map(async (run) => {
+    const blocks = await eachRun(ctx, async (run) => {
       const recorded = (run.record.files && typeof run.record.files === 'object' ? run.record.files : {}) as Record<string, { bytes?: number; sha256?: string }>;
       const rows = await Promise.all(run.files.map(async (f) => {
         const st = await fsp.stat(path.join(run.dir, f)).catch(() => undefined);
@@ -489,7 +496,7 @@ const filesSection: SectionDef = {
         return `<tr><td>${esc(f)}</td><td class="num">${st ? esc(formatBytes(st.size)) : '-'}</td><td><code>${sha ? esc(sha.slice(0, 12)) : ''}</code></td></tr>`;
       }));
       return `<p class="note">${esc(run.dir)}${run.recordFile ? `, record ${esc(run.recordFile)}` : ', no run record found'}</p><details><summary>${run.files.length} files</summary><table><tr><th>file</th><th>size</th><th>SHA-256 (run record)</th></tr>${rows.join('')}</table></details>`;
-    }));
+    });
     return perRun(ctx, blocks);
   },
 };
