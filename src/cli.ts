@@ -14,6 +14,8 @@ import { register as registerModels } from './models/command.js';
 import { register as registerExplain } from './explain/command.js';
 import { register as registerSst2 } from './sst2/command.js';
 import { register as registerProject } from './project/command.js';
+import { register as registerTextExplain } from './text_explain/command.js';
+import { register as registerReport } from './report/command.js';
 
 /** The whole command tree (no parsing): the CLI runs it, tests walk it (test/cli/help_contract). */
 export function buildProgram(): Command {
@@ -32,6 +34,8 @@ export function buildProgram(): Command {
   registerExplain(program);
   registerSst2(program);
   registerProject(program);
+  registerTextExplain(program);
+  registerReport(program);
   applyVocabulary(program); // one name per concept in every command's --help
   return program;
 }
