@@ -11,6 +11,7 @@ import { InputError, UsageError } from '../core/errors.js';
 import { makeDirs, writeFileAtomic } from '../core/fsutil.js';
 import { svgToPng } from '../core/image.js';
 import { createLogger } from '../core/log.js';
+import { createProgress } from '../core/progress.js';
 import { deriveSeed } from '../core/rng.js';
 import { invalidateRunRecord } from '../core/run_record.js';
 import { parseSst2Tsv, tokenize, type Vocabulary } from '../sst2/data.js';
@@ -218,7 +219,12 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
   let faithfulness: FaithfulnessSummary | undefined;
   let sanity: SanityMethod[] | undefined;
   try {
-    explanations = await explainWithModel(model, vocab, sentences, settings, ids, (done, total) => log.info(`explained ${done}/${total} sentences`));
+    const progress = createProgress({ total: sentences.length, label: 'explain-text', quiet: opts.quiet });
+    try {
+      explanations = await explainWithModel(model, vocab, sentences, settings, ids, (done) => progress.update(done));
+    } finally {
+      progress.stop();
+    }
     if (opts.faithfulness) {
       log.info('faithfulness: deletion and insertion curves');
       faithfulness = await measureFaithfulness(model, vocab, explanations, { mask: opts.mask, batch: opts.batch, seed: opts.seed });
