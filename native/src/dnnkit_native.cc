@@ -99,9 +99,11 @@ LruCache<T>& CacheOf() {
 
 // The scratch area for filters in a primitive's preferred layout: one buffer, grown to the
 // largest filter seen (64-byte aligned, as oneDNN prefers), shared by every convolution call.
+size_t weight_scratch_capacity = 0;  // bytes held by the scratch area (cacheStats)
+
 void* WeightScratch(size_t bytes) {
   static void* buf = nullptr;
-  static size_t capacity = 0;
+  size_t& capacity = weight_scratch_capacity;
   if (bytes > capacity) {
     std::free(buf);
     const size_t rounded = (bytes + 63) / 64 * 64;
@@ -830,6 +832,19 @@ napi_value Version(napi_env env, napi_callback_info) {
   return out;
 }
 
+// cacheStats() -> { primitives, scratchBytes }: cached primitives of every kind, and the bytes of
+// the shared reordered-filter scratch area (tests check both stay bounded).
+napi_value CacheStats(napi_env env, napi_callback_info) {
+  napi_value out, primitives, scratch;
+  napi_create_object(env, &out);
+  const size_t n = CacheOf<ConvFwd>().size() + CacheOf<ConvBwdData>().size() + CacheOf<ConvBwdWeights>().size() + CacheOf<MatMul>().size();
+  napi_create_double(env, static_cast<double>(n), &primitives);
+  napi_create_double(env, static_cast<double>(weight_scratch_capacity), &scratch);
+  napi_set_named_property(env, out, "primitives", primitives);
+  napi_set_named_property(env, out, "scratchBytes", scratch);
+  return out;
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value out;
   napi_create_int32(env, omp_get_max_threads(), &out);
@@ -856,6 +871,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", nullptr, Wrap<SetThreads, 1>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"cacheStats", nullptr, CacheStats, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   // One thread until told otherwise (PyTorch comparisons run with dnnkit's thread count).

@@ -337,3 +337,20 @@ test('DNNKIT_NATIVE=0 keeps the pure wasm kernels (a fresh process)', () => {
   assert.match(out.reason, /no oneDNN kernels: DNNKIT_NATIVE=0/);
   assert.deepEqual(out.shape, [1, 6, 6, 3]);
 });
+
+test('primitive caches are bounded, and a second batch size shares the reordered filter (no copy per batch size)', { skip }, async () => {
+  await tf.setBackend('wasm');
+  const addon = loadAddon().addon!;
+  const f = tf.tensor4d(randn([3, 3, 64, 128]), [3, 3, 64, 128]); // a filter oneDNN reorders into a blocked layout
+  const scratchAfter = (batch: number) => {
+    tf.tidy(() => tf.conv2d(tf.tensor4d(randn([batch, 9, 9, 64]), [batch, 9, 9, 64]), f, 1, 'same').dataSync());
+    return addon.cacheStats().scratchBytes;
+  };
+  const one = scratchAfter(1);
+  assert.ok(one <= 3 * 3 * 64 * 128 * 4 + 4096, `scratch ${one} bytes for a ${3 * 3 * 64 * 128 * 4}-byte filter`);
+  for (const batch of [2, 3, 5]) assert.equal(scratchAfter(batch), one, `batch ${batch} allocated another filter copy`);
+  // 150 distinct matrix shapes: the matmul cache keeps at most 64 of them.
+  for (let m = 1; m <= 150; m++) tf.tidy(() => tf.matMul(tf.ones([m, 8]), tf.ones([8, 3])).dataSync());
+  assert.ok(addon.cacheStats().primitives <= 4 * 64, `${addon.cacheStats().primitives} cached primitives`);
+  f.dispose();
+});

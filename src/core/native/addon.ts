@@ -42,6 +42,8 @@ export interface NativeAddon {
   /** params: rank shape[rank] stridesA[rank] stridesB[rank] (0 = broadcast); y[i] = a == b as bytes. */
   equal(a: Float32Array, b: Float32Array, y: Uint8Array, params: Int32Array): void;
   setThreads(n: number): void;
+  /** Cached oneDNN primitives (all kinds; at most 64 per kind) and the bytes of the shared reordered-filter scratch. */
+  cacheStats(): { primitives: number; scratchBytes: number };
   threads(): number;
   /** libdnnl's version, e.g. '2.6.3'. */
   version(): string;
