@@ -15,7 +15,7 @@ import { writeChart } from '../core/plot.js';
 import { loadModel } from '../core/model_io.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
-import { createRng } from '../core/rng.js';
+import { createRng, deriveSeed } from '../core/rng.js';
 import type { CommonOptions } from '../core/command.js';
 import { loadMnist, headOfSplit } from '../mnist/data.js';
 import { forwardLogits } from './graph.js';
@@ -124,11 +124,13 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
 
 /**
  * Explains each digit (top-1 class) with each method and measures its deletion and insertion
- * curves. One random stream (seed) serves the random maps and the tie-breaking, in method order.
+ * curves. Each (method, digit) pair draws its own random stream, derived from --seed (the
+ * random map, the tie-breaking of equal attributions, and the method's own sampling): adding a
+ * method or a digit changes no other pair's numbers, and seed s's digit i+1 no longer shares
+ * seed s+1's digit i stream.
  */
 async function measureCurves(model: tf.LayersModel, split: Digits, methods: readonly EvalMethod[], settings: ExplainSettings, o: ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS): Promise<Curves> {
   const { rows: h, cols: w, count: n } = split;
-  const rng = createRng(o.seed);
   const blank = tf.zeros([1, h, w, 1]) as tf.Tensor4D;
   const curves = Object.fromEntries(methods.map((m) => [m, { deletion: [], insertion: [] }])) as never as Curves['curves'];
   const explainSeconds = Object.fromEntries(methods.map((m) => [m, 0])) as Curves['explainSeconds'];
@@ -146,9 +148,10 @@ async function measureCurves(model: tf.LayersModel, split: Digits, methods: read
         const ctx: ImageContext = { name: `digit${i}`, modelName: 'mnist', model, input, display: { data: grey, width: w, height: h }, classIndex, label: String(classIndex), probability: probs[classIndex] };
         for (const m of methods) {
           const started = Date.now();
+          const rng = createRng(deriveSeed(o.seed, 'explain-eval', m, 'digit', i));
           const attribution = m === 'random'
             ? Float32Array.from({ length: h * w }, () => rng.next())
-            : (await EXPLAINERS[m].explain(ctx, { ...settings, seed: o.seed + i })).pixelMap;
+            : (await EXPLAINERS[m].explain(ctx, { ...settings, seed: deriveSeed(o.seed, 'explain-eval', m, 'sampling', i) })).pixelMap;
           explainSeconds[m] += (Date.now() - started) / 1000;
           const c = await causalCurves(model, input, blank, pixelRanks(attribution, rng), classIndex, o.steps, settings.batch);
           curves[m].deletion.push(c.deletion);
