@@ -102,7 +102,9 @@ export function resultsOf(run: RunFolder): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(res)) {
     if (skip.has(k) && res === run.record) continue;
-    if (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length < 80)) out[k] = v;
+    // numbers and short words; file paths (curvesCsv, outDir) are in the Files section
+    const isPath = typeof v === 'string' && (path.isAbsolute(v) || /\.(csv|png|svg|json|html)$/.test(v));
+    if (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length < 80 && !isPath)) out[k] = v;
   }
   for (const k of ['wallSeconds', 'peakRssBytes']) if (num(run.record[k]) !== null && !(k in out)) out[k] = run.record[k];
   return out;

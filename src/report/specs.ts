@@ -169,6 +169,20 @@ export function scatterSpec(points: ScatterPoint[], opts: { title: string; size?
   };
 }
 
+/**
+ * Distinct colours for up to 14 methods (Tableau 10, then four darker ones); the random baseline
+ * is always grey. Tableau 20 would pair look-alike shades (gradcam/ig both blue).
+ */
+const METHOD_PALETTE = ['#4c78a8', '#f58518', '#e45756', '#72b7b2', '#54a24b', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#393b79', '#8c6d31', '#637939', '#7b4173', '#17becf'];
+
+/** The colour scale of methods: fixed colours in the order given, 'random' grey. */
+export function methodColours(methods: readonly string[]): Record<string, unknown> {
+  const named = methods.filter((m) => m !== 'random');
+  const domain = [...named, ...(methods.includes('random') ? ['random'] : [])];
+  const range = [...named.map((_, i) => METHOD_PALETTE[i % METHOD_PALETTE.length]), ...(methods.includes('random') ? ['#9e9e9e'] : [])];
+  return { domain, range };
+}
+
 /** Mean probability on a deletion or insertion curve; lo/hi the band (mean -/+ one standard error) when known. */
 export interface FaithfulnessPoint {
   run: string;
@@ -184,7 +198,7 @@ export interface FaithfulnessPoint {
 export function faithfulnessSpec(points: FaithfulnessPoint[], runs: number): Chart {
   const bands = points.some((p) => typeof p.lo === 'number');
   const series = new Set(points.map((p) => `${p.run}|${p.method}|${p.curve}`)).size;
-  const colour = { field: 'method', type: 'nominal', scale: { scheme: 'tableau20' } };
+  const colour = { field: 'method', type: 'nominal', scale: methodColours([...new Set(points.map((p) => p.method))]) };
   const layers: Record<string, unknown>[] = [];
   if (bands) {
     layers.push({
@@ -237,6 +251,7 @@ export interface AucPoint {
 export function aucSpec(points: AucPoint[], runs: number): Chart {
   const withBounds = points.map((p) => ({ ...p, lo: p.auc - p.se, hi: p.auc + p.se, key: runs > 1 ? `${p.method} (${p.run})` : p.method }));
   const y = { field: 'key', type: 'nominal', title: null, sort: null };
+  const scale = methodColours([...new Set(points.map((p) => p.method))]);
   return {
     spec: base({
       data: { values: withBounds },
@@ -246,11 +261,11 @@ export function aucSpec(points: AucPoint[], runs: number): Chart {
         width: 260,
         height: { step: 16 },
         layer: [
-          { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', type: 'quantitative', title: 'AUC (+-1 s.e.)', scale: { zero: false } }, x2: { field: 'hi' }, color: { field: 'method', type: 'nominal', scale: { scheme: 'tableau20' }, legend: null } } },
+          { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', type: 'quantitative', title: 'AUC (+-1 s.e.)', scale: { zero: false } }, x2: { field: 'hi' }, color: { field: 'method', type: 'nominal', scale, legend: null } } },
           {
             mark: { type: 'point', filled: true, size: 50 },
             encoding: {
-              y, x: { field: 'auc', type: 'quantitative' }, color: { field: 'method', type: 'nominal', legend: null },
+              y, x: { field: 'auc', type: 'quantitative' }, color: { field: 'method', type: 'nominal', scale, legend: null },
               tooltip: [...(runs > 1 ? [{ field: 'run' }] : []), { field: 'method' }, { field: 'curve' }, { field: 'auc', format: '.4f', title: 'AUC' }, { field: 'se', format: '.4f', title: 's.e.' }],
             },
           },

@@ -243,7 +243,7 @@ interface Page {
   evaluate<T>(fn: string): Promise<T>;
   mouse: { move(x: number, y: number): Promise<void>; wheel(dx: number, dy: number): Promise<void> };
   locator(sel: string): Locator;
-  screenshot(opts: { path: string; fullPage?: boolean }): Promise<unknown>;
+  screenshot(opts: { path: string; fullPage?: boolean; clip?: { x: number; y: number; width: number; height: number } }): Promise<unknown>;
   close(): Promise<void>;
 }
 interface Locator {
@@ -317,15 +317,36 @@ function assertMarks(marks: Awaited<ReturnType<typeof renderedMarks>>, what: str
   }
 }
 
-/** Hovers a point of the first projection and returns the tooltip's HTML. */
-async function hoverPoint(page: Page, nth: number): Promise<string> {
+/** Hovers the point nearest the middle of the first projection and returns the tooltip's HTML. */
+async function hoverPoint(page: Page): Promise<string> {
   const chart = page.locator('.chart[data-kind="projection"]').first();
   await chart.scrollIntoViewIfNeeded();
+  const nth = await page.evaluate<number>(`(() => {
+    const el = document.querySelector('.chart[data-kind="projection"]');
+    const plot = el.querySelector('svg g.mark-symbol.role-mark').getBoundingClientRect();
+    const cx = plot.left + plot.width / 2, cy = plot.top + plot.height / 2;
+    let best = 0, bestD = Infinity;
+    el.querySelectorAll('svg g.mark-symbol.role-mark > path').forEach((p, i) => {
+      const b = p.getBoundingClientRect();
+      const d = (b.left + b.width / 2 - cx) ** 2 + (b.top + b.height / 2 - cy) ** 2;
+      if (d < bestD) { bestD = d; best = i; }
+    });
+    return best;
+  })()`);
   const box = await chart.locator('svg g.mark-symbol.role-mark > path').nth(nth).boundingBox();
   assert.ok(box, 'the point has a place on the page');
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.waitForSelector('#vg-tooltip-element.visible', { timeout: 5000 });
   return page.locator('#vg-tooltip-element').innerHTML();
+}
+
+/** A screenshot of the first projection and its open tooltip (the tooltip may stick out of the chart). */
+async function screenshotWithTooltip(page: Page, file: string): Promise<void> {
+  const a = (await page.locator('.chart[data-kind="projection"]').first().boundingBox())!;
+  const b = (await page.locator('#vg-tooltip-element').boundingBox())!;
+  const x = Math.max(0, Math.min(a.x, b.x) - 8);
+  const y = Math.max(0, Math.min(a.y, b.y) - 8);
+  await page.screenshot({ path: file, clip: { x, y, width: Math.max(a.x + a.width, b.x + b.width) + 8 - x, height: Math.max(a.y + a.height, b.y + b.height) + 8 - y } });
 }
 
 test('in headless Chromium: each kind of report loads offline with no errors, draws every chart, and its tooltips work', async (t) => {
@@ -343,7 +364,7 @@ test('in headless Chromium: each kind of report loads offline with no errors, dr
       const page = await openReport(browser, file, problems);
       assertMarks(await renderedMarks(page), kind);
       if (kind === 'sst2') {
-        const tip = await hoverPoint(page, 3);
+        const tip = await hoverPoint(page);
         // a sentence of the data as the heading, then gold label, prediction and probability
         const heading = /<h2>([^<]+)<\/h2>/.exec(tip)?.[1];
         const data = path.join(work, 'data');
@@ -352,7 +373,7 @@ test('in headless Chromium: each kind of report loads offline with no errors, dr
         assert.ok(heading && all.includes(unescape(heading)), `tooltip heading is a sentence of the data: ${heading}`);
         assert.match(tip, /gold label<\/td><td class="value">(positive|negative)</);
         assert.match(tip, /P\(positive\)<\/td><td class="value">[01]\.\d{3}</);
-        await page.locator('.chart[data-kind="projection"]').first().screenshot({ path: path.join(shots, 'sst2-tooltip.png') });
+        await screenshotWithTooltip(page, path.join(shots, 'sst2-tooltip.png'));
         // zoom: the wheel moves the points
         const point = page.locator('.chart[data-kind="projection"] svg g.mark-symbol.role-mark > path').nth(3);
         const before = (await point.boundingBox())!;
@@ -366,11 +387,11 @@ test('in headless Chromium: each kind of report loads offline with no errors, dr
         assert.ok(legend.length > 0 && legend.every((l) => l === 'yes' || l === 'no'), `legend after colouring by correctness: ${legend}`);
       }
       if (kind === 'mnist') {
-        const tip = await hoverPoint(page, 5);
+        const tip = await hoverPoint(page);
         assert.match(tip, /<img src="data:image\/png;base64,[A-Za-z0-9+/=]+">/, 'the digit image');
         assert.match(tip, /gold label<\/td><td class="value">\d</);
         assert.match(tip, /predicted<\/td><td class="value">\d</);
-        await page.locator('.chart[data-kind="projection"]').first().screenshot({ path: path.join(shots, 'mnist-tooltip.png') });
+        await screenshotWithTooltip(page, path.join(shots, 'mnist-tooltip.png'));
       }
       await page.screenshot({ path: path.join(shots, `${kind}.png`), fullPage: true });
       assert.ok(statSync(path.join(shots, `${kind}.png`)).size > 10_000, `${kind} screenshot written`);
