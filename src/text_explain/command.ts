@@ -18,7 +18,7 @@ export function register(program: Command): void {
       .argument('[sentence...]', 'sentences to explain (quote each one; - reads one sentence per line from stdin)'),
     'explain-text',
   )
-    .requiredOption('--model <dir>', 'model directory written by dnnkit sst2 (its model/ folder)')
+    .requiredOption('--model <dir>', 'the run folder dnnkit sst2 wrote (--out), or its model/ folder')
     .option('--file <file>', 'a text file with one sentence per line (text after a tab is ignored)')
     .addOption(new Option('--split <name>', 'explain the sentences of this split of --data-dir').choices(['train', 'dev', 'test']))
     .option('--data-dir <dir>', 'folder with the SST-2 splits (for --split)', 'data/sst2')
@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--exact-max <n>', `exact Shapley values (all 2^n coalitions) up to this many tokens, permutation sampling above (at most ${MAX_EXACT_TOKENS})`, intArg('--exact-max', 0, MAX_EXACT_TOKENS), d.exactMax)
     .option('--samples <n>', 'permutations sampled for Shapley values above --exact-max (paired with their reverses)', intArg('--samples', 2, 1_000_000), d.samples)
     .option('--ig-steps <n>', 'steps of the Integrated Gradients path', intArg('--ig-steps', 1, 100_000), d.igSteps)
-    .option('--batch <n>', 'sentences per forward pass', intArg('--batch', 1, 65_536), d.batch)
+    .option('--batch-size <n>', 'sentences per forward pass (path points for Integrated Gradients)', intArg('--batch-size', 1, 65_536), d.batch)
     .option('--faithfulness', 'also measure deletion/insertion curves (AUC, standard errors) of every method and of a random order', false)
     .option('--sanity', 'also explain with randomly initialised weights and report each method\'s rank correlation with the trained model\'s attributions', false)
     .option('--figures <n>', 'write a PNG, SVG and HTML figure for the first n sentences', intArg('--figures', 0, 100_000), 20)

@@ -35,6 +35,8 @@ export interface FaithfulnessSummary {
   sentences: number;
   mask: MaskName;
   methods: FaithfulnessMethod[];
+  /** Per sentence and method: the two AUCs (for paired comparisons between methods). */
+  perSentence: { id: string; method: string; deletionAuc: number; insertionAuc: number }[];
 }
 
 /** Area under evenly spaced points over [0, 1] (trapezoid rule). */
@@ -74,6 +76,7 @@ const meanSe = (xs: readonly number[]): [number, number] => {
 export async function measureFaithfulness(model: Sst2Classifier, vocab: Vocabulary, explanations: readonly SentenceExplanation[], opts: { mask: MaskName; batch: number; seed: number }): Promise<FaithfulnessSummary> {
   const methods = [...new Set(explanations.flatMap((e) => e.results.map((r) => r.method))), 'random'];
   const per = new Map(methods.map((m) => [m, { del: [] as number[], ins: [] as number[], secs: [] as number[] }]));
+  const perSentence: FaithfulnessSummary['perSentence'] = [];
   for (const [k, e] of explanations.entries()) {
     const tokens = encodeTokens(e.tokens, vocab);
     const target = e.explained === 'positive' ? 1 : 0;
@@ -86,12 +89,14 @@ export async function measureFaithfulness(model: Sst2Classifier, vocab: Vocabula
       const acc = per.get(m)!;
       acc.del.push(trapezoidAuc(c.deletion));
       acc.ins.push(trapezoidAuc(c.insertion));
+      perSentence.push({ id: e.id, method: m, deletionAuc: acc.del[acc.del.length - 1], insertionAuc: acc.ins[acc.ins.length - 1] });
       if (r) acc.secs.push(r.seconds);
     }
   }
   return {
     sentences: explanations.length,
     mask: opts.mask,
+    perSentence,
     methods: methods.map((m) => {
       const a = per.get(m)!;
       const rnd = per.get('random')!;

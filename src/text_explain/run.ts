@@ -50,7 +50,7 @@ export const TEXT_EXPLAIN_DEFAULTS: ExplainTextSettings = {
 };
 
 export interface ExplainTextOptions extends Partial<ExplainTextSettings> {
-  /** Folder with model.json, weights.bin and vocab.json written by dnnkit sst2 (its model/ folder). */
+  /** The run folder dnnkit sst2 wrote, or its model/ folder (model.json, weights.bin, vocab.json). */
   model: string;
   /** Sentences (each tokenised as sst2 does: lower case, split on white space). */
   sentences: string[];
@@ -157,7 +157,8 @@ export interface ExplainTextRunOptions extends CommonOptions {
   exactMax: number;
   samples: number;
   igSteps: number;
-  batch: number;
+  /** Sequences per forward pass (--batch-size). */
+  batchSize: number;
   /** Also measure deletion/insertion curves (faithfulness.ts). */
   faithfulness: boolean;
   /** Also explain with randomised weights and report each method's rank correlation (sanity.ts). */
@@ -210,7 +211,7 @@ export const SENTENCES_CSV = 'sentences.csv';
 export async function runExplainText(opts: ExplainTextRunOptions, args: string[]) {
   const log = createLogger(opts.quiet);
   const methods = opts.methods.split(',').map((m) => m.trim()).filter((m) => m !== '');
-  const settings: ExplainTextSettings = { methods, target: opts.target, mask: opts.mask, exactMax: opts.exactMax, samples: opts.samples, igSteps: opts.igSteps, batch: opts.batch, seed: opts.seed };
+  const settings: ExplainTextSettings = { methods, target: opts.target, mask: opts.mask, exactMax: opts.exactMax, samples: opts.samples, igSteps: opts.igSteps, batch: opts.batchSize, seed: opts.seed };
   checkSettings(settings);
   const { ids, sentences } = await readSentences(opts, args);
   const backend = await initBackend(opts.backend);
@@ -227,7 +228,7 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
     }
     if (opts.faithfulness) {
       log.info('faithfulness: deletion and insertion curves');
-      faithfulness = await measureFaithfulness(model, vocab, explanations, { mask: opts.mask, batch: opts.batch, seed: opts.seed });
+      faithfulness = await measureFaithfulness(model, vocab, explanations, { mask: opts.mask, batch: opts.batchSize, seed: opts.seed });
     }
     if (opts.sanity) {
       log.info('sanity: explaining again with randomised weights');
@@ -267,7 +268,9 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
   if (faithfulness) {
     await writeCsv(path.join(opts.out, 'faithfulness.csv'), ['method', 'sentences', 'deletion_auc', 'deletion_se', 'insertion_auc', 'insertion_se', 'deletion_minus_random', 'deletion_minus_random_se', 'insertion_minus_random', 'insertion_minus_random_se', 'seconds_per_sentence'],
       faithfulness.methods.map((m) => [m.method, m.sentences, m.deletionAuc, m.deletionSe, m.insertionAuc, m.insertionSe, ...m.deletionVsRandom, ...m.insertionVsRandom, m.secondsPerSentence ?? '']));
-    files.push('faithfulness.csv');
+    await writeCsv(path.join(opts.out, 'faithfulness_per_sentence.csv'), ['sentence_id', 'method', 'deletion_auc', 'insertion_auc'],
+      faithfulness.perSentence.map((r) => [r.id, r.method, r.deletionAuc, r.insertionAuc]));
+    files.push('faithfulness.csv', 'faithfulness_per_sentence.csv');
   }
   if (sanity) {
     await writeCsv(path.join(opts.out, 'sanity.csv'), ['method', 'sentences', 'mean_spearman', 'se'], sanity.map((m) => [m.method, m.sentences, m.meanSpearman, m.se]));
@@ -283,7 +286,7 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
         top: topWords(e.tokens, r.values), values: r.values, se: r.se,
       }])),
     })),
-    ...(faithfulness ? { faithfulness } : {}),
+    ...(faithfulness ? { faithfulness: { ...faithfulness, perSentence: undefined } } : {}),
     ...(sanity ? { sanity } : {}),
     files,
   };

@@ -69,6 +69,11 @@ test('same command and seed: identical CSV; --json prints one document; stdin an
   const doc = JSON.parse(b.stdout);
   assert.equal(doc.sentences[0].methods.shapley.estimator, 'permutation');
   assert.equal(doc.sentences[0].methods.shapley.se.length, 12);
+  const runDir = path.join(dir, 'run');
+  mkdirSync(path.join(runDir, 'model'), { recursive: true });
+  await saveTinyModel('lstm', path.join(runDir, 'model'));
+  const fromRun = await explainText(['--model', runDir, 'a gorgeous movie', '--methods', 'loo', '--figures', '0', '--out', path.join(dir, 'r'), '--backend', 'cpu']);
+  assert.equal(fromRun.code, 0, `the run folder sst2 wrote works as --model: ${fromRun.stderr}`);
   const stdin = await explainText(['--model', model, '-', '--methods', 'loo', '--figures', '0', '--out', path.join(dir, 'c'), '--backend', 'cpu'], 'a gorgeous movie\nboring and too long\n');
   assert.equal(stdin.code, 0, stdin.stderr);
   assert.match(stdin.stdout, /stdin-2/);
