@@ -355,7 +355,7 @@ const projectionSection: SectionDef = {
         const decorator = (await sentenceDecorator(run, points.map((p) => p.index))) ?? (await digitDecorator(run, rows));
         for (const p of points) decorator?.decorate(p);
         const capped = t.rows.length > ctx.pointCap
-          ? `Showing ${points.length.toLocaleString('en-US')} of ${t.rows.length.toLocaleString('en-US')} points (every ${(t.rows.length / ctx.pointCap).toFixed(2)}th row, evenly spaced; the cap is ${ctx.pointCap.toLocaleString('en-US')} points per projection).`
+          ? `Showing ${points.length.toLocaleString('en-US')} of ${t.rows.length.toLocaleString('en-US')} points, sampled evenly through the file (the cap is ${ctx.pointCap.toLocaleString('en-US')} points per projection; dnnkit report --point-cap changes it).`
           : `All ${points.length.toLocaleString('en-US')} points (the cap is ${ctx.pointCap.toLocaleString('en-US')} per projection).`;
         const scores = projectionScores(summary, method);
         const caption = `${esc(f)}: ${capped} Drag to pan, scroll to zoom, double-click to reset; hover a point for its ${decorator?.shows ?? 'labels'}.${scores ? ` ${esc(scores)}.` : ''}${decorator ? ` <span class="note">(${esc(decorator.note)})</span>` : ''}`;

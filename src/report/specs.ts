@@ -211,7 +211,6 @@ export function faithfulnessSpec(points: FaithfulnessPoint[], runs: number): Cha
     encoding: {
       y: { field: 'probability', type: 'quantitative', title: 'mean probability of the class' },
       color: colour,
-      ...(runs > 1 ? { strokeDash: { field: 'run', type: 'nominal' } } : {}),
     },
   });
   layers.push({
@@ -226,7 +225,8 @@ export function faithfulnessSpec(points: FaithfulnessPoint[], runs: number): Cha
   return {
     spec: base({
       data: { values: points },
-      facet: { column: { field: 'curve', type: 'nominal', title: null, sort: ['deletion', 'insertion'] } },
+      // several runs: one row of panels per run, the same methods in the same colours
+      facet: { column: { field: 'curve', type: 'nominal', title: null, sort: ['deletion', 'insertion'] }, ...(runs > 1 ? { row: { field: 'run', type: 'nominal', title: null, sort: [...new Set(points.map((p) => p.run))] } } : {}) },
       spec: {
         width: 320,
         height: 240,
@@ -249,13 +249,13 @@ export interface AucPoint {
 
 /** AUC per method with +-1 standard error bars, deletion and insertion side by side. */
 export function aucSpec(points: AucPoint[], runs: number): Chart {
-  const withBounds = points.map((p) => ({ ...p, lo: p.auc - p.se, hi: p.auc + p.se, key: runs > 1 ? `${p.method} (${p.run})` : p.method }));
-  const y = { field: 'key', type: 'nominal', title: null, sort: null };
+  const withBounds = points.map((p) => ({ ...p, lo: p.auc - p.se, hi: p.auc + p.se }));
+  const y = { field: 'method', type: 'nominal', title: null, sort: null };
   const scale = methodColours([...new Set(points.map((p) => p.method))]);
   return {
     spec: base({
       data: { values: withBounds },
-      facet: { column: { field: 'curve', type: 'nominal', title: null, sort: ['deletion', 'insertion'] } },
+      facet: { column: { field: 'curve', type: 'nominal', title: null, sort: ['deletion', 'insertion'] }, ...(runs > 1 ? { row: { field: 'run', type: 'nominal', title: null, sort: [...new Set(points.map((p) => p.run))] } } : {}) },
       resolve: { scale: { x: 'independent' } },
       spec: {
         width: 260,
