@@ -18,19 +18,26 @@ import { relativeGap } from './method.js';
 export const MAX_EXACT_TOKENS = 16;
 
 /**
- * Exact Shapley values by enumerating all 2^n coalitions, n <= maxPlayers <= MAX_EXACT_TOKENS.
+ * Coalitions handed to the game per call in exact enumeration: the token game splits them into
+ * equal-length forward passes itself, so large chunks let `drop` fill its batches.
+ */
+const EXACT_CHUNK = 4096;
+
+/**
+ * Exact Shapley values by enumerating all 2^n coalitions, n <= maxPlayers <= MAX_EXACT_TOKENS,
+ * `chunk` coalitions per call of game.values.
  * explain/shapley.ts's exactShapley is the same sum with its limit fixed at 12 players (image
  * patches); sentences need up to 14 or more, so this one takes the limit as an argument.
  */
-export async function exactShapleyUpTo(game: CoalitionGame, maxPlayers: number, batch: number): Promise<ShapleyResult> {
+export async function exactShapleyUpTo(game: CoalitionGame, maxPlayers: number, chunk: number): Promise<ShapleyResult> {
   const n = game.players;
   if (maxPlayers > MAX_EXACT_TOKENS || n > maxPlayers) throw new RangeError(`exactShapleyUpTo: ${n} players, limit ${maxPlayers} (at most ${MAX_EXACT_TOKENS})`);
   const count = 2 ** n;
   const v = new Float64Array(count);
-  // Coalition `mask` holds player i when bit i is set; evaluated in chunks of `batch`.
-  for (let start = 0; start < count; start += batch) {
-    const chunk = Array.from({ length: Math.min(batch, count - start) }, (_, k) => Uint8Array.from({ length: n }, (_, i) => ((start + k) >> i) & 1));
-    const values = await game.values(chunk);
+  // Coalition `mask` holds player i when bit i is set.
+  for (let start = 0; start < count; start += chunk) {
+    const coalitions = Array.from({ length: Math.min(chunk, count - start) }, (_, k) => Uint8Array.from({ length: n }, (_, i) => ((start + k) >> i) & 1));
+    const values = await game.values(coalitions);
     values.forEach((x, k) => {
       if (!Number.isFinite(x)) throw new Error(`the model gave a non-finite value (${x}) for a coalition; check the model`);
       v[start + k] = x;
@@ -61,7 +68,7 @@ export const tokenShapley: TokenMethod = {
   async explain({ model, tokens, target, settings }: MethodInput): Promise<TokenAttribution> {
     const game = new TokenGame(model, tokens, { mask: settings.mask, target, batch: settings.batch });
     const r = game.players <= settings.exactMax
-      ? await exactShapleyUpTo(game, settings.exactMax, settings.batch)
+      ? await exactShapleyUpTo(game, settings.exactMax, EXACT_CHUNK)
       : await sampledShapley(game, { samples: settings.samples, batch: settings.batch, exact: false, seed: settings.seed });
     return { values: r.phi, se: r.se, ciLow: r.ciLow, ciHigh: r.ciHigh, vFull: r.vFull, vEmpty: r.vEmpty, gap: r.efficiencyGap, estimator: r.method, evaluations: r.evaluations };
   },
