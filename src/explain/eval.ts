@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
+import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
 import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';
 import { loadModel } from '../core/model_io.js';
@@ -118,7 +119,9 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
     versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
     scores, beatsRandom, outDir, ...files,
   };
-  await writeFileAtomic(path.join(outDir, 'run.json'), JSON.stringify(summary, null, 2));
+  // run.json in the one schema of docs/run-record.schema.json, describing the files above.
+  await writeRunRecord(outDir, buildRunRecord({ command: 'explain-eval', started: new Date(Date.now() - seconds * 1000), seed: settings.seed, settings: summary.settings, result: summary }),
+    Object.values(files).filter((f): f is string => typeof f === 'string').map((f) => path.relative(outDir, path.resolve(outDir, f))));
   return summary;
 }
 

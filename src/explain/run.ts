@@ -10,13 +10,15 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
+import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import type { CommonOptions } from '../core/command.js';
 import { readImageSize } from '../core/image.js';
 import { showPath } from '../core/quote.js';
 import type { LoadedModel } from '../models/index.js';
-import { numClasses, resolveClassIndex } from './base.js';
+import { numClasses } from './base.js';
+import { resolveClassIndex } from '../models/classes.js';
 import { forwardLogits, logitsSource, type LogitsSource } from './graph.js';
 import { resolveSettings, type ExplainOptionValues, type OptionGroup } from './options.js';
 import type { PatchGrid } from './image_game.js';
@@ -153,6 +155,7 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
   const prepared = await prepareImages(loaded, spec, files, images, requested, source);
   const modelName = prepared[0]?.ctx.modelName ?? modelShortName(loaded, spec);
   const outDir = await prepareOutDir(opts.out);
+  await invalidateRunRecord(outDir, [`run.${mode === 'side-by-side' ? 'explain' : methods[0]}.json`]);
   log.info(`model ${modelName} on ${backend.name}; ${files.length} image${files.length === 1 ? '' : 's'} -> ${outDir}`);
   const tally: PassTally = { passes: 0, seconds: 0, counted: false };
   const started = Date.now();
@@ -170,7 +173,9 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
     outDir,
     images: results,
   };
-  await writeFileAtomic(path.join(outDir, `run.${summary.command}.json`), JSON.stringify(summary, null, 2));
+  // run.json last, in the one schema of docs/run-record.schema.json, listing every file written.
+  const written = results.flatMap((r) => Object.values(r)).filter((v): v is string => typeof v === 'string' && v.startsWith(outDir + path.sep)).map((f) => path.relative(outDir, f));
+  await writeRunRecord(outDir, buildRunRecord({ command: summary.command, started: new Date(started), seed: opts.seed, settings: summary.settings, result: summary }), written);
   return summary;
 }
 

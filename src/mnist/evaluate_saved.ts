@@ -8,6 +8,7 @@ import type { CommonOptions } from '../core/command.js';
 import { writeCsv } from '../core/csv.js';
 import { InputError } from '../core/errors.js';
 import { prepareOutDir } from '../core/fsutil.js';
+import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
 import { createLogger } from '../core/log.js';
 import { loadModel } from '../core/model_io.js';
 import { loadMnist } from './data.js';
@@ -33,6 +34,7 @@ export interface EvalMnistSummary {
 
 /** Loads the model, checks its input shape, evaluates it and writes confusion.csv/.png; returns the --json summary. */
 export async function runEvalMnist(opts: EvalMnistOptions): Promise<EvalMnistSummary> {
+  const started = new Date();
   const log = createLogger(opts.json);
   const backend = await initBackend(opts.backend);
   const data = await loadMnist(opts.dataDir);
@@ -42,13 +44,18 @@ export async function runEvalMnist(opts: EvalMnistOptions): Promise<EvalMnistSum
     throw new InputError(`the model in ${opts.model} takes input ${JSON.stringify(shape)}, not MNIST digits [null,${data.test.rows},${data.test.cols},1]`);
   }
   const outDir = await prepareOutDir(opts.out);
+  await invalidateRunRecord(outDir);
   const ev = evaluateModel(model, data.test, Array.from({ length: data.test.count }, (_, i) => i));
   model.dispose();
   await writeCsv(path.join(outDir, 'confusion.csv'), ['true\\predicted', ...Array.from({ length: 10 }, (_, i) => String(i))],
     ev.confusion.map((row, i) => [i, ...row]));
   await writeConfusionPng(path.join(outDir, 'confusion.png'), ev.confusion, ev.accuracy);
   log.result(`test accuracy ${(ev.accuracy * 100).toFixed(2)}% (loss ${ev.loss.toFixed(4)}) on ${ev.count} digits; outputs in ${outDir}`);
-  return { testAccuracy: ev.accuracy, testLoss: ev.loss, count: ev.count, errors: ev.errors.length, backend: backend.name, outDir };
+  const summary = { testAccuracy: ev.accuracy, testLoss: ev.loss, count: ev.count, errors: ev.errors.length, backend: backend.name, outDir };
+  // Its metrics plus run.json (issue 14): the settings, backend, versions and the files' SHA-256.
+  await writeRunRecord(outDir, buildRunRecord({ command: 'eval-mnist', started, seed: null, result: summary, settings: { model: opts.model, dataDir: data.dir } }),
+    ['confusion.csv', 'confusion.png']);
+  return summary;
 }
 
 /** The former name of runEvalMnist. */

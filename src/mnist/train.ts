@@ -11,13 +11,14 @@ import { watchInterrupts } from '../core/interrupt.js';
 import { createLogger } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import { seedGlobalRandom } from '../core/rng.js';
-import { invalidateRunRecord } from '../core/run_record.js';
+import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
 import { readMnistCheckpoint } from './checkpoint.js';
 import { headOfSplit, loadMnist, splitIndices } from './data.js';
 import { evaluateModel, type Evaluation } from './evaluate.js';
 import { divergedError, startTraining, trainEpochs } from './loop.js';
 import { trainMnistSettings, type TrainMnistOptions, type TrainMnistSummary } from './options.js';
-import { writeMnistOutputs, writeMnistRunRecord } from './report.js';
+import { writeMnistOutputs } from './report.js';
+import { MNIST_CNN_DEFAULTS } from './model.js';
 
 export { TRAIN_MNIST_DEFAULTS, type TrainMnistOptions, type TrainMnistSummary } from './options.js';
 export { makeBatch, splitIndices } from './data.js';
@@ -84,16 +85,18 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
   await removeCheckpoint(outDir);
   const wallSeconds = (Date.now() - started) / 1000;
   const trainSamplesPerSec = (trainIdx.length * opts.epochs) / run.state.trainSeconds;
-  await writeMnistRunRecord(outDir, opts, {
-    backend, dataDir: data.dir, resumedFrom: cliOpts.resume ?? null, trainSamples: trainIdx.length, validationSamples: valIdx.length,
-    test, trainSamplesPerSec, wallSeconds,
-  }, files);
-  log.result(`test accuracy ${(test.accuracy * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}), ` +
-    `${trainSamplesPerSec.toFixed(0)} samples/s, ${wallSeconds.toFixed(0)} s in all; outputs in ${outDir}`);
-  return {
+  const summary: TrainMnistSummary = {
     testAccuracy: test.accuracy, testLoss: test.loss, epochs: opts.epochs, trainSamples: trainIdx.length, validationSamples: valIdx.length,
     trainSamplesPerSec, wallSeconds, backend: backend.name, outDir, files: files.sort(),
   };
+  // run.json last, in the one schema of docs/run-record.schema.json; `result` is the --json summary.
+  await writeRunRecord(outDir, buildRunRecord({
+    command: 'train-mnist', started: new Date(started), seed: opts.seed, result: summary,
+    settings: { ...trainMnistSettings(opts), dataDir: data.dir, model: MNIST_CNN_DEFAULTS, resumedFrom: cliOpts.resume ?? null },
+  }), files);
+  log.result(`test accuracy ${(test.accuracy * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}), ` +
+    `${trainSamplesPerSec.toFixed(0)} samples/s, ${wallSeconds.toFixed(0)} s in all; outputs in ${outDir}`);
+  return summary;
 }
 
 /** The former name of runTrainMnist. */

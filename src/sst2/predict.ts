@@ -6,6 +6,7 @@ import { promises as fsp } from 'node:fs';
 import { initBackend } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
 import { encodeSentences, tokenize } from './data.js';
 import { loadClassifier } from './saved.js';
 import { predictSplit } from './evaluate.js';
@@ -69,7 +70,8 @@ export async function runSst2Predict(opts: PredictOptions & Pick<CommonOptions, 
       label: probs[i] >= 0.5 ? 'positive' as const : 'negative' as const,
       unknownWords: tokens[i].filter((t) => !vocab.index.has(t)),
     }));
-    if (!opts.json) for (const p of predictions) process.stdout.write(`${p.positive.toFixed(4)}\t${p.sentence}\n`);
+    const log = createLogger(opts.json); // the lines are the result: stdout, none with --json (the JSON holds them)
+    for (const p of predictions) log.output(`${p.positive.toFixed(4)}\t${p.sentence}`);
     return { predictions, backend: backend.name };
   } finally {
     model.dispose();

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendInfo } from '../core/backend.js';
 import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';
-import { dnnkitVersion, writeRunRecord, type EpochMetrics } from '../core/run_record.js';
+import { buildRunRecord, writeRunRecord, type EpochMetrics } from '../core/run_record.js';
 import { projectFeatures, type ProjectionSummary } from '../project/index.js';
 import type { EncodedSplit } from './batches.js';
 import { VOCAB_FILE, type Sst2Data } from './data.js';
@@ -120,14 +120,12 @@ export async function writeSst2Record(run: Sst2Training, data: Sst2Data, trainCo
     ...[MODEL_JSON, WEIGHTS_BIN, VOCAB_FILE].map((f) => path.join('model', f)), 'metrics.csv', 'features.csv', 'curves.svg', 'curves.png',
     ...(projection ? ['projection-summary.csv', ...projection.results.flatMap((r) => r.files.map((f) => path.relative(outDir, f)))] : []),
   ];
-  await writeRunRecord(outDir, {
-    command: 'sst2',
-    settings: run.settings,
-    model: run.config,
-    data: { dir: opts.dataDir, layout: data.layout, train: trainCount, dev: run.dev.ids.length, test: data.test.examples.length, testLabelled: data.test.labelled },
-    backend,
-    versions: { dnnkit: dnnkitVersion(), tfjs: tf.version.tfjs, node: process.version },
-    seed: opts.seed,
-    result: summary,
-  }, outputs);
+  // run.json last, in the one schema of docs/run-record.schema.json; `result` is the --json summary.
+  await writeRunRecord(outDir, buildRunRecord({
+    command: 'sst2', started: new Date(Date.now() - summary.seconds * 1000), seed: opts.seed, result: summary,
+    settings: {
+      ...run.settings, model: run.config,
+      data: { dir: opts.dataDir, layout: data.layout, train: trainCount, dev: run.dev.ids.length, test: data.test.examples.length, testLabelled: data.test.labelled },
+    },
+  }), outputs);
 }

@@ -33,7 +33,7 @@ test('train-mnist on 4,000 digits for 2 epochs beats 90% test accuracy and write
   assert.equal(confusion.flat().reduce((a, b) => a + b, 0), 10000);
   const runJson = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
   assert.equal(runJson.settings.seed, 1);
-  assert.equal(runJson.testAccuracy, summary.testAccuracy);
+  assert.equal(runJson.result.testAccuracy, summary.testAccuracy);
 
   // Round trip: the saved model, loaded back, scores exactly the same on the test set.
   const evalOut = tempDir(t);

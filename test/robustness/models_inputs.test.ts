@@ -528,7 +528,7 @@ test('inputs before the network: a corrupt image, a bad --class or --layer with 
   }
   const good = await stripPng(fresh('good.png'), 40, 30);
   const res = await runCli(['gradcam', '--model', 'resnet18', '--class', 'no such class', '--out', fresh('out'), good], { env });
-  assertCleanError(res, 2, /--class 'no such class' is not a class label/);
+  assertCleanError(res, 2, /unknown class 'no such class'; the closest names are/);
   // --layer is checked on an untrained build of the architecture (no weights needed).
   const layer = await runCli(['gradcam', '--model', 'vgg16', '--layer', 'features.99', '--out', fresh('out'), good], { env });
   assertCleanError(layer, 2, /--layer features\.99: no such layer; layers with 4-D outputs: .*features\.29/);

@@ -167,8 +167,8 @@ test('sst2 --cnn: a mixed ensemble and a lone CNN train and save; impossible com
   const mixed = await runCli([...common, '--ensemble', '1', '--cnn', '2', '--out', mixedOut]);
   assert.equal(mixed.code, 0, mixed.stderr);
   const run = JSON.parse(readFileSync(path.join(mixedOut, 'run.json'), 'utf8'));
-  assert.equal(run.model.members, 1);
-  assert.equal(run.model.cnnMembers, 2);
+  assert.equal(run.settings.model.members, 1);
+  assert.equal(run.settings.model.cnnMembers, 2);
   assert.equal(run.settings.cnn, 2);
   const header = readFileSync(path.join(mixedOut, 'features.csv'), 'utf8').split('\n')[0].split(',');
   assert.equal(header.length, 4 + 12 + 2 * 15, 'pooled features: one BiLSTM (2 x 6) and two CNNs (3 widths x 5 filters)');

@@ -109,7 +109,7 @@ test('sst2 --ensemble 2: trains two members, saves one model whose predictions r
   const { dir, data, out, res, run } = await tinyRun(t, { train: 600, dev: 100, test: 100 }, ['--epochs', '2', '--ensemble', '2', '--seed', '2']);
   const summary = lastJson(res);
   assert.equal(run.settings.ensemble, 2);
-  assert.equal(run.model.members, 2);
+  assert.equal(run.settings.model.members, 2);
   assert.equal(summary.parameters, run.result.parameters);
   const features = readFileSync(path.join(out, 'features.csv'), 'utf8').split('\n')[0].split(',');
   assert.equal(features.length, 4 + 2 * 16, 'pooled features of both members');

@@ -163,8 +163,8 @@ test('sst2 --subwords: trains, saves the n-grams and predicts unknown words from
   const json = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8'));
   const vocab = JSON.parse(readFileSync(path.join(out, 'model', 'vocab.json'), 'utf8'));
   assert.equal(json.settings.subwords, 3);
-  assert.ok(json.model.subwords > 100, `${json.model.subwords} n-grams`);
-  assert.equal(vocab.subwords.length, json.model.subwords);
+  assert.ok(json.settings.model.subwords > 100, `${json.settings.model.subwords} n-grams`);
+  assert.equal(vocab.subwords.length, json.settings.model.subwords);
   assert.deepEqual(vocab.subwordNgrams, [3, 5]);
   // Two unknown words: without subword vectors both would be <oov>, so the sentences would tie.
   const predict = await runCli(['sst2', 'predict', '--model', path.join(out, 'model'), '--json', 'zzqwonderfulness', 'zzqawfulness']);

@@ -37,8 +37,8 @@ test('sst2: a short run on a subset beats chance clearly; outputs, saved model a
   assert.equal(run.settings.units, 32);
   assert.equal(run.settings.pooling, 'max');
   assert.equal(run.settings.emaDecay, 0.99);
-  assert.equal(run.model.pooling, 'max');
-  assert.equal(run.model.bidirectional, true);
+  assert.equal(run.settings.model.pooling, 'max');
+  assert.equal(run.settings.model.bidirectional, true);
   assert.equal(run.seed, 3);
   assert.ok(run.backend.name && run.versions.tfjs);
 
