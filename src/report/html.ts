@@ -70,7 +70,8 @@ nav a { margin-right: 12px; color: #23395d; }
 .row { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 .run-col { flex: 1 1 0; min-width: 320px; }
 .run-col > h3 { border-bottom: 1px solid #eee; }
-figure { margin: 0; }
+figure { margin: 0; max-width: 100%; }
+.chart { max-width: 100%; overflow-x: auto; }
 figcaption { font-size: 12px; color: #5a5a66; max-width: 560px; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 4px 0 8px; }
 th, td { border-bottom: 1px solid #ececf0; padding: 3px 10px 3px 0; text-align: left; vertical-align: top; }

@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { ChartSet, esc, formatBytes } from './html.js';
 import { fileDataUri, pick, pickFirst, readTable, type RunFolder, type Table } from './run_folder.js';
 import {
-  aucSpec, confusionSpec, faithfulnessSpec, learningCurvesSpec, mapSpec, scatterSpec,
-  type AucPoint, type ConfusionCell, type CurvePoint, type FaithfulnessPoint, type MapCell, type ScatterPoint,
+  aucSpec, confusionSpec, faithfulnessSpec, learningCurvesSpec, mapSpec, scatterSpec, tokenSpec,
+  type AucPoint, type ConfusionCell, type CurvePoint, type FaithfulnessPoint, type MapCell, type ScatterPoint, type TokenCell,
 } from './specs.js';
 import { loadTestDigits } from './digits.js';
 import { lookUpSentences, probabilityColumn } from './sentences.js';
@@ -382,11 +382,22 @@ async function faithfulnessPoints(run: RunFolder): Promise<FaithfulnessPoint[]> 
   });
 }
 
+/** AUC tables: explain-eval's auc.csv (deletion_auc_se) or explain-text's faithfulness.csv (deletion_se). */
+const AUC_FILES = ['auc.csv', 'faithfulness.csv'];
+
+async function aucTable(run: RunFolder): Promise<{ file: string; table: Table } | null> {
+  for (const file of AUC_FILES) {
+    const table = await readTable(run, file);
+    if (table && table.columns.includes('method') && table.columns.includes('deletion_auc')) return { file, table };
+  }
+  return null;
+}
+
 async function aucPoints(run: RunFolder): Promise<AucPoint[]> {
-  const t = await readTable(run, 'auc.csv');
-  if (!t || !t.columns.includes('deletion_auc')) return [];
+  const t = (await aucTable(run))?.table;
+  if (!t) return [];
   return t.rows.flatMap((r) => (['deletion', 'insertion'] as const).map((curve) => ({
-    run: run.name, method: String(r.method), curve, auc: num(r[`${curve}_auc`]) ?? 0, se: num(r[`${curve}_auc_se`]) ?? 0,
+    run: run.name, method: String(r.method), curve, auc: num(r[`${curve}_auc`]) ?? 0, se: num(r[`${curve}_auc_se`]) ?? num(r[`${curve}_se`]) ?? 0,
   })));
 }
 
@@ -404,9 +415,9 @@ const faithfulnessSection: SectionDef = {
       parts.push(ctx.charts.place(faithfulnessSpec(curves, runs), `Mean probability of the explained class as pixels are removed in order of attribution (deletion: lower is more faithful) or added to a blank image (insertion: higher is more faithful), RISE (Petsiuk et al. 2018). ${bands ? 'Bands: +-1 standard error over the images.' : 'curves.csv holds the mean curve only, so no bands are drawn here; the AUC chart below has the standard errors.'} Hover for the numbers.`));
     }
     if (aucs.length > 0) {
-      parts.push(ctx.charts.place(aucSpec(aucs, runs), 'Area under each curve (auc.csv), mean over the images with +-1 standard error.'));
+      parts.push(ctx.charts.place(aucSpec(aucs, runs), 'Area under each curve (auc.csv or faithfulness.csv), mean over the images or sentences with +-1 standard error.'));
       parts.push(...await eachRun(ctx, async (run) => {
-        const t = await readTable(run, 'auc.csv');
+        const t = (await aucTable(run))?.table;
         if (!t) return '';
         return `${runs > 1 ? `<h3>${esc(run.name)}</h3>` : ''}<table><tr>${t.columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>${t.rows.map((r) => `<tr>${t.columns.map((c) => `<td class="${typeof r[c] === 'number' ? 'num' : ''}">${esc(fmt(r[c]))}</td>`).join('')}</tr>`).join('')}</table>`;
       }));
@@ -456,6 +467,36 @@ async function mapCharts(ctx: SectionContext, run: RunFolder, stem: string): Pro
   return out;
 }
 
+/** Sentences drawn at most in the token section (the rest are in attributions.csv). */
+const SENTENCE_CAP = 40;
+
+const tokenSection: SectionDef = {
+  id: 'tokens',
+  title: 'Token attributions',
+  async build(ctx) {
+    const blocks = await eachRun(ctx, async (run) => {
+      const t = await readTable(run, 'attributions.csv');
+      if (!t || !['sentence_id', 'token_index', 'token', 'method', 'value'].every((c) => t.columns.includes(c))) return null;
+      const sentences = await readTable(run, 'sentences.csv');
+      const ids = [...new Set(t.rows.map((r) => String(r.sentence_id)))];
+      const parts: string[] = [];
+      for (const id of ids.slice(0, SENTENCE_CAP)) {
+        const cells: TokenCell[] = t.rows.filter((r) => String(r.sentence_id) === id).map((r) => ({
+          position: num(r.token_index) ?? 0, token: String(r.token), method: String(r.method), value: num(r.value) ?? 0, ...(num(r.se) !== null ? { se: num(r.se)! } : {}),
+        }));
+        const info = sentences?.rows.filter((r) => String(r.sentence_id) === id) ?? [];
+        const first = info[0];
+        const head = first ? `${id}: P(positive) ${fmt(first.p_positive)}, predicted ${fmt(first.predicted)}, explained ${fmt(first.explained)}` : id;
+        const gaps = info.filter((r) => r.gap !== '' && r.gap !== undefined).map((r) => `${r.method} efficiency gap ${fmt(r.gap)}`);
+        parts.push(`<h3>${esc(head)}</h3>${ctx.charts.place(tokenSpec(cells), gaps.length ? esc(gaps.join('; ')) : undefined)}`);
+      }
+      const more = ids.length > SENTENCE_CAP ? `<p class="note">The first ${SENTENCE_CAP} of ${ids.length} sentences; attributions.csv has them all.</p>` : '';
+      return `<p class="note">Each word coloured by its attribution to the explained class's log-odds (red for, blue against); hover a word for its value and standard error.</p>${parts.join('')}${more}`;
+    });
+    return perRun(ctx, blocks);
+  },
+};
+
 /** Image files shown elsewhere or not explanation pictures. */
 const NOT_GALLERY = /^(errors|curves|confusion)\.png$|^embed-.*\.png$/;
 
@@ -464,7 +505,9 @@ const explanationSection: SectionDef = {
   title: 'Explanations',
   async build(ctx) {
     const blocks = await eachRun(ctx, async (run) => {
-      const pngs = run.files.filter((f) => f.endsWith('.png') && !f.includes('/') && !NOT_GALLERY.test(f));
+      // explain-text's sentence pictures are drawn interactively in the token section
+      const tokensDrawn = run.files.includes('attributions.csv');
+      const pngs = run.files.filter((f) => f.endsWith('.png') && !f.includes('/') && !NOT_GALLERY.test(f) && !(tokensDrawn && /^sentence-/.test(f)));
       if (pngs.length === 0) return null;
       const images = Array.isArray(run.record.images) ? (run.record.images as Record<string, unknown>[]) : [];
       const parts: string[] = [];
@@ -506,7 +549,7 @@ const filesSection: SectionDef = {
 /** Every section, in page order. A new kind of output is one more entry here. */
 export const SECTIONS: readonly SectionDef[] = [
   resultsSection, curvesSection, confusionSection, misclassifiedSection, projectionSection,
-  faithfulnessSection, explanationSection, settingsSection, filesSection,
+  faithfulnessSection, tokenSection, explanationSection, settingsSection, filesSection,
 ];
 
 /** One line on a run for the page's summary. */

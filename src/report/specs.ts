@@ -83,6 +83,7 @@ export interface ConfusionCell {
 /** A confusion-matrix heatmap of counts or row shares, the number written in each cell. */
 export function confusionSpec(cells: ConfusionCell[], classes: string[], field: 'count' | 'share', size = 300): Chart {
   const fmt = field === 'share' ? '.2f' : 'd';
+  const tooltip = [{ field: 'truth', title: 'true' }, { field: 'predicted' }, { field: 'count', format: 'd' }, { field: 'share', format: '.3f', title: 'row share' }];
   return {
     spec: base({
       data: { values: cells },
@@ -98,7 +99,7 @@ export function confusionSpec(cells: ConfusionCell[], classes: string[], field: 
           mark: 'rect',
           encoding: {
             color: { field, type: 'quantitative', scale: { scheme: 'blues', ...(field === 'share' ? { domain: [0, 1] } : {}) }, legend: null },
-            tooltip: [{ field: 'truth', title: 'true' }, { field: 'predicted' }, { field: 'count', format: 'd' }, { field: 'share', format: '.3f', title: 'row share' }],
+            tooltip,
           },
         },
         {
@@ -106,6 +107,7 @@ export function confusionSpec(cells: ConfusionCell[], classes: string[], field: 
           encoding: {
             text: { field, type: 'quantitative', format: fmt },
             color: { condition: { test: `datum.share > 0.5`, value: 'white' }, value: 'black' },
+            tooltip, // the number lies on its cell and takes the pointer
           },
         },
       ],
@@ -308,5 +310,66 @@ export function mapSpec(cells: MapCell[], opts: { title: string; diverging: bool
       },
     }),
     expect: { rect: cells.length },
+  };
+}
+
+/** One token's attribution by one method. */
+export interface TokenCell {
+  position: number;
+  token: string;
+  method: string;
+  value: number;
+  se?: number;
+}
+
+/**
+ * A sentence's tokens left to right, one row per method, each cell coloured by the token's
+ * attribution (red for the explained class, blue against) with the word written in it; hover a
+ * word for its value and standard error.
+ */
+export function tokenSpec(cells: TokenCell[]): Chart {
+  const maxAbs = Math.max(1e-12, ...cells.map((c) => Math.abs(c.value)));
+  const withSe = cells.some((c) => c.se !== undefined);
+  // each word's cell as wide as the word (about 6.5 px a character at 11 px), left to right
+  const positions = [...new Set(cells.map((c) => c.position))].sort((a, b) => a - b);
+  const tokenOf = new Map(cells.map((c) => [c.position, c.token]));
+  const left = new Map<number, [number, number]>();
+  let x = 0;
+  for (const p of positions) {
+    const w = Math.max(16, 6.5 * Math.min(tokenOf.get(p)!.length, 18) + 10);
+    left.set(p, [x, x + w]);
+    x += w;
+  }
+  const tooltip = [{ field: 'token' }, { field: 'method' }, { field: 'value', format: '.4f' }, ...(withSe ? [{ field: 'se', format: '.4f', title: 's.e.' }] : []), { field: 'position', title: 'token #' }];
+  const values = cells.map((c) => ({ ...c, x0: left.get(c.position)![0], x1: left.get(c.position)![1], xm: (left.get(c.position)![0] + left.get(c.position)![1]) / 2, shade: Math.abs(c.value) / maxAbs }));
+  return {
+    spec: base({
+      data: { values },
+      width: Math.max(60, x),
+      height: { step: 20 },
+      encoding: { y: { field: 'method', type: 'nominal', title: null, sort: null } },
+      layer: [
+        {
+          mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
+          encoding: {
+            x: { field: 'x0', type: 'quantitative', scale: null, axis: null },
+            x2: { field: 'x1' },
+            color: { field: 'value', type: 'quantitative', scale: { scheme: 'redblue', reverse: true, domain: [-maxAbs, maxAbs] }, title: 'value' },
+            tooltip,
+          },
+        },
+        {
+          mark: { type: 'text', fontSize: 11, limit: 6.5 * 18 },
+          encoding: {
+            x: { field: 'xm', type: 'quantitative', scale: null },
+            text: { field: 'token' },
+            color: { condition: { test: 'datum.shade > 0.6', value: 'white' }, value: 'black' },
+            tooltip, // the word lies on its cell and takes the pointer
+          },
+        },
+      ],
+    }),
+    expect: { rect: cells.length, text: cells.length },
+    kind: 'tokens',
   };
 }

@@ -25,7 +25,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-firs
 let work = '';
 let shots = '';
 /** The runs every test reads, made once. */
-let runs: { mnist: string; sst2Parent: string; sst2: string[]; evalRun: string };
+let runs: { mnist: string; sst2Parent: string; sst2: string[]; evalRun: string; text: string | null };
 
 function ok(res: CliResult, what: string): void {
   assert.equal(res.code, 0, `${what} failed (exit ${res.code}):\n${res.stderr.slice(-2000)}`);
@@ -36,7 +36,7 @@ before(async () => {
   shots = path.join(work, 'screenshots');
   mkdirSync(shots);
   const data = sst2Subset(work, { train: 300, dev: 100, test: 100 });
-  runs = { mnist: path.join(work, 'mnist'), sst2Parent: path.join(work, 'sst2'), sst2: [], evalRun: path.join(work, 'eval') };
+  runs = { mnist: path.join(work, 'mnist'), sst2Parent: path.join(work, 'sst2'), sst2: [], evalRun: path.join(work, 'eval'), text: null };
   const common = ['--quiet', '--backend', 'wasm'];
   const started = Date.now();
   const took = (what: string) => process.stderr.write(`# ${what} after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
@@ -50,6 +50,12 @@ before(async () => {
     (async () => {
       ok(await runCli(['sst2', '--data-dir', data, '--ensemble', '1', '--epochs', '1', '--adversarial', '0', '--embed-plot', 'umap', '--out', runs.sst2Parent, ...common, 'repeat', '--seeds', '1,2']), 'sst2 repeat');
       took('sst2 repeat');
+      // explain-text, where this dnnkit has it: word attributions of two dev sentences
+      const text = path.join(work, 'text');
+      const res = await runCli(['explain-text', '--model', path.join(runs.sst2Parent, 'seed-1'), '--split', 'dev', '--data-dir', data, '--limit', '2', '--out', text, ...common]);
+      if (res.code === 0) runs.text = text;
+      else if (!/unknown command/.test(res.stderr)) ok(res, 'explain-text');
+      took('explain-text');
     })(),
   ]);
   runs.sst2 = [path.join(runs.sst2Parent, 'seed-1'), path.join(runs.sst2Parent, 'seed-2')];
@@ -59,7 +65,7 @@ after(() => {
   const keep = process.env.DNNKIT_REPORT_SCREENSHOTS;
   if (keep && existsSync(shots)) {
     mkdirSync(keep, { recursive: true });
-    for (const f of ['mnist.png', 'sst2.png', 'sst2-tooltip.png', 'mnist-tooltip.png', 'explain-eval.png', 'sst2-seeds.png']) {
+    for (const f of ['mnist.png', 'sst2.png', 'sst2-tooltip.png', 'mnist-tooltip.png', 'explain-eval.png', 'sst2-seeds.png', 'explain-text.png']) {
       if (existsSync(path.join(shots, f))) copyFileSync(path.join(shots, f), path.join(keep, f));
     }
   }
@@ -160,6 +166,21 @@ test('explain-eval report: deletion/insertion curves and AUC with standard error
   assert.equal(charts[0].expect.line, series);
   const auc = csvRows(path.join(runs.evalRun, 'auc.csv'));
   assert.equal(charts[1].expect.rule, 2 * auc.length);
+});
+
+test('explain-text report: one chart per sentence, a cell per token and method', async (t) => {
+  if (!runs.text) {
+    t.skip('this dnnkit has no explain-text command');
+    return;
+  }
+  const html = await buildReport([runs.text]);
+  assertSelfContained(html);
+  has(html, /<section id="tokens">/);
+  const rows = csvRows(path.join(runs.text, 'attributions.csv'));
+  const charts = expectations(html).filter((c) => c.kind === 'tokens');
+  const ids = [...new Set(rows.map((r) => r.sentence_id))];
+  assert.equal(charts.length, ids.length);
+  assert.deepEqual(charts.map((c) => c.expect.rect), ids.map((id) => rows.filter((r) => r.sentence_id === id).length));
 });
 
 test('a folder of an unknown command, or with no record, still gets a report (settings and files)', async (t) => {
@@ -358,6 +379,7 @@ test('in headless Chromium: each kind of report loads offline with no errors, dr
       sst2: await writeReport(runs.sst2[0]),
       'explain-eval': await writeReport(runs.evalRun),
       'sst2-seeds': await writeReport(runs.sst2Parent),
+      ...(runs.text ? { 'explain-text': await writeReport(runs.text) } : {}),
     };
     for (const [kind, file] of Object.entries(pages)) {
       const problems: string[] = [];
@@ -385,6 +407,17 @@ test('in headless Chromium: each kind of report loads offline with no errors, dr
         await page.locator('.chart[data-kind="projection"] input[type="radio"][value="correct"]').first().click();
         const legend = await page.evaluate<string[]>(`Array.from(document.querySelector('.chart[data-kind="projection"]').querySelectorAll('g.role-legend-label text')).map((e) => e.textContent)`);
         assert.ok(legend.length > 0 && legend.every((l) => l === 'yes' || l === 'no'), `legend after colouring by correctness: ${legend}`);
+      }
+      if (kind === 'explain-text') {
+        // a word's cell: its token, method and value
+        const cell = page.locator('.chart[data-kind="tokens"] svg g.mark-rect.role-mark > path').first();
+        await cell.scrollIntoViewIfNeeded();
+        const box = (await cell.boundingBox())!;
+        await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+        await page.waitForSelector('#vg-tooltip-element.visible', { timeout: 5000 });
+        const tip = await page.locator('#vg-tooltip-element').innerHTML();
+        assert.match(tip, /token<\/td><td class="value">[^<]+</);
+        assert.match(tip, /value<\/td><td class="value">-?\d/);
       }
       if (kind === 'mnist') {
         const tip = await hoverPoint(page);
