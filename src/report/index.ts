@@ -58,7 +58,8 @@ export async function buildReport(runDirs: string[], opts: ReportOptions = {}): 
   const ctx: SectionContext = { runs, charts: new ChartSet(), pointCap: opts.pointCap ?? POINT_CAP };
   const built: { id: string; title: string; html: string }[] = [];
   for (const s of SECTIONS) {
-    const html = await s.build(ctx);
+    // a file this section cannot make sense of costs the section, not the report
+    const html = await s.build(ctx).catch((err: Error) => `<p class="chart-failed">This section could not be built: ${esc(err.message)}</p>`);
     if (html) built.push({ id: s.id, title: s.title, html });
   }
   const commands = [...new Set(runs.map((r) => r.command))];

@@ -71,6 +71,9 @@ function flatten(obj: unknown, prefix = '', out: Record<string, unknown> = {}): 
   return out;
 }
 
+/** Results whose mean over runs means nothing. */
+const NO_SPREAD = new Set(['seed', 'peakRssBytes']);
+
 /** A key/value table with one value column per run; rows whose values differ between runs are marked. */
 function comparisonTable(ctx: SectionContext, values: Record<string, unknown>[], opts: { spread?: boolean } = {}): string {
   const keys = [...new Set(values.flatMap((v) => Object.keys(v)))];
@@ -82,7 +85,7 @@ function comparisonTable(ctx: SectionContext, values: Record<string, unknown>[],
     const differ = many && new Set(cells.map((c) => JSON.stringify(c))).size > 1;
     const nums = cells.map(num);
     let spread = '';
-    if (opts.spread && many) {
+    if (opts.spread && many && !NO_SPREAD.has(k)) {
       const xs = nums.filter((x): x is number => x !== null);
       if (xs.length === cells.length && xs.length > 1) {
         const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
