@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { ChartSet, esc, formatBytes } from './html.js';
-import { fileDataUri, pick, pickFirst, readTable, type RunFolder, type Table } from './run_folder.js';
+import { fileDataUri, pick, pickFirst, readRunFolder, readTable, type RunFolder, type Table } from './run_folder.js';
 import {
   aucSpec, confusionSpec, faithfulnessSpec, learningCurvesSpec, mapSpec, scatterSpec, tokenSpec,
   type AucPoint, type ConfusionCell, type CurvePoint, type FaithfulnessPoint, type MapCell, type ScatterPoint, type TokenCell,
@@ -270,10 +270,18 @@ interface PointDecorator {
 
 /** SST-2: features.csv rows hold `<split>-<row>` ids; the projection's index is the features.csv row. */
 async function sentenceDecorator(run: RunFolder, indices: number[]): Promise<PointDecorator | null> {
-  const features = run.files.includes('features.csv') ? await readIdColumns(path.join(run.dir, 'features.csv')) : null;
+  // sst2 writes features.csv beside its projections; `dnnkit project` names the CSV it projected
+  let source: RunFolder | null = run.files.includes('features.csv') ? run : null;
+  const projected = pick(run.record, 'settings', 'file');
+  if (!source && typeof projected === 'string' && path.basename(projected) === 'features.csv') {
+    source = await readRunFolder(path.dirname(path.resolve(run.dir, projected))).catch(() => null);
+    if (source && !source.files.includes('features.csv')) source = null;
+  }
+  if (!source) return null;
+  const features = await readIdColumns(path.join(source.dir, 'features.csv'));
   if (!features || !features.ids.some((id) => /^(dev|test|train)-\d+$/.test(id))) return null;
   const ids = indices.map((i) => features.ids[i]).filter((id): id is string => id !== undefined);
-  const lookup = await lookUpSentences(run, ids, features.probabilities);
+  const lookup = await lookUpSentences(source, ids, features.probabilities);
   return {
     shows: lookup.byId.size > 0 ? 'sentence' : 'labels',
     note: lookup.note,
