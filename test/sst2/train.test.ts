@@ -40,7 +40,7 @@ test('sst2: a short run on a subset beats chance clearly; outputs, saved model a
   assert.equal(run.settings.model.pooling, 'max');
   assert.equal(run.settings.model.bidirectional, true);
   assert.equal(run.seed, 3);
-  assert.ok(run.backend.name && run.versions.tfjs);
+  assert.ok(run.backend.name && run.versions['@tensorflow/tfjs']);
 
   // features.csv: one row per dev and test sentence, the pooled BiLSTM states (2 x 32 units).
   const features = readFileSync(path.join(out, 'features.csv'), 'utf8').trim().split('\n');
