@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { esc } from './html.js';
-import { fileDataUri, readTable, type RunFolder, type Table } from './run_folder.js';
+import { fileDataUri, pickFirst, readTable, type RunFolder, type Table } from './run_folder.js';
 import { eachRun, fmt, num, perRun, type SectionContext, type SectionDef } from './section.js';
 import { aucSpec, faithfulnessSpec, mapSpec, tokenSpec, type AucPoint, type FaithfulnessPoint, type MapCell, type TokenCell } from './specs.js';
 
@@ -106,6 +106,17 @@ async function mapCharts(ctx: SectionContext, run: RunFolder, stem: string): Pro
   return out;
 }
 
+/** The Shapley map from the record itself (explain writes no per-image CSV): phi and se per patch, the grid 'RxC'. */
+function recordMap(ctx: SectionContext, img: Record<string, unknown>): string[] {
+  const phi = pickFirst(img, ['byMethod', 'shap', 'phi'], ['phi']);
+  const se = pickFirst(img, ['byMethod', 'shap', 'se'], ['se']);
+  const grid = /^(\d+)x(\d+)$/.exec(String(pickFirst(img, ['byMethod', 'shap', 'grid'], ['grid']) ?? ''));
+  if (!Array.isArray(phi) || !grid || Number(grid[1]) * Number(grid[2]) !== phi.length) return [];
+  const cols = Number(grid[2]);
+  const cells: MapCell[] = (phi as number[]).map((v, i) => ({ row: Math.floor(i / cols), col: i % cols, value: v, ...(Array.isArray(se) && typeof se[i] === 'number' ? { se: se[i] as number } : {}) }));
+  return [ctx.charts.place(mapSpec(cells, { title: 'shap: phi per patch', diverging: true }), 'From the run record: hover a patch for its Shapley value and standard error.')];
+}
+
 /** Sentences drawn at most in the token section (the rest are in attributions.csv). */
 const SENTENCE_CAP = 40;
 
@@ -148,7 +159,9 @@ export const explanationSection: SectionDef = {
       const tokensDrawn = run.files.includes('attributions.csv');
       const pngs = run.files.filter((f) => f.endsWith('.png') && !f.includes('/') && !NOT_GALLERY.test(f) && !(tokensDrawn && /^sentence-/.test(f)));
       if (pngs.length === 0) return null;
-      const images = Array.isArray(run.record.images) ? (run.record.images as Record<string, unknown>[]) : [];
+      // the per-image numbers: in the record's result (common run.json) or at its top (older records)
+      const listed = pickFirst(run.record, ['result', 'images'], ['images']);
+      const images = Array.isArray(listed) ? (listed as Record<string, unknown>[]) : [];
       const parts: string[] = [];
       for (const f of pngs) {
         const stem = f.split('.')[0];
@@ -160,6 +173,7 @@ export const explanationSection: SectionDef = {
           ? `<table class="kv">${Object.entries(numbers).map(([k, v]) => `<tr><td>${esc(k)}</td><td class="${typeof v === 'number' ? 'num' : ''}">${esc(fmt(v))}</td></tr>`).join('')}</table>`
           : '';
         const maps = await mapCharts(ctx, run, stem);
+        if (maps.length === 0 && img) maps.push(...recordMap(ctx, img));
         parts.push(`<h3>${esc(f)}</h3><div class="row gallery"><figure><img alt="${esc(f)}" src="${uri}"></figure><div>${table}${maps.length ? `<div class="row">${maps.join('')}</div>` : ''}</div></div>`);
       }
       return parts.length > 0 ? parts.join('') : null;

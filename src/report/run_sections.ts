@@ -21,8 +21,11 @@ export const settingsSection: SectionDef = {
   async build(ctx) {
     const settings = ctx.runs.map((r) => {
       const flat = flatten(r.record.settings ?? {});
-      for (const k of ['model', 'images', 'methods']) if (r.record[k] !== undefined && typeof r.record[k] !== 'object') flat[k] = r.record[k];
-      if (Array.isArray(r.record.methods)) flat.methods = r.record.methods;
+      // older records kept these beside the settings; the common record has them in its result
+      for (const k of ['model', 'images', 'methods']) {
+        const v = pickFirst(r.record, [k], ['result', k]);
+        if (v !== undefined && (typeof v !== 'object' || Array.isArray(v)) && !(k in flat) && !(k === 'images' && Array.isArray(v))) flat[k] = v;
+      }
       return flat;
     });
     const backend = ctx.runs.map((r) => {

@@ -93,7 +93,7 @@ export function resultsOf(run: RunFolder): Record<string, unknown> {
   const skip = new Set(['command', 'settings', 'backend', 'versions', 'files', 'argv', 'schemaVersion', 'outDir', 'finishedAt', 'started', 'ended', 'dnnkit', 'model', 'methods']);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(res)) {
-    if (skip.has(k) && res === run.record) continue;
+    if ((skip.has(k) && res === run.record) || k === 'command') continue;
     // numbers and short words; file paths (curvesCsv, outDir) are in the Files section
     const isPath = typeof v === 'string' && (path.isAbsolute(v) || /\.(csv|png|svg|json|html)$/.test(v));
     if (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length < 80 && !isPath)) out[k] = v;
