@@ -295,7 +295,7 @@ export async function runExplainText(opts: ExplainTextRunOptions, args: string[]
 
 function printTable(log: ReturnType<typeof createLogger>, explanations: readonly SentenceExplanation[], faith?: FaithfulnessSummary, sanity?: SanityMethod[]): void {
   for (const e of explanations) {
-    log.output(`${e.id}  P(positive) ${e.positive.toFixed(3)}  predicted ${e.predicted}, explaining log-odds of ${e.explained}  (${e.tokens.length} tokens${e.truncated ? `, ${e.truncated} cut by maxLen` : ''})`);
+    log.output(`${e.id}  P(positive) ${e.positive.toFixed(3)}  predicted ${e.predicted}, explaining log-odds of ${e.explained}  (${e.tokens.length} token${e.tokens.length === 1 ? '' : 's'}${e.truncated ? `, ${e.truncated} cut by maxLen` : ''})`);
     log.output(`  ${'method'.padEnd(9)} ${'estimator'.padEnd(11)} ${'v(N)'.padStart(8)} ${'v(empty)'.padStart(8)} ${'gap'.padStart(8)} ${'secs'.padStart(6)}  top + words / top - words (space-separated)`);
     for (const r of e.results) {
       const top = topWords(e.tokens, r.values);

@@ -77,6 +77,10 @@ test('same command and seed: identical CSV; --json prints one document; stdin an
   const stdin = await explainText(['--model', model, '-', '--methods', 'loo', '--figures', '0', '--out', path.join(dir, 'c'), '--backend', 'cpu'], 'a gorgeous movie\nboring and too long\n');
   assert.equal(stdin.code, 0, stdin.stderr);
   assert.match(stdin.stdout, /stdin-2/);
+  writeFileSync(path.join(dir, 'sentences.txt'), 'superb acting\t1\n\nboring\n');
+  const file = await explainText(['--model', model, '--file', path.join(dir, 'sentences.txt'), '--methods', 'loo', '--figures', '0', '--out', path.join(dir, 'f'), '--backend', 'cpu']);
+  assert.equal(file.code, 0, file.stderr);
+  assert.match(file.stdout, /line-2 .*\(1 token\)/, 'blank lines skipped, text after a tab ignored');
   const data = path.join(dir, 'data');
   mkdirSync(data);
   writeFileSync(path.join(data, 'dev.tsv'), 'a gorgeous movie\t1\nboring and too long\t0\nsuperb acting\t1\n');
