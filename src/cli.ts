@@ -7,7 +7,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { applyVocabulary, DnnkitCommand } from './core/command.js';
 import { errColors } from './core/log.js';
-import { dnnkitVersion } from './core/run_record.js';
+import { afterRunRecord, dnnkitVersion } from './core/run_record.js';
+import { writeReport } from './report/index.js';
 import { register as registerInfo } from './info/command.js';
 import { register as registerMnist } from './mnist/command.js';
 import { register as registerModels } from './models/command.js';
@@ -57,6 +58,8 @@ function endQuietlyOnClosedPipe(): void {
 /** Parses `argv` and runs the command; sets process.exitCode (2 usage, 1 runtime). */
 export async function main(argv: string[] = process.argv): Promise<void> {
   endQuietlyOnClosedPipe();
+  // Every run folder gets report.html beside its run.json (DNNKIT_REPORT=0 turns it off).
+  if (process.env.DNNKIT_REPORT !== '0') afterRunRecord(async (dir) => { await writeReport(dir); });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -35,7 +35,26 @@ export async function invalidateRunRecord(outDir: string, others: readonly strin
  * Writes `name` (default run.json) in `outDir` last: `record` plus `files`, the byte size and
  * SHA-256 of each output (paths relative to outDir) that exists, flushed to disk first.
  */
+/** Called after a run record is written: (folder, record file name). */
+export type RunRecordListener = (outDir: string, name: string) => Promise<void>;
+const listeners: RunRecordListener[] = [];
+
+/**
+ * Runs `listener` after every run record written from now on (the CLI writes report.html so);
+ * a listener's failure is reported as a warning on stderr and never fails the finished run.
+ */
+export function afterRunRecord(listener: RunRecordListener): void {
+  listeners.push(listener);
+}
+
 export async function writeRunRecord(outDir: string, record: object, files: readonly string[], name = RUN_JSON): Promise<void> {
+  await writeRecordFile(outDir, record, files, name);
+  for (const listener of listeners) {
+    await listener(outDir, name).catch((err: Error) => process.stderr.write(`dnnkit: warning: after writing ${path.join(outDir, name)}: ${err.message.split('\n')[0]}\n`));
+  }
+}
+
+async function writeRecordFile(outDir: string, record: object, files: readonly string[], name: string): Promise<void> {
   const digests: Record<string, { bytes: number; sha256: string }> = {};
   for (const f of [...new Set(files)].sort()) {
     if (!(await fsp.stat(path.join(outDir, f)).catch(() => undefined))?.isFile()) continue; // an output this run did not write
