@@ -119,9 +119,9 @@ function explainOptions(fn: string, command: string, options: ExplainLibraryOpti
   return { model: DEFAULT_MODEL, ...defined(own), ...common(options) } as ExplainOptions;
 }
 
-/** Grad-CAM maps of `images` (gradcam): overlays and CSV maps in `out`; the summary of each image's class and files. */
+/** CAM maps of `images` (gradcam; `method`: gradcam by default, or any CAM of the registry): overlays and CSV maps in `out`; the summary of each image's class and files. */
 export async function gradCam(options: ExplainLibraryOptions): Promise<object> {
-  return call('gradCam', (o: ExplainOptions, a) => runExplainers(['gradcam'], o, a, 'separate'), explainOptions('gradCam', 'gradcam', options), options.images ?? []);
+  return call('gradCam', (o: ExplainOptions, a) => runExplainers([o.method ?? 'gradcam'], o, a, 'separate'), explainOptions('gradCam', 'gradcam', options), options.images ?? []);
 }
 
 /** Patch Shapley values of `images` (shap): maps and CSVs in `out`; the summary of each image's class, values and files. */

@@ -16,7 +16,7 @@ function modelOption(cmd: Command): Command {
 }
 
 function classOption(cmd: Command): Command {
-  return cmd.option('--class <index|label>', 'class to explain: an index or a label such as "tabby cat" (default: the top-1 prediction)');
+  return cmd.option('--class <spec>', 'class(es) to explain: an index, a label or synonym ("tabby cat"), a list (281,285) or topK (top3); one set of files per class (name.c<index>) when several (default: the top-1 prediction)');
 }
 
 /** One line per method, `name  description`, for the help texts. */

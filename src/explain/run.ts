@@ -18,7 +18,7 @@ import { readImageSize } from '../core/image.js';
 import { showPath } from '../core/quote.js';
 import type { LoadedModel } from '../models/index.js';
 import { numClasses } from './base.js';
-import { resolveClassIndex } from '../models/classes.js';
+import { parseClassSelection, selectedClasses, type ClassSelection } from '../models/classes.js';
 import { forwardLogits, logitsSource, type LogitsSource } from './graph.js';
 import { resolveSettings, type ExplainOptionValues, type OptionGroup } from './options.js';
 import type { PatchGrid } from './image_game.js';
@@ -129,7 +129,7 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
   const images: Preprocessed[] = [];
   try {
     if (facts) {
-      resolveClassIndex(opts.class, facts.classNames.length, facts.classNames);
+      parseClassSelection(opts.class, facts.classNames.length, facts.classNames); // a bad --class fails before any download
       if (groups.some((g) => g.needsArchitecture(settings))) await facts.withArchitecture((m) => checkSettings(groups, settings, facts.inputShape, m));
       else checkSettings(groups, settings, facts.inputShape);
       for (const f of files) images.push(await facts.preprocess(f));
@@ -150,9 +150,9 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
   images: Preprocessed[], opts: ExplainOptions, mode: 'separate' | 'side-by-side', backend: BackendInfo): Promise<object> {
   const log = createLogger(opts.json);
   const source = logitsSource(loaded.model);
-  const requested = resolveClassIndex(opts.class, numClasses(loaded.model, source), loaded.classNames);
+  const selection = parseClassSelection(opts.class, numClasses(loaded.model, source), loaded.classNames);
   checkSettings(groups, settings, loaded.inputShape, loaded.model); // --layer names a 4-D layer, the grid fits the input
-  const prepared = await prepareImages(loaded, spec, files, images, requested, source);
+  const prepared = await prepareImages(loaded, spec, files, images, selection, source);
   const modelName = prepared[0]?.ctx.modelName ?? modelShortName(loaded, spec);
   const outDir = await prepareOutDir(opts.out);
   await invalidateRunRecord(outDir, [`run.${mode === 'side-by-side' ? 'explain' : methods[0]}.json`]);
@@ -179,8 +179,12 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
   return summary;
 }
 
-/** Decodes and preprocesses every image and picks its class (requested or top-1), before anything is written. */
-async function prepareImages(loaded: LoadedModel, spec: string, files: readonly string[], images: Preprocessed[], requested: number | undefined, source: LogitsSource): Promise<Prepared[]> {
+/**
+ * Decodes and preprocesses every image and picks its classes (--class: top-1 by default, topK, an
+ * index, a name or a list), before anything is written: one entry per (image, class). With
+ * several classes, output names get `.c<class>` (photo.c281, photo.c285).
+ */
+async function prepareImages(loaded: LoadedModel, spec: string, files: readonly string[], images: Preprocessed[], selection: ClassSelection | undefined, source: LogitsSource): Promise<Prepared[]> {
   const model = loaded.model;
   const names = uniqueNames(files);
   const modelName = modelShortName(loaded, spec);
@@ -188,13 +192,13 @@ async function prepareImages(loaded: LoadedModel, spec: string, files: readonly 
   for (let i = 0; i < files.length; i++) {
     images[i] ??= await loaded.preprocess(files[i]);
     const { input, display } = images[i];
-    const { classIndex, probability } = tf.tidy(() => {
-      const probs = tf.softmax(forwardLogits(model, input, source)).dataSync();
-      const c = requested ?? probs.indexOf(Math.max(...probs));
-      return { classIndex: c, probability: probs[c] };
-    });
-    const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
-    prepared.push({ file: files[i], ctx: { name: names[i], modelName, model, input, display, classIndex, label, probability } });
+    const probs = tf.tidy(() => tf.softmax(forwardLogits(model, input, source)).dataSync());
+    const classes = selectedClasses(selection, probs);
+    for (const classIndex of classes) {
+      const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
+      const name = classes.length > 1 ? `${names[i]}.c${classIndex}` : names[i];
+      prepared.push({ file: files[i], ctx: { name, modelName, model, input, display, classIndex, label, probability: probs[classIndex] } });
+    }
   }
   return prepared;
 }

@@ -88,7 +88,7 @@ test('bad input: usage and input errors before anything is written', async (t) =
     ['smaller than the grid', { model: rgbModel, patches: 16 }, [tinyPng], 'shap', /3x3 pixels, smaller than the 4x4 patch grid/, InputError],
     ['--patches 15', { patches: 15 }, [grayPng], 'shap', /perfect square.*got 15/, UsageError],
     ['grid larger than the model input', { grid: '13x2' }, [grayPng], 'shap', /does not fit the 12x12 model input/, UsageError],
-    ['class out of range', { class: '3' }, [grayPng], 'gradcam', /--class 3 is out of range: the model has 3 classes \(0-2\)/, UsageError],
+    ['class out of range', { class: '3' }, [grayPng], 'gradcam', /class 3 is out of range: the model has 3 classes \(0-2\)/, UsageError],
     ['label without class names', { class: 'cat' }, [grayPng], 'gradcam', /no class names/, UsageError],
     ['layer not 4-D', { layer: 'flatten' }, [grayPng], 'gradcam', /not 4-D/, UsageError],
     ['unknown layer', { layer: 'conv9' }, [grayPng], 'gradcam', /no such layer.*conv1, conv2/, UsageError],
@@ -142,4 +142,22 @@ test('registry contract: every explainer gives a finite H x W map, leaves the in
   assert.equal(tf.memory().numTensors, before, 'no leaked tensors');
   assert.deepEqual(input.dataSync(), copy, 'input not mutated');
   input.dispose();
+});
+
+test('several classes per run: --class top2 and --class 0,2 give one set of files per (image, class), each for its class', async (t) => {
+  const out = path.join(tempDir(t), 'o');
+  const top = await runExplainers(['gradcam'], opts(out, { class: 'top2' }), [grayPng, rgbaPng], 'separate') as { images: Record<string, unknown>[] };
+  assert.equal(top.images.length, 4, 'two images x two classes');
+  for (const pair of [top.images.slice(0, 2), top.images.slice(2)]) {
+    assert.notEqual(pair[0].classIndex, pair[1].classIndex);
+    assert.ok((pair[0].probability as number) >= (pair[1].probability as number), 'the most probable class first');
+    assert.match(pair[0].overlayPng as string, new RegExp(`\\.c${pair[0].classIndex}\\.`));
+    assert.notEqual(pair[0].camCsv, pair[1].camCsv);
+    assert.notEqual(readFileSync(pair[0].camCsv as string, 'utf8'), readFileSync(pair[1].camCsv as string, 'utf8'), 'different classes, different maps');
+  }
+  const list = await runExplainers(['gradcam'], opts(out, { class: '0,2' }), [grayPng], 'separate') as { images: Record<string, unknown>[] };
+  assert.deepEqual(list.images.map((r) => r.classIndex), [0, 2]);
+  const one = await runExplainers(['gradcam'], opts(out, { class: '2' }), [grayPng], 'separate') as { images: Record<string, unknown>[] };
+  assert.equal(one.images.length, 1);
+  assert.doesNotMatch(one.images[0].overlayPng as string, /\.c2\./, 'one class keeps the plain file names');
 });
