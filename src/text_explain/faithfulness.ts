@@ -11,7 +11,7 @@ import { createRng, deriveSeed } from '../core/rng.js';
 import type { Sst2Classifier } from '../sst2/model.js';
 import type { Vocabulary } from '../sst2/data.js';
 import { encodeTokens, logOdds, maskTokens, type EncodedTokens, type MaskName } from './game.js';
-import type { SentenceExplanation } from './run.js';
+import type { SentenceExplanation } from './explain.js';
 
 export interface FaithfulnessMethod {
   /** A method's name, or `random`. */

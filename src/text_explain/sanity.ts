@@ -9,8 +9,8 @@
 import { deriveSeed } from '../core/rng.js';
 import type { Vocabulary } from '../sst2/data.js';
 import { createClassifier, type Sst2Classifier } from '../sst2/model.js';
-import type { ExplainTextSettings, SentenceExplanation } from './run.js';
-import { explainWithModel } from './run.js';
+import type { ExplainTextSettings, SentenceExplanation } from './explain.js';
+import { explainWithModel } from './explain.js';
 
 /** Ranks (average ranks for ties), 1-based. */
 function ranks(xs: readonly number[]): number[] {
