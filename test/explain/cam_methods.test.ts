@@ -18,18 +18,11 @@ import { LayerCam } from '../../src/explain/layer_cam.js';
 import { EigenCam, firstRightSingularVector } from '../../src/explain/eigen_cam.js';
 import { ScoreCam } from '../../src/explain/score_cam.js';
 import { AblationCam } from '../../src/explain/ablation_cam.js';
-import { camCnn, randomInput, skipCnn } from './tiny_models.js';
+import { camCnn, maxAbsDiff, randomInput, skipCnn } from './tiny_models.js';
 
 before(async () => {
   await initBackend();
 });
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 /** ReLU(sum_k weights[k] A^k) scaled, for the camCnn's 'features' layer. */
 function closedForm(model: tf.LayersModel, x: tf.Tensor4D, weights: (A: tf.Tensor4D, W: tf.Tensor2D) => tf.Tensor): Float32Array {

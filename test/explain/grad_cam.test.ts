@@ -6,18 +6,11 @@ import { UsageError } from '../../src/core/errors.js';
 import { GradCam } from '../../src/explain/grad_cam.js';
 import { defaultTargetLayer, findTargetLayer, resolveClassIndex, scaleToUnit, upsampleBilinear } from '../../src/explain/base.js';
 import { evaluate, feedInput, forwardLogits, layerOutput } from '../../src/explain/graph.js';
-import { camCnn, randomInput, sequentialCnn, skipCnn } from './tiny_models.js';
+import { camCnn, maxAbsDiff, randomInput, sequentialCnn, skipCnn } from './tiny_models.js';
 
 before(async () => {
   await initBackend();
 });
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 test('Grad-CAM of conv -> GAP -> dense equals the closed form ReLU(sum_k W[k,c] A^k), scaled', () => {
   const model = camCnn();

@@ -20,18 +20,11 @@ import { loadMnist, headOfSplit } from '../../src/mnist/data.js';
 import { IntegratedGradients, trapezoidWeights } from '../../src/explain/integrated_gradients.js';
 import { GradientTimesInput } from '../../src/explain/gradient_x_input.js';
 import { ROOT, requireOracle, tempDir } from '../helpers.js';
-import { randomInput } from './tiny_models.js';
+import { maxAbsDiff, randomInput } from './tiny_models.js';
 
 before(async () => {
   await initBackend();
 });
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 test('trapezoid weights sum to 1 with halves at the ends', () => {
   assert.deepEqual(Array.from(trapezoidWeights(4)), [0.125, 0.25, 0.25, 0.25, 0.125]);

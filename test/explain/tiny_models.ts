@@ -3,6 +3,7 @@
  * functional CNN with a skip connection (ResNet-like add), and a CAM-style model (conv -> global
  * average pooling -> dense) whose Grad-CAM is known in closed form.
  */
+import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 
 const init = (seed: number) => tf.initializers.glorotNormal({ seed });
@@ -42,4 +43,12 @@ export function camCnn(seed = 3): tf.LayersModel {
 /** A seeded random input batch [n, h, w, c] in [0, 1]. */
 export function randomInput(shape: [number, number, number, number], seed = 11): tf.Tensor4D {
   return tf.randomUniform(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
+}
+
+/** The largest absolute element-wise difference (the lengths must agree). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
 }
