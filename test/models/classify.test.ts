@@ -90,7 +90,7 @@ test('classify CLI: custom model --json top5 sorted; bad image and unknown model
     assert.ok(p.reduce((a, b) => a + b) <= 1 + 1e-6);
     assert.equal(img.top5[0].label, String(img.top5[0].index));
   }
-  assert.deepEqual(listFiles(out), ['predictions.csv', 'run.json']);
+  assert.deepEqual(listFiles(out), ['predictions.csv', 'report.html', 'run.json']);
   // One JSON document on stdout; the CSV holds the same top-5 rows; run.json records both.
   assert.equal(res.stdout.trim().split('\n').length, 1);
   const csv = readFileSync(path.join(out, 'predictions.csv'), 'utf8').trim().split('\n');

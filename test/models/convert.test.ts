@@ -109,7 +109,7 @@ test('real checkpoint: truncated (zip and legacy), wrong arch -> one-line error 
   // And a good conversion writes exactly model.json + weights.bin with the metadata.
   const ok = await runCli(['models', 'convert', fx.checkpoint, '--arch', 'resnet18', '--out', out, '--json']);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.deepEqual(listFiles(out), ['model.json', 'run.json', 'weights.bin']);
+  assert.deepEqual(listFiles(out), ['model.json', 'report.html', 'run.json', 'weights.bin']);
   const json = JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'));
   assert.equal(json.userDefinedMetadata.dnnkit.arch, 'resnet18');
   assert.equal(statSync(path.join(out, 'weights.bin')).size, 11_689_512 * 4 + 9_600 * 4);
