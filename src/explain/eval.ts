@@ -188,7 +188,7 @@ function scoreMethods({ curves, explainSeconds }: Curves, methods: readonly Eval
   return { scores, beatsRandom };
 }
 
-/** curves.csv (mean curve per method), auc.csv, per_image.csv and the curves figure. */
+/** curves.csv (mean curve per method, with its standard error over the images), auc.csv, per_image.csv and the curves figure. */
 async function writeEvalFiles(outDir: string, { curves, perImage }: Curves, scores: readonly MethodScore[], methods: readonly EvalMethod[], split: Digits, steps: number): Promise<Record<string, string>> {
   const pixels = split.rows * split.cols;
   const fractions = stepCounts(pixels, steps).map((k) => k / pixels);
@@ -196,7 +196,12 @@ async function writeEvalFiles(outDir: string, { curves, perImage }: Curves, scor
   for (const m of methods) {
     for (const kind of ['deletion', 'insertion'] as const) {
       const list = curves[m][kind];
-      fractions.forEach((f, s) => curveRows.push([m, kind, s, f, list.reduce((a, c) => a + c[s], 0) / list.length]));
+      fractions.forEach((f, s) => {
+        const mean = list.reduce((a, c) => a + c[s], 0) / list.length;
+        // Standard error of the mean over the images (sample standard deviation / sqrt(n)).
+        const se = list.length > 1 ? Math.sqrt(list.reduce((a, c) => a + (c[s] - mean) ** 2, 0) / (list.length - 1) / list.length) : 0;
+        curveRows.push([m, kind, s, f, mean, se]);
+      });
     }
   }
   const files = {
@@ -205,7 +210,7 @@ async function writeEvalFiles(outDir: string, { curves, perImage }: Curves, scor
     perImageCsv: path.join(outDir, 'per_image.csv'),
     plotPng: path.join(outDir, 'curves.png'),
   };
-  await writeCsv(files.curvesCsv, ['method', 'curve', 'step', 'fraction', 'mean_probability'], curveRows);
+  await writeCsv(files.curvesCsv, ['method', 'curve', 'step', 'fraction', 'mean_probability', 'se'], curveRows);
   await writeCsv(files.aucCsv, ['method', 'deletion_auc', 'deletion_auc_se', 'insertion_auc', 'insertion_auc_se', 'seconds_per_image'],
     scores.map((s) => [s.method, s.deletionAuc, s.deletionSe, s.insertionAuc, s.insertionSe, s.secondsPerImage]));
   await writeCsv(files.perImageCsv, ['image', 'label', 'predicted', 'method', 'deletion_auc', 'insertion_auc'], perImage);
