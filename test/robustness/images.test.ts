@@ -80,7 +80,8 @@ test('exit 0: grayscale, RGBA, 16-bit PNG and CMYK JPEG work in every image comm
     const s = lastJson(res) as { images?: { file?: string; top5?: { probability: number }[] }[] };
     const produced = listFiles(out).filter((f) => f.endsWith('.png') || f.endsWith('.csv'));
     if (c === 'classify') {
-      const preds = JSON.parse(readFileSync(path.join(out, 'predictions.json'), 'utf8')) as typeof s;
+      assert.ok(produced.includes('predictions.csv'), `classify writes predictions.csv; got ${produced.join(', ')}`);
+      const preds = s; // the --json document (predictions.csv holds the same rows)
       assert.deepEqual(preds.images?.map((i) => path.basename(i.file ?? '')), files.map((f) => path.basename(f)));
       for (const i of preds.images ?? []) {
         const sum = (i.top5 ?? []).reduce((a, p) => a + p.probability, 0);
@@ -137,11 +138,11 @@ test('a 10,000 x 10,000 PNG works (classify, explain) with peak RSS under 600 MB
 test('--class -1, abc, 1e309 on a model without class names: exit 2 naming the value and the valid range', async () => {
   for (const v of ['-1', 'abc', '1e309']) {
     const { res, out } = await run('gradcam', [fx.rgbPng], ['--class', v]);
-    assertCleanError(res, 2, new RegExp(`--class ${v.replace('.', '\\.')}.*give a class index 0-2`));
+    assertCleanError(res, 2, new RegExp(`class '${v.replace('.', '\\.')}'.*give a class index 0-2`));
     assert.deepEqual(listFiles(out), []);
   }
   const { res } = await run('shap', [fx.rgbPng], ['--class', '3']);
-  assertCleanError(res, 2, /--class 3 is out of range: the model has 3 classes \(0-2\)/);
+  assertCleanError(res, 2, /class 3 is out of range: the model has 3 classes \(0-2\)/);
 });
 
 test('a model.json whose weights file is missing: exit 1 naming the file, in every image command and eval-mnist', async () => {
