@@ -12,31 +12,7 @@ import { buildProgram } from '../../src/cli.js';
 import { Command as PlainCommand } from 'commander';
 import { aliasOption, closestNames, DnnkitCommand, editDistance, floatArg, VOCABULARY } from '../../src/core/command.js';
 import { runCli } from '../helpers.js';
-
-/** Every command below the program, with its path of names (help excluded). */
-function commands(root: Command): Array<{ path: string[]; cmd: Command }> {
-  const out: Array<{ path: string[]; cmd: Command }> = [];
-  const walk = (c: Command, p: string[]) => {
-    for (const sub of c.commands) {
-      if (sub.name() === 'help') continue;
-      out.push({ path: [...p, sub.name()], cmd: sub });
-      walk(sub, [...p, sub.name()]);
-    }
-  };
-  walk(root, []);
-  return out;
-}
-
-/** A fresh program whose actions do nothing and whose errors are thrown (never printed). */
-function dryProgram(): Command {
-  const program = buildProgram();
-  const all = [program, ...commands(program).map((c) => c.cmd)];
-  for (const c of all) {
-    c.exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
-    if ((c as unknown as { _actionHandler?: unknown })._actionHandler) c.action(() => {});
-  }
-  return program;
-}
+import { commands, dryProgram } from './program.js';
 
 /** Arguments and mandatory options a command needs to parse at all. */
 function essentials(cmd: Command): string[] {
