@@ -9,12 +9,11 @@
  */
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, runCli, sst2Subset, type CliResult } from '../helpers.js';
+import { ROOT, runCli, runNode, sst2Subset, type CliResult } from '../helpers.js';
 import { buildReport, POINT_CAP, writeReport } from '../../src/report/index.js';
 import { encodeGreyPng } from '../../src/report/digits.js';
 import { parseTable } from '../../src/report/run_folder.js';
@@ -222,15 +221,7 @@ const program = buildProgram();
 if (!program.commands.some((c) => c.name() === 'report')) register(program);
 try { await program.parseAsync(process.argv); } catch (e) { process.exitCode = e.exitCode ?? 1; }
 `);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode([script, ...args]);
 }
 
 test('dnnkit report: one folder in place, several side by side into --out, a missing folder is a usage error', async () => {

@@ -5,11 +5,10 @@
  * (as src/cli.ts will), so the tests do not depend on the CLI's command list.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { ROOT, tempDir, type CliResult } from '../helpers.js';
+import { ROOT, runNode, tempDir, type CliResult } from '../helpers.js';
 import { saveTinyModel } from './fixtures.js';
 
 const DRIVER = `
@@ -21,16 +20,7 @@ try { await program.parseAsync(process.argv); } catch (e) { if (e.code && String
 `;
 
 function explainText(args: string[], stdin?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', DRIVER, 'dnnkit', 'explain-text', ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
+  return runNode(['--input-type=module', '-e', DRIVER, 'dnnkit', 'explain-text', ...args], { stdin: stdin ?? '' });
 }
 
 const LONG = 'the movie is a gorgeous witty mess and the plot is dull';
