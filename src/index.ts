@@ -22,7 +22,7 @@ import { DEFAULT_EVAL_OPTIONS, runExplainEval, type ExplainEvalOptions } from '.
 import { runSst2 } from './sst2/train.js';
 import { SST2_DEFAULTS, type Sst2RunOptions, type Sst2Summary } from './sst2/options.js';
 import { runSst2Predict, type Prediction as SentencePrediction } from './sst2/predict.js';
-import { runProject, type ProjectRunOptions } from './project/command.js';
+import { runProject, type ProjectRunOptions, type ProjectSummary } from './project/command.js';
 import { TSNE_DEFAULTS } from './project/tsne.js';
 import { resolveModel, type LoadedModel } from './models/index.js';
 import { UsageError } from './core/errors.js';
@@ -33,7 +33,7 @@ export { initBackend, type BackendInfo, type BackendName } from './core/backend.
 export { parseClassSelection, resolveClassName, selectedClasses, type ClassSelection } from './models/classes.js';
 export { MODEL_NAMES, type ModelName } from './models/registry.js';
 export { dataPath };
-export type { LoadedModel, TrainMnistSummary, Sst2Summary, SentencePrediction };
+export type { LoadedModel, TrainMnistSummary, Sst2Summary, SentencePrediction, ProjectSummary };
 export type { RunRecord } from './core/run_record.js';
 
 /** Options every library call accepts. */
@@ -162,9 +162,9 @@ export type ProjectLibraryOptions = LibraryOptions & Partial<Omit<ProjectRunOpti
 };
 
 /** PCA and/or t-SNE of the rows of a numeric CSV (project): plots, coordinates and scores in `out`. */
-export async function project(options: ProjectLibraryOptions): Promise<object> {
+export async function project(options: ProjectLibraryOptions): Promise<ProjectSummary> {
   const { out: _o, seed: _s, backend: _b, threads: _t, log: _l, file, ...own } = options;
   checkOptions('project', ['project'], options);
   const opts = { method: 'both' as const, perplexity: TSNE_DEFAULTS.perplexity, iterations: TSNE_DEFAULTS.iterations, ...defined(own), ...common(options) } as unknown as ProjectRunOptions;
-  return call('project', (o: ProjectRunOptions) => runProject(o, path.resolve(file)), opts);
+  return call<ProjectRunOptions, ProjectSummary>('project', (o: ProjectRunOptions) => runProject(o, path.resolve(file)), opts);
 }

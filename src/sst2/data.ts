@@ -42,6 +42,9 @@ export const LAYOUTS = {
 } as const;
 export type Layout = keyof typeof LAYOUTS;
 
+/** Names of the labels 0 and 1 (features.csv, plots, predictions). */
+export const SENTIMENT_NAMES = ['negative', 'positive'] as const;
+
 export interface Example {
   /** `<split>-<row>` (row counted from 0 among the data rows). */
   id: string;
@@ -70,6 +73,32 @@ export interface Sst2Data {
 /** Lower-cases and splits on white space (the shipped data is already tokenised). */
 export function tokenize(sentence: string): string[] {
   return sentence.toLowerCase().split(/\s+/).filter((t) => t.length > 0);
+}
+
+/** Clitics the corpus writes as tokens of their own (Penn Treebank style: "is n't", "it 's"). */
+const CLITIC = /^(.*[a-z0-9])(n't|'s|'re|'ve|'ll|'d|'m)$/;
+
+/**
+ * Tokenises text as a user types it into the shipped corpus's form, so "Gorgeous, isn't it?"
+ * reaches the model as `gorgeous , is n't it ?` and not as the unknown words "gorgeous," and
+ * "isn't". The corpus (sentence-level SST-2) is lower case; splits off `,` `;` `:` and runs of
+ * `!` `?` as tokens and the clitics n't 's 're 've 'll 'd 'm (Penn Treebank: "can't" -> ca n't);
+ * writes double quotes as `` and ''; has no periods, brackets or hyphens ("bug eyed"). Text
+ * already in that form comes back unchanged (a test checks every sentence of data/sst2).
+ */
+export function tokenizeText(sentence: string): string[] {
+  let open = true;
+  const text = sentence.normalize('NFKC').toLowerCase()
+    .replace(/[\u2018\u2019\u02bc]/g, "'")
+    .replace(/[\u201c\u201d"]/g, () => ((open = !open) ? " '' " : ' `` '))
+    .replace(/(\d),(?=\d)/g, '$1\u0000') // 2,500 stays one token
+    .replace(/([,;:]|[!?]+)/g, ' $1 ')
+    .replace(/[-\u2010-\u2015/]+|[.()[\]{}\u2026]+/g, ' ')
+    .replace(/\u0000/g, ',');
+  return text.split(/\s+/).filter((t) => t.length > 0).flatMap((t) => {
+    const m = CLITIC.exec(t);
+    return m ? [m[1], m[2]] : [t];
+  });
 }
 
 const HEADER_NAMES = new Set(['sentence', 'label', 'index', 'idx', 'id']);

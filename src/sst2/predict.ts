@@ -7,7 +7,7 @@ import { initBackend } from '../core/backend.js';
 import type { CommonOptions } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { encodeSentences, tokenize } from './data.js';
+import { encodeSentences, tokenizeText } from './data.js';
 import { loadClassifier } from './saved.js';
 import { predictSplit } from './evaluate.js';
 
@@ -57,7 +57,7 @@ export interface Prediction {
 
 /** Predicts each sentence; prints `P(positive)<TAB>sentence` lines on stdout (without --json). */
 export async function runSst2Predict(opts: PredictOptions & Pick<CommonOptions, 'backend' | 'json'>, sentences: string[]): Promise<{ predictions: Prediction[]; backend: string }> {
-  const tokens = sentences.map(tokenize);
+  const tokens = sentences.map(tokenizeText);
   const empty = tokens.findIndex((t) => t.length === 0);
   if (sentences.length === 0 || empty >= 0) throw new UsageError(`sentence ${empty + 1} is empty; give at least one word per sentence`);
   const backend = await initBackend(opts.backend);

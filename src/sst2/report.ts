@@ -11,7 +11,7 @@ import { writeChart } from '../core/plot.js';
 import { buildRunRecord, writeRunRecord, type EpochMetrics } from '../core/run_record.js';
 import { projectFeatures, type ProjectionSummary } from '../project/index.js';
 import type { EncodedSplit } from './batches.js';
-import { VOCAB_FILE, type Sst2Data } from './data.js';
+import { SENTIMENT_NAMES, VOCAB_FILE, type Sst2Data } from './data.js';
 import { lossAndAccuracy, predictSplit } from './evaluate.js';
 import { curvesSpec } from './figures.js';
 import type { DevBest, Sst2Training } from './loop.js';
@@ -46,8 +46,9 @@ export async function evaluateKept(outDir: string, opts: Sst2RunOptions, splits:
     const testOut = await predictSplit(model, splits.test, 128, opts.layer);
     const featureRows: (string | number)[][] = [];
     const dim = devOut.features[0]?.length ?? 0;
+    // Label names, not 0/1: `dnnkit project features.csv` and the report show "negative/positive".
     const add = (name: string, split: EncodedSplit, out: { probs: Float32Array; features: Float32Array[] }) => {
-      split.examples.forEach((e, i) => featureRows.push([e.id, name, e.label ?? '', out.probs[i] >= 0.5 ? 1 : 0, ...Array.from(out.features[i])]));
+      split.examples.forEach((e, i) => featureRows.push([e.id, name, e.label === null ? '' : SENTIMENT_NAMES[e.label], SENTIMENT_NAMES[out.probs[i] >= 0.5 ? 1 : 0], ...Array.from(out.features[i])]));
     };
     add('dev', splits.dev, devOut);
     add('test', splits.test, testOut);
@@ -56,11 +57,10 @@ export async function evaluateKept(outDir: string, opts: Sst2RunOptions, splits:
     let projection: ProjectionSummary | null = null;
     if (opts.embedPlot !== 'none') {
       const labelled = featureRows.filter((r) => r[2] !== '');
-      const name = (v: string | number) => (Number(v) === 1 ? 'positive' : 'negative');
       projection = await projectFeatures({
         points: labelled.map((r) => r.slice(4) as number[]),
-        labels: labelled.map((r) => name(r[2])),
-        predicted: labelled.map((r) => name(r[3])),
+        labels: labelled.map((r) => r[2]),
+        predicted: labelled.map((r) => r[3]),
         method: opts.embedPlot,
         outDir,
         title: `SST-2 ${splits.testLabelled ? 'dev+test' : 'dev'} sentences, layer '${opts.layer}' (${dim}-d${networks > 1 ? `: ${networks} networks concatenated` : ''})`,

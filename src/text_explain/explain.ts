@@ -5,7 +5,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import { deriveSeed } from '../core/rng.js';
-import { tokenize, type Vocabulary } from '../sst2/data.js';
+import { tokenizeText, type Vocabulary } from '../sst2/data.js';
 import type { Sst2Classifier } from '../sst2/model.js';
 import { loadClassifier } from '../sst2/saved.js';
 import { DEFAULT_MASK, encodeTokens, logOdds, type MaskName, type TargetClass } from './game.js';
@@ -83,7 +83,7 @@ export async function explainWithModel(model: Sst2Classifier, vocab: Vocabulary,
   const usesSubwords = (model.config.subwords ?? 0) > 0;
   const out: SentenceExplanation[] = [];
   for (const [k, sentence] of sentences.entries()) {
-    const all = tokenize(sentence);
+    const all = tokenizeText(sentence);
     if (all.length === 0) throw new UsageError(`sentence ${k + 1} is empty; give at least one word per sentence`);
     const tokens = all.length > vocab.maxLen ? all.slice(all.length - vocab.maxLen) : all;
     const encoded = encodeTokens(tokens, vocab);

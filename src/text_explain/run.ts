@@ -13,7 +13,7 @@ import { svgToPng } from '../core/image.js';
 import { createLogger } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import { invalidateRunRecord } from '../core/run_record.js';
-import { parseSst2Tsv, tokenize } from '../sst2/data.js';
+import { parseSst2Tsv, tokenizeText } from '../sst2/data.js';
 import { loadClassifier } from '../sst2/saved.js';
 import type { MaskName } from './game.js';
 import { methodByName } from './registry.js';
@@ -79,7 +79,7 @@ async function readSentences(opts: ExplainTextRunOptions, args: string[]): Promi
       sentences.push(e.tokens.join(' '));
     }
   }
-  const empty = sentences.findIndex((s) => tokenize(s).length === 0);
+  const empty = sentences.findIndex((s) => tokenizeText(s).length === 0);
   if (empty >= 0) throw new UsageError(`sentence ${empty + 1} ('${sentences[empty]}') is empty; give at least one word per sentence`);
   if (sentences.length === 0) throw new UsageError('no sentences to explain; give sentences as arguments, - for stdin, --file F or --split dev');
   const n = opts.limit ?? sentences.length;

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { tempDir, ROOT } from '../helpers.js';
 import { createRng } from '../../src/core/rng.js';
 import { InputError } from '../../src/core/errors.js';
 import {
-  backoffId, buildVocabulary, encode, encodeBackoff, lengthBatches, loadSst2, oovRate, padIds, parseSst2Tsv, tokenize, OOV_ID, PAD_ID,
+  backoffId, buildVocabulary, encode, encodeBackoff, lengthBatches, loadSst2, oovRate, padIds, parseSst2Tsv, tokenize, OOV_ID, PAD_ID, tokenizeText,
 } from '../../src/sst2/data.js';
 
 test('the shipped SST-2 split: sentence layout, 6,920 / 872 / 1,821 sentences, all labelled', async () => {
@@ -116,4 +116,21 @@ test('length batches: equal lengths inside a batch, every index once, seeded shu
   }
   assert.deepEqual(lengthBatches(lengths, 2, createRng(1)), batches);
   assert.deepEqual(lengthBatches(lengths, 10), [[1, 5], [3, 8], [0, 2, 4, 6, 7]]);
+});
+
+test('typed text reaches the model in the corpus tokens: punctuation and clitics split, the corpus itself unchanged', () => {
+  assert.deepEqual(tokenizeText("Gorgeous, isn't it?"), ['gorgeous', ',', 'is', "n't", 'it', '?']);
+  assert.deepEqual(tokenizeText('I can\u2019t believe it\'s great!!'), ['i', 'ca', "n't", 'believe', 'it', "'s", 'great', '!!']);
+  assert.deepEqual(tokenizeText('\u201cA bug-eyed monster\u201d (really)... 2,500 times.'), ['``', 'a', 'bug', 'eyed', 'monster', "''", 'really', '2,500', 'times']);
+  assert.deepEqual(tokenizeText('  '), []);
+  // Every shipped sentence is already in that form: tokenizeText leaves it as the training data has it.
+  let checked = 0;
+  for (const split of ['train', 'dev', 'test']) {
+    for (const line of readFileSync(path.join(ROOT, 'data', 'sst2', `${split}.tsv`), 'utf8').split('\n').filter(Boolean)) {
+      const sentence = line.split('\t')[0];
+      assert.deepEqual(tokenizeText(sentence), tokenize(sentence), sentence);
+      checked++;
+    }
+  }
+  assert.equal(checked, 6920 + 872 + 1821);
 });

@@ -37,6 +37,12 @@ test('sst2 predict: run folder or model/ folder; arguments, --file and stdin giv
   const lines = byStdin.stdout.trim().split('\n');
   assert.deepEqual(lines.map((l) => l.split('\t')[1]), SENTENCES, 'P(positive)<TAB>sentence lines on stdout');
   assert.deepEqual(lines.map((l) => Number(l.split('\t')[0])), want.map((p) => Number(p.toFixed(4))));
+  // Text as people type it: "Gorgeous, witty film." is the corpus's `a gorgeous , witty film`.
+  const typed = await runCli(['sst2', 'predict', '--model', out, '--json', 'A Gorgeous, witty film.']);
+  assert.equal(typed.code, 0, typed.stderr);
+  assert.deepEqual(probsOf(typed.stdout), [want[0]]);
+  const typedJson = lastJson(typed) as { predictions: { unknownWords: string[] }[] };
+  assert.ok(!typedJson.predictions[0].unknownWords.includes('gorgeous,'), 'punctuation is split off before the lookup');
   const none = await runCli(['sst2', 'predict', '--model', out]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no sentences: give them as arguments, with --file F/);

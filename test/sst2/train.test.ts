@@ -48,6 +48,14 @@ test('sst2: a short run on a subset beats chance clearly; outputs, saved model a
   const header = features[0].split(',');
   assert.deepEqual(header.slice(0, 5), ['id', 'split', 'label', 'predicted', 'f0']);
   assert.equal(header.length, 4 + 64);
+  // label and predicted by name, so every plot of this CSV says negative/positive
+  const devLabels = readFileSync(path.join(data, 'dev.tsv'), 'utf8').split('\n').filter(Boolean).map((l) => (l.split('\t')[1].trim() === '1' ? 'positive' : 'negative'));
+  features.slice(1, 301).forEach((row, i) => {
+    const [, split, label, predicted] = row.split(',');
+    assert.equal(split, 'dev');
+    assert.equal(label, devLabels[i]);
+    assert.ok(predicted === 'positive' || predicted === 'negative', predicted);
+  });
 
   // The saved model (the averaged weights), loaded back in this process, reproduces the run's dev accuracy.
   await initBackend();
