@@ -6,6 +6,8 @@
  *   MaxPoolGrad (an argmax per input pixel; here one scan per window), BatchMatMul with
  *   transposed operands (10-20x slower than plain; here transpose first) and Sum over leading
  *   axes (bias gradients; here one column-sum pass).
+ * - Replacing wrong ones: Conv2D, FusedConv2D and the depthwise convolutions with 'same' padding
+ *   (XNNPACK's SAME flag gives wrong results for some strided filters; here explicit padding).
  * Backprop to activations through ResNet-18 and VGG-16 (Grad-CAM) needs Conv2DBackpropInput,
  * MaxPoolGrad and elementwise kernels: all present after this.
  */
@@ -16,13 +18,14 @@ import { maxPoolGradConfig } from './max_pool_grad.js';
 import { batchMatMulConfig } from './batch_mat_mul.js';
 import { sumConfig } from './sum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
+import { samePaddingConfigs } from './same_padding.js';
 import { rememberOriginal } from './wasm_util.js';
 
 /** Kernels wasm lacks. */
 export const ADDED_WASM_KERNELS: readonly tf.KernelConfig[] = [conv2dBackpropFilterConfig, unsortedSegmentSumConfig];
 /** Kernels wasm has, replaced by faster ones (the originals stay reachable for fallbacks). */
 export const REPLACED_WASM_KERNELS: readonly tf.KernelConfig[] = [
-  conv2dBackpropInputConfig, maxPoolGradConfig, batchMatMulConfig, sumConfig,
+  conv2dBackpropInputConfig, maxPoolGradConfig, batchMatMulConfig, sumConfig, ...samePaddingConfigs,
 ];
 
 const registered = new Set<string>();
