@@ -48,7 +48,7 @@ def class_logit_grad(model, x, c):
 def smoothgrad(model, x, c, args):
     """x [1, C, H, W] -> pixel map [H, W]"""
     eps = np.fromfile(args.normals, dtype='<f4').reshape(-1, x.shape[2], x.shape[3], x.shape[1])
-    eps = torch.from_numpy(eps.copy()).permute(0, 3, 1, 2)  # [n, C, H, W]
+    eps = torch.from_numpy(eps.copy()).permute(0, 3, 1, 2).to(x.dtype)  # [n, C, H, W]
     sigma = args.noise * float(x.max() - x.min())
     total = torch.zeros_like(x[0], dtype=torch.float64)
     baseline = torch.tensor([float(v) for v in args.baseline.split(',')])[None, :, None, None].expand_as(x).contiguous()
@@ -67,7 +67,7 @@ def smoothgrad(model, x, c, args):
 
 def rise(model, x, c, args):
     """x [1, C, H, W] -> saliency [H, W]"""
-    masks = torch.from_numpy(np.fromfile(args.masks, dtype='<f4').reshape(-1, x.shape[2], x.shape[3]).copy())
+    masks = torch.from_numpy(np.fromfile(args.masks, dtype='<f4').reshape(-1, x.shape[2], x.shape[3]).copy()).to(x.dtype)
     total = torch.zeros(x.shape[2:], dtype=torch.float64)
     with torch.no_grad():
         for start in range(0, masks.shape[0], args.batch):
@@ -140,9 +140,12 @@ def main() -> int:
     ap.add_argument('--layer', default='layer4.1')
     ap.add_argument('--eigen-smooth', action='store_true')
     ap.add_argument('--aug-smooth', action='store_true')
+    ap.add_argument('--float64', action='store_true', help='compute in double precision (a reference for float32 rounding)')
     args = ap.parse_args()
     torch.set_num_threads(1)
-    model = build(args.arch, args.weights)
+    dtype = torch.float64 if args.float64 else torch.float32
+    torch.set_default_dtype(dtype)
+    model = build(args.arch, args.weights).to(dtype)
     raw = np.fromfile(args.inputs, dtype='<f4').reshape(-1, 224, 224, 3)
     if args.count:
         raw = raw[:args.count]
@@ -150,7 +153,7 @@ def main() -> int:
     method = {'smoothgrad': smoothgrad, 'rise': rise, 'cam': cam}[args.method]
     out = []
     for i in range(raw.shape[0]):
-        x = torch.from_numpy(raw[i:i + 1].copy()).permute(0, 3, 1, 2).contiguous()
+        x = torch.from_numpy(raw[i:i + 1].copy()).permute(0, 3, 1, 2).contiguous().to(dtype)
         with torch.no_grad():
             logits = model(x)
         c = classes[i] if i < len(classes) else int(logits[0].argmax())
