@@ -9,8 +9,9 @@
  *   1. a binary s x s grid, each cell 1 with probability p;
  *   2. upsampled bilinearly to (s + 1) C_H x (s + 1) C_W, C = ceil(H / s) the cell size (the
  *      authors' code uses ceil; the paper writes floor, which leaves no room to shift when s does
- *      not divide H), half-pixel centres with clamped edges (the authors' skimage call reflects
- *      at the border, which differs only within half a cell of the upsampled border);
+ *      not divide H), half-pixel centres with clamped edges (as torch align_corners=False; the
+ *      authors' skimage call reflects at the border, which differs only within half a cell of the
+ *      upsampled border);
  *   3. cropped to H x W at a random shift (dy, dx), uniform in {0..C_H - 1} x {0..C_W - 1}.
  * The masks multiply the preprocessed input (a masked pixel is 0 in the model's input space, as
  * Score-CAM; for ImageNet models the dataset mean, for MNIST black) and are broadcast over the
@@ -47,35 +48,58 @@ export interface RiseResult {
 }
 
 /**
- * The next `n` masks of the stream `rng`. [n, H, W, 1], values in [0, 1]
+ * Bilinear interpolation taps along one axis, half-pixel centres with clamped edges (as OpenCV's
+ * resize, torch's interpolate(align_corners=False) and tf.image.resizeBilinear(halfPixelCenters)):
+ * output i of `outSize` reads source src = (i + 0.5) * inSize / outSize - 0.5, clamped to [0, inSize - 1].
  */
-function nextMasks(rng: Rng, n: number, height: number, width: number, s: number, p: number): tf.Tensor4D {
+function bilinearTaps(inSize: number, outSize: number): { lo: Int32Array; hi: Int32Array; frac: Float64Array } {
+  const lo = new Int32Array(outSize);
+  const hi = new Int32Array(outSize);
+  const frac = new Float64Array(outSize);
+  for (let i = 0; i < outSize; i++) {
+    const src = Math.min(Math.max((i + 0.5) * (inSize / outSize) - 0.5, 0), inSize - 1);
+    lo[i] = Math.floor(src);
+    hi[i] = Math.min(lo[i] + 1, inSize - 1);
+    frac[i] = src - lo[i];
+  }
+  return { lo, hi, frac };
+}
+
+/**
+ * The next `n` masks of the stream `rng`: [n * H * W], row-major per mask, values in [0, 1]. The
+ * upsampling is separable (rows, then columns), evaluated only on the cropped window.
+ */
+function nextMasks(rng: Rng, n: number, height: number, width: number, s: number, p: number): Float32Array {
   const cellH = Math.ceil(height / s);
   const cellW = Math.ceil(width / s);
-  const cells = new Float32Array(n * s * s);
-  const shifts: Array<[number, number]> = [];
+  const rows = bilinearTaps(s, (s + 1) * cellH);
+  const cols = bilinearTaps(s, (s + 1) * cellW);
+  const out = new Float32Array(n * height * width);
+  const cells = new Float64Array(s * s);
+  const across = new Float64Array(s * width); // the grid's s rows interpolated at the crop's columns
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < s * s; j++) cells[i * s * s + j] = rng.next() < p ? 1 : 0;
-    shifts.push([rng.int(cellH), rng.int(cellW)]);
+    for (let j = 0; j < s * s; j++) cells[j] = rng.next() < p ? 1 : 0;
+    const dy = rng.int(cellH);
+    const dx = rng.int(cellW);
+    for (let r = 0; r < s; r++) {
+      for (let x = 0; x < width; x++) {
+        const c = x + dx;
+        across[r * width + x] = cells[r * s + cols.lo[c]] * (1 - cols.frac[c]) + cells[r * s + cols.hi[c]] * cols.frac[c];
+      }
+    }
+    for (let y = 0; y < height; y++) {
+      const r = y + dy;
+      const [a, b, f] = [rows.lo[r] * width, rows.hi[r] * width, rows.frac[r]];
+      const base = (i * height + y) * width;
+      for (let x = 0; x < width; x++) out[base + x] = across[a + x] * (1 - f) + across[b + x] * f;
+    }
   }
-  return tf.tidy(() => {
-    // [n, (s+1) C_H, (s+1) C_W, 1] the grids upsampled (half-pixel centres, as torch align_corners=False)
-    const up = tf.image.resizeBilinear(tf.tensor4d(cells, [n, s, s, 1]), [(s + 1) * cellH, (s + 1) * cellW], false, true);
-    return tf.concat(shifts.map(([dy, dx], i) => up.slice([i, dy, dx, 0], [1, height, width, 1])), 0) as tf.Tensor4D;
-  });
+  return out;
 }
 
 /** The `n` masks RISE draws with `seed`, for a reference implementation. [n * H * W], row-major per mask */
 export function riseMasks(seed: number, n: number, height: number, width: number, s: number, p: number): Float32Array {
-  const rng = createRng(seed);
-  const out = new Float32Array(n * height * width);
-  for (let start = 0; start < n; start += 64) {
-    const m = Math.min(64, n - start);
-    const masks = nextMasks(rng, m, height, width, s, p);
-    out.set(masks.dataSync(), start * height * width);
-    masks.dispose();
-  }
-  return out;
+  return nextMasks(createRng(seed), n, height, width, s, p);
 }
 
 export class Rise {
@@ -105,7 +129,7 @@ export class Rise {
       for (let start = 0; start < n; start += batch) {
         const m = Math.min(batch, n - start);
         const next = tf.tidy(() => {
-          const masks = nextMasks(rng, m, h, w, grid, p); // [m, H, W, 1]
+          const masks = tf.tensor4d(nextMasks(rng, m, h, w, grid, p), [m, h, w, 1]);
           const probs = tf.softmax(forwardLogits(this.model, input.mul(masks), this.logits)).slice([0, classIndex], [-1, 1]); // [m, 1]
           return total.add(masks.reshape([m, h * w]).mul(probs).sum(0).reshape([h, w]));
         });

@@ -26,6 +26,7 @@ import { Rise, riseMasks } from '../../src/explain/rise.js';
 import { DEFAULT_EXPLAIN_SETTINGS, EXPLAINERS } from '../../src/explain/registry.js';
 import { CAM_OPTIONS, RISE_OPTIONS, SMOOTHGRAD_OPTIONS } from '../../src/explain/options.js';
 import { runCli, tempDir } from '../helpers.js';
+import { createRng } from '../../src/core/rng.js';
 import { saveModel } from '../../src/core/model_io.js';
 import { maxAbsDiff, randomInput, sequentialCnn, skipCnn } from './tiny_models.js';
 
@@ -114,7 +115,7 @@ test('SmoothGrad and RISE through the registry: deterministic per seed, batch si
   x.dispose();
 });
 
-test('RISE masks: values in [0, 1], mean ~ p, the same stream whatever the batch', () => {
+test('RISE masks: values in [0, 1], mean ~ p, soft edges; the first masks do not depend on how many are drawn', () => {
   for (const [h, w, s, p] of [[28, 28, 7, 0.5], [30, 22, 4, 0.3]] as const) {
     const n = 400;
     const masks = riseMasks(11, n, h, w, s, p);
@@ -126,6 +127,21 @@ test('RISE masks: values in [0, 1], mean ~ p, the same stream whatever the batch
     assert.ok(Math.abs(mean - p) < 4 * sd, `mean ${mean} vs p = ${p} (sd ${sd.toExponential(1)})`);
     assert.ok(masks.some((v) => v > 0 && v < 1), 'bilinear: soft edges');
     assert.deepEqual(riseMasks(11, 10, h, w, s, p), masks.slice(0, 10 * h * w), 'the first masks do not depend on how many are drawn');
+  }
+});
+
+test('RISE masks = the paper\'s construction with tf.image.resizeBilinear: s x s cells ~ Bernoulli(p), upsampled to (s+1) C, cropped at (dy, dx)', () => {
+  for (const [h, w, s, p] of [[28, 28, 7, 0.5], [30, 22, 4, 0.3]] as const) {
+    const n = 5;
+    const ours = riseMasks(9, n, h, w, s, p);
+    const rng = createRng(9);
+    const [ch, cw] = [Math.ceil(h / s), Math.ceil(w / s)];
+    for (let i = 0; i < n; i++) {
+      const cells = Array.from({ length: s * s }, () => (rng.next() < p ? 1 : 0));
+      const [dy, dx] = [rng.int(ch), rng.int(cw)];
+      const expected = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(cells, [1, s, s, 1]), [(s + 1) * ch, (s + 1) * cw], false, true).slice([0, dy, dx, 0], [1, h, w, 1]).dataSync());
+      assert.ok(maxAbsDiff(ours.subarray(i * h * w, (i + 1) * h * w), expected) < 1e-6, `${h}x${w} s=${s} mask ${i}`);
+    }
   }
 });
 
