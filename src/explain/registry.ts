@@ -282,17 +282,19 @@ const SHAPLEY_ENTRY: ExplainerEntry = {
 };
 
 /**
- * A non-negative per-pixel map (saliency, RISE) as a method's output: a heat map over the image
- * (scaled to its maximum) and `<name>.<model>.<suffix>.csv` (one row per pixel row, raw values).
+ * A non-negative per-pixel map (saliency, RISE) as a method's output: a heat map over the image,
+ * its colours spanning the map's min .. max (RISE's values all lie near the class probability), and
+ * `<name>.<model>.<suffix>.csv` (one row per pixel row, raw values).
  * @param pixelMap [H * W] attribution per pixel of the display image, >= 0
  */
 function heatmapOutput(suffix: string, title: string, ctx: ImageContext, pixelMap: Float32Array, caption: string, subtitle: string, barLabel: string, summary: Record<string, unknown>): MethodOutput {
   const { width, height } = ctx.display;
-  const top = pixelMap.reduce((m, v) => Math.max(m, v), 0);
+  const lo = pixelMap.reduce((m, v) => Math.min(m, v), Infinity);
+  const hi = pixelMap.reduce((m, v) => Math.max(m, v), -Infinity);
   const panel: Panel = {
-    image: camOverlay(ctx.display, pixelMap.map((v) => (top > 0 ? Math.max(v, 0) / top : 0))),
+    image: camOverlay(ctx.display, pixelMap.map((v) => (hi > lo ? (v - lo) / (hi - lo) : 0))),
     caption,
-    colourBar: { kind: 'turbo', min: 0, max: top, label: barLabel },
+    colourBar: { kind: 'turbo', min: lo, max: hi, label: barLabel },
   };
   return {
     pixelMap,
