@@ -266,6 +266,8 @@ export interface CamClass {
  *   L^c = ReLU(sum_k W_k ⊙ A^k),   scaled to [0, 1] per image
  *
  * with W_k the hook's weights broadcast over space ([1, k]) or element-wise ([1, h, w, k]).
+ * `eigenSmooth` replaces the channel sum by `eigenSmoothMap`; `augSmooth` averages the maps of the
+ * `AUGMENTATIONS` (`computeAugmented`).
  */
 export abstract class BaseCam {
   /** The method's display name (e.g. "Grad-CAM"): each subclass sets `static readonly title`. */

@@ -24,7 +24,7 @@ export interface ExplainSettings {
   baseline: BaselineName;
   /** Permutations sampled (each paired with its reverse). */
   samples: number;
-  /** Inputs per forward pass (Shapley coalitions, Score-CAM masks, Ablation-CAM ablations). */
+  /** Inputs per forward pass (Shapley coalitions, Score-CAM masks, Ablation-CAM ablations, SmoothGrad copies, RISE masks). */
   batch: number;
   /** Enumerate all coalitions (<= 12 patches) instead of sampling. */
   exact: boolean;
@@ -129,7 +129,7 @@ export interface OptionGroup {
 /** Inputs per forward pass: shared by the Shapley and CAM groups (declared once per command). */
 const BATCH_OPTION: OptionSpec = {
   flags: '--batch <n>',
-  help: (d) => `inputs per forward pass: Shapley coalitions, Score-CAM masks, Ablation-CAM ablations (default ${d.batch})`,
+  help: (d) => `inputs per forward pass: Shapley coalitions, Score-CAM masks, Ablation-CAM ablations, SmoothGrad copies, RISE masks (default ${d.batch})`,
   parse: intArg('--batch', 1, 4096),
 };
 
