@@ -9,11 +9,15 @@
  * that perturb the input or the activations (Score-CAM, Ablation-CAM) get batched class-score
  * functions in the same context.
  *
+ * Two smoothing options apply to every method (after pytorch-grad-cam's `eigen_smooth` and
+ * `aug_smooth`; definitions at `eigenSmoothMap` and `AUGMENTATIONS`, docs/EXPLAINERS.md).
+ *
  * Pure tensor maths: no files, no images, no colours (rendering lives in render.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../core/errors.js';
 import { evaluate, feedInput, forwardLogits, layerOutput, logitsSource, type LogitsSource } from './graph.js';
+import { firstRightSingularVector } from './svd.js';
 
 type Layer = tf.layers.Layer;
 
@@ -23,6 +27,51 @@ export interface CamOptions {
   layer?: string;
   /** Inputs per forward pass for the methods that run the model on perturbed copies (default 16). */
   batch?: number;
+  /** Average the map over the test-time augmentations `AUGMENTATIONS` (default false). */
+  augSmooth?: boolean;
+  /** The map is the first principal component of the weighted activations (`eigenSmoothMap`; default false). */
+  eigenSmooth?: boolean;
+}
+
+/**
+ * The test-time augmentations of `augSmooth`, as pytorch-grad-cam's default (ttach: HorizontalFlip
+ * x Multiply(0.9, 1, 1.1)): the model input mirrored left-right or not, times an intensity factor
+ * (in the model's input space). Each map is flipped back before averaging.
+ */
+export const AUGMENTATIONS: ReadonlyArray<{ flip: boolean; factor: number }> = [false, true].flatMap((flip) => [0.9, 1, 1.1].map((factor) => ({ flip, factor })));
+
+/**
+ * Eigen-smooth (pytorch-grad-cam's `get_2d_projection`, after Eigen-CAM, Muhammad and Yeasin 2020):
+ * the weighted activations as a matrix X [h*w positions, k channels], X_pk = W_k A^k_p (W broadcast
+ * over space for channel weights), centred per channel (X~ = X - column means), projected on its
+ * first principal component v_1 (first right singular vector of X~): map = X~ v_1. The centred
+ * projection sums to 0, so the sign of v_1 (arbitrary in an SVD; pytorch-grad-cam leaves it so) is
+ * chosen so that the map correlates non-negatively with the plain map sum_k X_pk.
+ * @param weighted [1, h, w, k] -> [1, h, w] (before the ReLU)
+ */
+export function eigenSmoothMap(weighted: tf.Tensor4D): tf.Tensor3D {
+  const [, h, w, k] = weighted.shape;
+  const x = weighted.dataSync();
+  const rows = h * w;
+  const mean = new Float64Array(k);
+  for (let p = 0; p < rows; p++) for (let c = 0; c < k; c++) mean[c] += x[p * k + c] / rows;
+  const centred = new Float64Array(rows * k);
+  for (let p = 0; p < rows; p++) for (let c = 0; c < k; c++) centred[p * k + c] = x[p * k + c] - mean[c];
+  const v = firstRightSingularVector(centred, rows, k);
+  const map = new Float32Array(rows);
+  let agreement = 0; // sum_p map_p * plain_p
+  for (let p = 0; p < rows; p++) {
+    let proj = 0;
+    let plain = 0;
+    for (let c = 0; c < k; c++) {
+      proj += centred[p * k + c] * v[c];
+      plain += x[p * k + c];
+    }
+    map[p] = proj;
+    agreement += proj * plain;
+  }
+  if (agreement < 0) map.forEach((m, p) => (map[p] = -m));
+  return tf.tensor3d(map, [1, h, w]);
 }
 
 /** What a CAM method's hook gets: one image's target activations, and what it may need besides. */
@@ -217,6 +266,8 @@ export interface CamClass {
  *   L^c = ReLU(sum_k W_k ⊙ A^k),   scaled to [0, 1] per image
  *
  * with W_k the hook's weights broadcast over space ([1, k]) or element-wise ([1, h, w, k]).
+ * `eigenSmooth` replaces the channel sum by `eigenSmoothMap`; `augSmooth` averages the maps of the
+ * `AUGMENTATIONS` (`computeAugmented`).
  */
 export abstract class BaseCam {
   /** The method's display name (e.g. "Grad-CAM"): each subclass sets `static readonly title`. */
@@ -230,6 +281,8 @@ export abstract class BaseCam {
   readonly targetLayer: Layer;
   readonly classes: number;
   readonly batch: number;
+  readonly augSmooth: boolean;
+  readonly eigenSmooth: boolean;
   private readonly logits: LogitsSource;
 
   constructor(readonly model: tf.LayersModel, options: CamOptions = {}) {
@@ -237,6 +290,8 @@ export abstract class BaseCam {
     this.logits = logitsSource(model);
     this.classes = numClasses(model, this.logits);
     this.batch = options.batch ?? 16;
+    this.augSmooth = options.augSmooth ?? false;
+    this.eigenSmooth = options.eigenSmooth ?? false;
     if (!Number.isInteger(this.batch) || this.batch < 1) throw new UsageError(`the CAM batch size must be a positive whole number, got ${this.batch}`);
   }
 
@@ -260,6 +315,46 @@ export abstract class BaseCam {
     for (const c of classIndices ?? []) {
       if (!Number.isInteger(c) || c < 0 || c >= this.classes) throw new UsageError(`class index ${c} is out of range: the model has ${this.classes} classes (0-${this.classes - 1})`);
     }
+    return this.augSmooth ? this.computeAugmented(input, classIndices) : this.computeMaps(input, classIndices);
+  }
+
+  /**
+   * Aug-smooth: the maps of the `AUGMENTATIONS` of each image, each scaled to [0, 1] and flipped
+   * back, averaged, and the average scaled to [0, 1] again. Every augmentation explains the class
+   * of the original image (its top-1 when not given; pytorch-grad-cam takes each augmentation's own
+   * top-1). `rawMax` is the average's maximum (0: no augmentation found positive evidence);
+   * `logit`, `probability` and `channelWeights` are those of the original image.
+   */
+  private computeAugmented(input: tf.Tensor4D, classIndices?: readonly number[]): CamResult[] {
+    const classes = classIndices ?? Array.from(tf.tidy(() => forwardLogits(this.model, input, this.logits).argMax(1).dataSync()));
+    let original: CamResult[] = [];
+    let sums: Float64Array[] = [];
+    for (const { flip, factor } of AUGMENTATIONS) {
+      const augmented = tf.tidy(() => (flip ? tf.reverse(input, 2) : input).mul(factor) as tf.Tensor4D);
+      let rs: CamResult[];
+      try {
+        rs = this.computeMaps(augmented, classes);
+      } finally {
+        augmented.dispose();
+      }
+      if (!flip && factor === 1) original = rs;
+      if (sums.length === 0) sums = rs.map((r) => new Float64Array(r.cam.length));
+      rs.forEach((r, b) => {
+        for (let y = 0; y < r.camHeight; y++) {
+          for (let x = 0; x < r.camWidth; x++) sums[b][y * r.camWidth + x] += r.cam[y * r.camWidth + (flip ? r.camWidth - 1 - x : x)];
+        }
+      });
+    }
+    return original.map((r, b) => {
+      const mean = Float32Array.from(sums[b], (v) => v / AUGMENTATIONS.length);
+      const cam = tf.tidy(() => scaleToUnit(tf.tensor3d(mean, [1, r.camHeight, r.camWidth])).dataSync() as Float32Array);
+      return { ...r, cam, rawMax: Math.max(...mean) };
+    });
+  }
+
+  /** The maps of a batch (no augmentation); `classIndices` checked by `compute`. */
+  private computeMaps(input: tf.Tensor4D, classIndices?: readonly number[]): CamResult[] {
+    const batch = input.shape[0];
     const target = layerOutput(this.targetLayer);
     return tf.tidy(() => {
       const memo = feedInput(this.model, input);
@@ -282,7 +377,8 @@ export abstract class BaseCam {
         const weights = this.getCamWeights(this.hookContext(input.slice([b, 0, 0, 0], [1, ...input.shape.slice(1)]) as tf.Tensor4D, a, gradients && one(gradients), classes[b]));
         channelWeights.push(weights.rank === 2 ? weights.dataSync() as Float32Array : undefined);
         const wide = weights.rank === 2 ? weights.reshape([1, 1, 1, k]) : weights;
-        raws.push(tf.relu(a.mul(wide).sum(3)) as tf.Tensor3D); // [1, h, w]
+        const weighted = a.mul(wide) as tf.Tensor4D; // [1, h, w, k] W_k ⊙ A^k
+        raws.push(tf.relu(this.eigenSmooth ? eigenSmoothMap(weighted) : weighted.sum(3)) as tf.Tensor3D); // [1, h, w]
       }
       const raw = tf.concat(raws, 0) as tf.Tensor3D; // [batch, h, w]
       const rawMax = raw.max([1, 2]).dataSync();

@@ -5,13 +5,14 @@
  * none. Each registry entry points at one option group; the commands declare the union of the
  * groups of the methods they offer, and `resolveSettings` turns option values into settings.
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type * as tf from '@tensorflow/tfjs';
 import { intArg } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
 import { findTargetLayer } from './base.js';
 import { BASELINES, BASELINE_NAMES, patchIndexMap, type BaselineName, type PatchGrid } from './image_game.js';
 import { MAX_EXACT_PLAYERS } from './shapley.js';
+import { SMOOTH_BASES, type SmoothBaseName } from './smoothgrad.js';
 
 /** Settings of one explain run: every method reads the fields it needs. */
 export interface ExplainSettings {
@@ -23,7 +24,7 @@ export interface ExplainSettings {
   baseline: BaselineName;
   /** Permutations sampled (each paired with its reverse). */
   samples: number;
-  /** Inputs per forward pass (Shapley coalitions, Score-CAM masks, Ablation-CAM ablations). */
+  /** Inputs per forward pass (Shapley coalitions, Score-CAM masks, Ablation-CAM ablations, SmoothGrad copies, RISE masks). */
   batch: number;
   /** Enumerate all coalitions (<= 12 patches) instead of sampling. */
   exact: boolean;
@@ -33,6 +34,22 @@ export interface ExplainSettings {
   igSteps: number;
   /** Integrated Gradients: the baseline image the path starts from. */
   igBaseline: BaselineName;
+  /** SmoothGrad: noisy copies of the input averaged (n in Smilkov et al. 2017). */
+  smoothSamples: number;
+  /** SmoothGrad: noise level sigma / (max - min of the input); 0 gives the base method. */
+  noise: number;
+  /** SmoothGrad: the attribution averaged over the noisy copies. */
+  smoothBase: SmoothBaseName;
+  /** RISE: random masks sampled (N in Petsiuk et al. 2018). */
+  masks: number;
+  /** RISE: the masks' coarse grid is s x s cells before upsampling. */
+  riseGrid: number;
+  /** RISE: probability that a grid cell is kept (p). */
+  riseP: number;
+  /** CAMs: average the map over horizontal flips and intensity scales 0.9, 1, 1.1 (test-time augmentation). */
+  augSmooth: boolean;
+  /** CAMs: replace sum_k w_k A^k by the first principal component of the weighted activations. */
+  eigenSmooth: boolean;
   /** Called with (done, total) coalitions during Shapley sampling. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -47,6 +64,14 @@ export const DEFAULT_EXPLAIN_SETTINGS: ExplainSettings = {
   seed: 42,
   igSteps: 64,
   igBaseline: 'zero',
+  smoothSamples: 16,
+  noise: 0.15,
+  smoothBase: 'saliency',
+  masks: 1000,
+  riseGrid: 7,
+  riseP: 0.5,
+  augSmooth: false,
+  eigenSmooth: false,
 };
 
 /** Option values as commander gives them (camelCase; undefined when not given). */
@@ -62,7 +87,16 @@ export interface ExplainOptionValues {
   exact?: boolean;
   igSteps?: number;
   igBaseline?: string;
+  smoothSamples?: number;
+  noise?: number;
+  smoothBase?: string;
+  masks?: number;
+  riseGrid?: number;
+  riseP?: number;
+  augSmooth?: boolean;
+  eigenSmooth?: boolean;
 }
+
 
 /** One command-line option. */
 export interface OptionSpec {
@@ -95,7 +129,7 @@ export interface OptionGroup {
 /** Inputs per forward pass: shared by the Shapley and CAM groups (declared once per command). */
 const BATCH_OPTION: OptionSpec = {
   flags: '--batch <n>',
-  help: (d) => `inputs per forward pass: Shapley coalitions, Score-CAM masks, Ablation-CAM ablations (default ${d.batch})`,
+  help: (d) => `inputs per forward pass: Shapley coalitions, Score-CAM masks, Ablation-CAM ablations, SmoothGrad copies, RISE masks (default ${d.batch})`,
   parse: intArg('--batch', 1, 4096),
 };
 
@@ -154,8 +188,10 @@ export const CAM_OPTIONS: OptionGroup = {
   options: [
     { flags: '--layer <name>', help: () => 'CAM target layer (default: the rectified output of the last conv layer; an unknown name lists the choices)' },
     BATCH_OPTION,
+    { flags: '--aug-smooth', help: () => 'CAMs: average the map over 6 test-time augmentations (horizontal flip x input scaled by 0.9, 1, 1.1), each mapped back (6x the time)' },
+    { flags: '--eigen-smooth', help: () => 'CAMs: the map is the first principal component of the weighted activations w_k A^k instead of their sum (less noise)' },
   ],
-  resolve: (values) => ({ layer: values.layer }),
+  resolve: (values, defaults) => ({ layer: values.layer, augSmooth: values.augSmooth ?? defaults.augSmooth, eigenSmooth: values.eigenSmooth ?? defaults.eigenSmooth }),
   check(settings, _inputShape, model) {
     if (model) findTargetLayer(model, settings.layer);
   },
@@ -178,6 +214,56 @@ export const INTEGRATED_GRADIENTS_OPTIONS: OptionGroup = {
   check: () => undefined,
   needsArchitecture: () => false,
   minImageSize: () => undefined,
+};
+
+/** A number parser: finite, in [lo, hi] (a usage error naming the flag otherwise, as intArg). */
+function numberArg(flag: string, lo: number, hi: number, what: string): (value: string) => number {
+  return (value: string) => {
+    const v = Number(value);
+    if (value.trim() === '' || !Number.isFinite(v) || v < lo || v > hi) throw new InvalidArgumentError(`${flag} must be ${what}, got '${value}'`);
+    return v;
+  };
+}
+
+/** --smooth-samples, --noise, --smooth-base, --batch (and the IG options for --smooth-base ig): SmoothGrad. */
+export const SMOOTHGRAD_OPTIONS: OptionGroup = {
+  options: [
+    { flags: '--smooth-samples <n>', help: (d) => `SmoothGrad: noisy copies of the input averaged (default ${d.smoothSamples})`, parse: intArg('--smooth-samples', 1, 100_000) },
+    { flags: '--noise <level>', help: (d) => `SmoothGrad: noise sigma as a fraction of the input's range (max - min), 0 = the base method alone (default ${d.noise})`, parse: numberArg('--noise', 0, 10, 'a number from 0 to 10 (a fraction of the input range, e.g. 0.15)') },
+    { flags: '--smooth-base <name>', help: (d) => `SmoothGrad: the attribution averaged: saliency = the gradient, gradinput = gradient x input, ig = Integrated Gradients (default ${d.smoothBase})`, choices: SMOOTH_BASES },
+    ...INTEGRATED_GRADIENTS_OPTIONS.options,
+  ],
+  resolve(values, defaults) {
+    const smoothBase = (values.smoothBase ?? defaults.smoothBase) as SmoothBaseName;
+    if (!(SMOOTH_BASES as readonly string[]).includes(smoothBase)) throw new UsageError(`--smooth-base ${smoothBase}: use one of ${SMOOTH_BASES.join(', ')}`);
+    const noise = values.noise ?? defaults.noise;
+    if (!Number.isFinite(noise) || noise < 0) throw new UsageError(`--noise must be a number >= 0 (a fraction of the input range), got ${noise}`);
+    return { ...INTEGRATED_GRADIENTS_OPTIONS.resolve(values, defaults), smoothSamples: values.smoothSamples ?? defaults.smoothSamples, noise, smoothBase };
+  },
+  check: () => undefined,
+  needsArchitecture: () => false,
+  minImageSize: () => undefined,
+};
+
+/** --masks, --rise-grid, --rise-p, --batch: RISE. */
+export const RISE_OPTIONS: OptionGroup = {
+  options: [
+    { flags: '--masks <n>', help: (d) => `RISE: random masks sampled, one forward pass each (default ${d.masks})`, parse: intArg('--masks', 1, 1_000_000) },
+    { flags: '--rise-grid <s>', help: (d) => `RISE: the masks' coarse grid is s x s cells, upsampled to the image (default ${d.riseGrid})`, parse: intArg('--rise-grid', 1, 1024) },
+    { flags: '--rise-p <p>', help: (d) => `RISE: probability that a grid cell is kept (default ${d.riseP})`, parse: numberArg('--rise-p', 0, 1, 'a probability in (0, 1], e.g. 0.5') },
+    BATCH_OPTION,
+  ],
+  resolve(values, defaults) {
+    const riseP = values.riseP ?? defaults.riseP;
+    if (!(riseP > 0 && riseP <= 1)) throw new UsageError(`--rise-p must be a probability in (0, 1] (the saliency divides by it), got ${riseP}`);
+    return { masks: values.masks ?? defaults.masks, riseGrid: values.riseGrid ?? defaults.riseGrid, riseP };
+  },
+  check(settings, inputShape) {
+    const side = Math.min(inputShape[0], inputShape[1]);
+    if (settings.riseGrid > side) throw new UsageError(`--rise-grid ${settings.riseGrid} is finer than the ${inputShape[0]}x${inputShape[1]} model input; use at most ${side} (the paper uses 7 for 224x224)`);
+  },
+  needsArchitecture: () => false,
+  minImageSize: (settings) => ({ rows: settings.riseGrid, cols: settings.riseGrid }),
 };
 
 /** No options of its own (Gradient x Input). */

@@ -26,8 +26,12 @@ import { makeBaseline, patchIndexMap, fitPixelMap, type BaselineName, type Patch
 import { PatchShapley } from './patch_shapley.js';
 import { IntegratedGradients } from './integrated_gradients.js';
 import { GradientTimesInput } from './gradient_x_input.js';
+import { Saliency } from './saliency.js';
+import { SmoothGrad, standardNormals } from './smoothgrad.js';
+import { Rise } from './rise.js';
+import { deriveSeed } from '../core/rng.js';
 import type { ShapleyResult } from './shapley.js';
-import { CAM_OPTIONS, INTEGRATED_GRADIENTS_OPTIONS, NO_OPTIONS, SHAPLEY_OPTIONS, type ExplainSettings, type OptionGroup } from './options.js';
+import { CAM_OPTIONS, INTEGRATED_GRADIENTS_OPTIONS, NO_OPTIONS, RISE_OPTIONS, SHAPLEY_OPTIONS, SMOOTHGRAD_OPTIONS, type ExplainSettings, type OptionGroup } from './options.js';
 import { camOverlay, renderFigure, shapleyCellText, shapleyOverlay, shapleyRange, type Panel } from './render.js';
 
 export { DEFAULT_EXPLAIN_SETTINGS, type ExplainSettings } from './options.js';
@@ -109,8 +113,8 @@ export function camEntry(name: string, Cam: CamClass, description: string, expla
   const title = Cam.title;
   return {
     name, title, description, kind: 'cam', cam: Cam, explainByDefault, options: CAM_OPTIONS,
-    settingsSummary: (s) => ({ layer: s.layer ?? 'default (rectified output of the last conv layer)' }),
-    explain: async (ctx, settings) => camOutput(name, title, ctx, new Cam(ctx.model, { layer: settings.layer, batch: settings.batch }).compute(ctx.input, [ctx.classIndex])[0]),
+    settingsSummary: (s) => ({ layer: s.layer ?? 'default (rectified output of the last conv layer)', augSmooth: s.augSmooth, eigenSmooth: s.eigenSmooth }),
+    explain: async (ctx, settings) => camOutput(name, title, ctx, new Cam(ctx.model, { layer: settings.layer, batch: settings.batch, augSmooth: settings.augSmooth, eigenSmooth: settings.eigenSmooth }).compute(ctx.input, [ctx.classIndex])[0]),
   };
 }
 
@@ -277,6 +281,99 @@ const SHAPLEY_ENTRY: ExplainerEntry = {
   explain: explainShapley,
 };
 
+/**
+ * A non-negative per-pixel map (saliency, RISE) as a method's output: a heat map over the image,
+ * its colours spanning the map's min .. max (RISE's values all lie near the class probability), and
+ * `<name>.<model>.<suffix>.csv` (one row per pixel row, raw values).
+ * @param pixelMap [H * W] attribution per pixel of the display image, >= 0
+ */
+function heatmapOutput(suffix: string, title: string, ctx: ImageContext, pixelMap: Float32Array, caption: string, subtitle: string, barLabel: string, summary: Record<string, unknown>): MethodOutput {
+  const { width, height } = ctx.display;
+  const lo = pixelMap.reduce((m, v) => Math.min(m, v), Infinity);
+  const hi = pixelMap.reduce((m, v) => Math.max(m, v), -Infinity);
+  const panel: Panel = {
+    image: camOverlay(ctx.display, pixelMap.map((v) => (hi > lo ? (v - lo) / (hi - lo) : 0))),
+    caption,
+    colourBar: { kind: 'turbo', min: lo, max: hi, label: barLabel },
+  };
+  return {
+    pixelMap,
+    panel,
+    summary,
+    async write(outDir) {
+      const base = fileBase(outDir, ctx, suffix);
+      const rows: number[][] = [];
+      for (let y = 0; y < height; y++) rows.push(Array.from(pixelMap.subarray(y * width, (y + 1) * width)));
+      await writeCsv(`${base}.csv`, Array.from({ length: width }, (_, x) => `x${x}`), rows);
+      await writeFileAtomic(`${base}.png`, await renderFigure([panel], `${title}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}; ${subtitle}`));
+      return { attributionCsv: `${base}.csv`, attributionPng: `${base}.png` };
+    },
+  };
+}
+
+const SALIENCY_ENTRY: ExplainerEntry = {
+  name: 'saliency',
+  title: Saliency.title,
+  description: 'Saliency: |gradient of the class logit|, largest over the channels (Simonyan et al. 2014)',
+  kind: 'pixels',
+  explainByDefault: false,
+  options: NO_OPTIONS,
+  settingsSummary: () => ({}),
+  explain: async (ctx) => {
+    const r = new Saliency(ctx.model).explain(ctx.input, ctx.classIndex);
+    return heatmapOutput('saliency', Saliency.title, ctx, r.pixelMap, 'Saliency: max over channels of |dy/dx|', `y = ${r.score.toFixed(2)}`, '|d logit / d pixel|', { score: r.score });
+  },
+};
+
+/** SmoothGrad as a registry entry: the noise is drawn from the stream deriveSeed(seed, 'smoothgrad'). */
+async function explainSmoothGrad(ctx: ImageContext, settings: ExplainSettings): Promise<MethodOutput> {
+  const { smoothBase: base, smoothSamples: samples, noise } = settings;
+  const normals = standardNormals(deriveSeed(settings.seed, 'smoothgrad'), samples * ctx.input.size);
+  const baseline = base === 'ig' ? baselineImage(ctx, settings.igBaseline, { rows: 4, cols: 4 }) : undefined;
+  let r;
+  try {
+    r = new SmoothGrad(ctx.model, { base, noise, batch: settings.batch, igSteps: settings.igSteps }).explain(ctx.input, ctx.classIndex, normals, baseline);
+  } finally {
+    baseline?.dispose();
+  }
+  const caption = `SmoothGrad of ${base === 'ig' ? `Integrated Gradients (${settings.igSteps} steps from ${settings.igBaseline})` : base === 'gradinput' ? 'Gradient x Input' : 'the gradient'}, ${samples} samples, noise ${noise}`;
+  const subtitle = `sigma = ${r.sigma.toPrecision(3)} (noise x input range)`;
+  const summary = { smoothBase: base, smoothSamples: samples, noise, sigma: r.sigma };
+  const out = base === 'saliency'
+    ? heatmapOutput('smoothgrad', SmoothGrad.title, ctx, r.pixelMap, caption, subtitle, 'mean dy/dx: max |.| over channels', summary)
+    : pixelOutput('smoothgrad', SmoothGrad.title, ctx, r.pixelMap, caption, subtitle, summary);
+  return { ...out, forwardPasses: r.evaluations };
+}
+
+const SMOOTHGRAD_ENTRY: ExplainerEntry = {
+  name: 'smoothgrad',
+  title: SmoothGrad.title,
+  description: 'SmoothGrad: a gradient attribution (--smooth-base) averaged over noisy copies of the input (Smilkov et al. 2017)',
+  kind: 'pixels',
+  explainByDefault: false,
+  options: SMOOTHGRAD_OPTIONS,
+  settingsSummary: (s) => ({ smoothBase: s.smoothBase, smoothSamples: s.smoothSamples, noise: s.noise, batch: s.batch, seed: s.seed, ...(s.smoothBase === 'ig' ? { igSteps: s.igSteps, igBaseline: s.igBaseline } : {}) }),
+  explain: explainSmoothGrad,
+};
+
+const RISE_ENTRY: ExplainerEntry = {
+  name: 'rise',
+  title: Rise.title,
+  description: 'RISE: random masks weighted by the class probability of the masked input (Petsiuk et al. 2018)',
+  kind: 'pixels',
+  explainByDefault: false,
+  options: RISE_OPTIONS,
+  settingsSummary: (s) => ({ masks: s.masks, riseGrid: s.riseGrid, riseP: s.riseP, batch: s.batch, seed: s.seed }),
+  explain: async (ctx, settings) => {
+    const r = new Rise(ctx.model, { masks: settings.masks, grid: settings.riseGrid, p: settings.riseP, batch: settings.batch }).explain(ctx.input, ctx.classIndex, deriveSeed(settings.seed, 'rise'));
+    const caption = `RISE, ${settings.masks} masks on a ${settings.riseGrid}x${settings.riseGrid} grid, p = ${settings.riseP}`;
+    return {
+      ...heatmapOutput('rise', Rise.title, ctx, r.pixelMap, caption, `P(class) = ${r.probability.toPrecision(3)}`, 'saliency (class probability)', { riseProbability: r.probability }),
+      forwardPasses: r.evaluations,
+    };
+  },
+};
+
 /** The explainers, in the order of the CLI's lists (the two defaults of `explain` first). */
 export const EXPLAINERS = {
   gradcam: camEntry('gradcam', GradCam, 'gradient-weighted class activation map of a conv layer (Selvaraju et al. 2017)', true),
@@ -290,6 +387,9 @@ export const EXPLAINERS = {
   ablationcam: camEntry('ablationcam', AblationCam, 'Ablation-CAM: channels weighted by the score drop when each is zeroed (Ramaswamy and Desai 2020)'),
   ig: INTEGRATED_GRADIENTS_ENTRY,
   gradinput: GRADIENT_X_INPUT_ENTRY,
+  saliency: SALIENCY_ENTRY,
+  smoothgrad: SMOOTHGRAD_ENTRY,
+  rise: RISE_ENTRY,
 } satisfies Record<string, ExplainerEntry>;
 
 export type ExplainerName = keyof typeof EXPLAINERS;
