@@ -134,9 +134,10 @@ export async function removeStaleTemps(dir: string): Promise<void> {
 
 /**
  * Checks that `dir` can be created and written, before any work starts, so that a bad --out
- * fails fast with nothing written. Creates the directory and locks it for this process.
+ * fails fast with nothing written. Creates the directory and locks it for this process (with
+ * `lock`, that lock file instead: the shards of a run, core/shard.ts, share one --out).
  */
-export async function prepareOutDir(dir: string): Promise<string> {
+export async function prepareOutDir(dir: string, opts: { lock?: string } = {}): Promise<string> {
   const abs = path.resolve(dir);
   try {
     const st = await fsp.stat(abs).catch(() => undefined);
@@ -147,7 +148,7 @@ export async function prepareOutDir(dir: string): Promise<string> {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot write to --out ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose a writable directory`);
   }
-  await lockOutDir(abs);
+  await lockOutDir(abs, opts.lock);
   await removeStaleTemps(abs); // left by a dnnkit that was killed (kill -9) while writing here
   return abs;
 }
@@ -197,8 +198,8 @@ async function tryLock(lock: string): Promise<number | undefined> {
  * fails with a clear message; a lock left by a process that no longer runs is taken over.
  * Released at exit.
  */
-export async function lockOutDir(dir: string): Promise<void> {
-  const lock = path.join(dir, LOCK_NAME);
+export async function lockOutDir(dir: string, name = LOCK_NAME): Promise<void> {
+  const lock = path.join(dir, name);
   if (heldLocks.has(lock)) return;
   const holder = await tryLock(lock);
   if (holder !== undefined) {
