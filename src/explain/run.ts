@@ -352,7 +352,7 @@ function scalarFields(method: string, summary: Record<string, unknown>): TableRo
  * Runs the methods on one image and class and writes its files (each method's, or the side-by-side
  * figure). Returns the --json entry (the methods' summary fields, also per method under
  * `byMethod` as several CAMs share field names, seconds and file paths), the summary.csv rows
- * (one per method) and the files written.
+ * (one per method) and the files written (relative to outDir).
  */
 async function explainImage(ctx: ImageContext, item: ImageItem, methods: readonly ExplainerName[], settings: ExplainSettings,
   run: { opts: ExplainOptions; mode: 'separate' | 'side-by-side'; outDir: string; log: Logger; tally: PassTally }): Promise<{ entry: Record<string, unknown>; rows: TableRow[]; files: string[] }> {
@@ -395,5 +395,5 @@ async function explainImage(ctx: ImageContext, item: ImageItem, methods: readonl
     image: item.key, class: ctx.classIndex, label: ctx.label, probability: ctx.probability, method: p.method,
     ...scalarFields(p.method, p.summary), seconds: p.seconds, files: p.files.map((f) => path.relative(outDir, f)).join(';'),
   }));
-  return { entry, rows, files: [...new Set(perMethod.flatMap((p) => p.files))] };
+  return { entry, rows, files: [...new Set(perMethod.flatMap((p) => p.files.map((f) => path.relative(outDir, f))))] };
 }
