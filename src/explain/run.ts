@@ -13,6 +13,7 @@ import { InputError, UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
 import { buildRunRecord, invalidateRunRecord, writeRunRecord, RUN_JSON } from '../core/run_record.js';
 import { collectImages, type ImageItem } from '../core/image_inputs.js';
+import { KeptImages } from '../core/kept_images.js';
 import {
   entriesIn, fingerprint, itemRecordPath, parseShard, readDoneItem, shardFileName, shardItems, shardLockName, writeItemRecord, writePlan, writeTable,
   type ItemRecord, type Shard, type TableRow,
@@ -103,47 +104,6 @@ async function checkImage(file: string, grid: { rows: number; cols: number } | u
 /** A preprocessed image: the model input [1, h, w, c] and the RGB image the model sees. */
 type Preprocessed = Awaited<ReturnType<LoadedModel['preprocess']>>;
 
-/**
- * Preprocessed images kept from the check that every image decodes (done before anything is
- * written) until their turn, up to a memory budget: a folder of 10,000 images is decoded again in
- * its turn instead of being held (600 KB each at 224 x 224).
- */
-class PreprocessedImages {
-  private readonly kept = new Map<string, Preprocessed>();
-  private bytes = 0;
-  constructor(private readonly budgetBytes = 256 * 2 ** 20) {}
-
-  /** Keeps `image` for `file` while within the budget, else disposes it. */
-  offer(file: string, image: Preprocessed): void {
-    const size = image.input.size * 4 + image.display.data.length;
-    if (this.kept.has(file) || this.bytes + size > this.budgetBytes) {
-      image.input.dispose();
-      return;
-    }
-    this.kept.set(file, image);
-    this.bytes += size;
-  }
-
-  has(file: string): boolean {
-    return this.kept.has(file);
-  }
-
-  /** The kept image of `file` (now the caller's to dispose), or undefined. */
-  take(file: string): Preprocessed | undefined {
-    const image = this.kept.get(file);
-    if (image) {
-      this.kept.delete(file);
-      this.bytes -= image.input.size * 4 + image.display.data.length;
-    }
-    return image;
-  }
-
-  dispose(): void {
-    for (const im of this.kept.values()) im.input.dispose();
-    this.kept.clear();
-  }
-}
-
 /** The table every explain command writes in --out: one row per image x class x method. */
 export const SUMMARY_CSV = 'summary.csv';
 
@@ -203,7 +163,7 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
   const minSize = minImageSize(groups, settings);
   for (const it of todo) await checkImage(it.file, minSize);
   const facts = factsBeforeLoading(spec);
-  const images = new PreprocessedImages();
+  const images = new KeptImages<Preprocessed>();
   try {
     if (facts) {
       parseClassSelection(opts.class, facts.classNames.length, facts.classNames); // a bad --class fails before any download
@@ -246,7 +206,7 @@ interface RunItems {
   done: Map<string, ItemRecord>;
 }
 
-async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, images: PreprocessedImages): Promise<ExplainRunResult> {
+async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, images: KeptImages<Preprocessed>): Promise<ExplainRunResult> {
   const { spec, methods, groups, settings, opts, mode, backend, shard, tag, fpr } = plan;
   const log = createLogger(opts.json);
   const source = logitsSource(loaded.model);
