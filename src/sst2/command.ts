@@ -7,6 +7,7 @@
  */
 import { Command, Option } from 'commander';
 import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
+import { SHARD_OPTION_HELP } from '../core/shard.js';
 import { PROJECTION_CHOICES } from '../project/index.js';
 import { FEATURE_LAYER_HELP, POOLINGS } from './model.js';
 import { EARLY_STOPPINGS, SST2_DEFAULTS, type Sst2RunOptions } from './options.js';
@@ -17,12 +18,16 @@ import { runSst2Repeat } from './repeat.js';
 /**
  * action() for a subcommand of `sst2` whose options include the parent's: commander hands
  * options given after the subcommand name to `sst2` (the root program is not positional), so
- * the merged view (optsWithGlobals) is what the run sees.
+ * the merged view (optsWithGlobals) is what the run sees, minus the `onlyIfGiven` options left
+ * at their default.
  */
-function withParentOptions<O extends CommonOptions>(run: (opts: O, args: string[]) => Promise<object | void>) {
+function withParentOptions<O extends CommonOptions>(run: (opts: O, args: string[]) => Promise<object | void>, onlyIfGiven: readonly string[] = []) {
   return (...params: unknown[]) => {
     const cmd = params[params.length - 1] as Command;
     const merged = cmd.optsWithGlobals();
+    // `onlyIfGiven`: parent options whose default means something else here (sst2's --out is the
+    // training folder; predict --shard must not write into it unless told to)
+    for (const key of onlyIfGiven) if (cmd.parent?.getOptionValueSource(key) === 'default') delete merged[key];
     return action(run)({ opts: () => merged, args: cmd.args } as unknown as Command);
   };
 }
@@ -92,13 +97,16 @@ export function register(program: Command): void {
     .argument('[sentence...]', "sentences (quote each one); '-' reads them from standard input, one per line")
     .requiredOption('--model <dir>', 'the run folder dnnkit sst2 wrote (--out), or its model/ folder')
     .option('--file <path>', 'also read sentences from this file, one per line')
+    .option('--shard <K/N|auto>', `${SHARD_OPTION_HELP}; needs --out`)
     .addHelpText('after', `
-Also accepted: --json (one JSON document on stdout), --backend, --threads, --quiet, --debug.
+Also accepted: --json (one JSON document on stdout), --backend, --threads, --quiet, --debug, and
+with --shard, --out DIR (the folder of predictions.shard-K-of-N.csv; not the model's run folder).
 Prints P(positive)<TAB>sentence per line on stdout.
 
 Examples:
   $ dnnkit sst2 predict --model outputs/sst2 "a gorgeous , witty film" "a dull mess"
   $ dnnkit sst2 predict --model outputs/sst2 --file reviews.txt
-  $ cat reviews.txt | dnnkit sst2 predict --model outputs/sst2 -`)
-    .action(withParentOptions(async (opts: PredictOptions & CommonOptions, args: string[]) => runSst2Predict(opts, await gatherSentences(args, opts.file))));
+  $ cat reviews.txt | dnnkit sst2 predict --model outputs/sst2 -
+  $ dnnkit sst2 predict --model outputs/sst2 --file reviews.txt --shard 1/2 --out outputs/reviews`)
+    .action(withParentOptions(async (opts: PredictOptions & CommonOptions, args: string[]) => runSst2Predict(opts, await gatherSentences(args, opts.file)), ['out']));
 }
