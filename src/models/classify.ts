@@ -132,7 +132,7 @@ export async function run(opts: ClassifyOptions, args: string[]): Promise<RunOut
       }
       results.push({ file: it.file, top5 });
       if (results.length > 1) log.output('');
-      log.output(`${it.key}  (${name})`);
+      log.output(`${it.key === it.file ? path.basename(it.file) : it.key}  (${name})`); // a file argument by its name, a folder's image by its path in the folder
       log.output(`  ${'#'.padEnd(3)}${'class'.padEnd(36)}${'index'.padStart(6)}  probability`);
       top5.forEach((t, r) => log.output(`  ${String(r + 1).padEnd(3)}${t.label.slice(0, 35).padEnd(36)}${String(t.index).padStart(6)}  ${t.probability.toFixed(4)}`));
     }

@@ -7,7 +7,6 @@
  */
 import { Command, Option } from 'commander';
 import { addCommonOptions, action, floatArg, intArg, type CommonOptions } from '../core/command.js';
-import { SHARD_OPTION_HELP } from '../core/shard.js';
 import { PROJECTION_CHOICES } from '../project/index.js';
 import { FEATURE_LAYER_HELP, POOLINGS } from './model.js';
 import { EARLY_STOPPINGS, SST2_DEFAULTS, type Sst2RunOptions } from './options.js';
@@ -97,10 +96,9 @@ export function register(program: Command): void {
     .argument('[sentence...]', "sentences (quote each one); '-' reads them from standard input, one per line")
     .requiredOption('--model <dir>', 'the run folder dnnkit sst2 wrote (--out), or its model/ folder')
     .option('--file <path>', 'also read sentences from this file, one per line')
-    .option('--shard <K/N|auto>', `${SHARD_OPTION_HELP}; needs --out`)
+    .option('--shard <K/N|auto>', 'predict shard K of N (1-based; auto: SLURM/Kubernetes) of the sentences into --out DIR; join with dnnkit merge')
     .addHelpText('after', `
-Also accepted: --json (one JSON document on stdout), --backend, --threads, --quiet, --debug, and
-with --shard, --out DIR (the folder of predictions.shard-K-of-N.csv; not the model's run folder).
+Also accepted: --json (one JSON document on stdout), --backend, --threads, --quiet, --debug, --out.
 Prints P(positive)<TAB>sentence per line on stdout.
 
 Examples:
