@@ -13,7 +13,7 @@ import { prepareOutDir } from './fsutil.js';
 import { buildRunRecord, invalidateRunRecord, writeRunRecord } from './run_record.js';
 import {
   entriesIn, itemRecordPath, parseShardFileName, readDoneItem, readPlans, shardOfItem, writeTable,
-  type ShardPlan, type TableRow,
+  type ItemRecord, type ShardPlan, type TableRow,
 } from './shard.js';
 
 /** An item no shard has finished. */
@@ -57,8 +57,21 @@ function agreedPlan(plans: Array<{ file: string; plan: ShardPlan }>): ShardPlan 
   return first.plan;
 }
 
+/**
+ * A command's own merge step, for tables that are not a concatenation of item rows (e.g. means
+ * over all items): called after the merged table is written, with the plan, the records of the
+ * done items (in the run's order) and the missing items; returns the files it wrote (relative to
+ * outDir), which run.json then lists.
+ */
+export type MergeStep = (outDir: string, merged: { plan: ShardPlan; records: ItemRecord[]; missing: MissingItem[] }) => Promise<string[]>;
+
+export interface MergeOptions {
+  /** Extra steps by the plan's command name (e.g. { 'explain-eval': writeAucFromItems }). */
+  steps?: Readonly<Record<string, MergeStep>>;
+}
+
 /** Merges the shards in `dir` (see the file comment). Throws an InputError when there is nothing to merge. */
-export async function mergeShards(dir: string): Promise<MergeResult> {
+export async function mergeShards(dir: string, opts: MergeOptions = {}): Promise<MergeResult> {
   const started = new Date();
   const st = await fsp.stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) throw new InputError(`${dir} is not a folder; give the --out folder the shards wrote to`);
@@ -74,18 +87,22 @@ export async function mergeShards(dir: string): Promise<MergeResult> {
   const images: unknown[] = [];
   const files: string[] = [];
   const missing: MissingItem[] = [];
+  const records: ItemRecord[] = [];
   for (const [i, item] of plan.items.entries()) {
     const rec = await readDoneItem(outDir, item.name, plan.tag, plan.fingerprint);
     if (!rec) {
       missing.push({ key: item.key, name: item.name, shard: count === null ? null : shardOfItem(i, count) });
       continue;
     }
+    records.push(rec);
     rows.push(...rec.rows);
     images.push(...entriesIn(rec, outDir));
     files.push(...Object.keys(rec.files), itemRecordPath(item.name, plan.tag));
   }
   await invalidateRunRecord(outDir, [plan.table]);
   await writeTable(path.join(outDir, plan.table), rows);
+  const step = opts.steps?.[plan.command];
+  if (step) files.push(...(await step(outDir, { plan, records, missing })));
   const result: MergeResult = {
     outDir,
     command: plan.command,

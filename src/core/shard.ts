@@ -23,6 +23,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './fsutil.js';
+import { invalidateRunRecord } from './run_record.js';
 import { writeCsv, type CsvCell } from './csv.js';
 
 /** One shard of a run: `index` of `count`, 1-based. */
@@ -269,6 +270,53 @@ export async function readPlans(outDir: string): Promise<Array<{ file: string; p
     if (plan?.schema === PLAN_SCHEMA && Array.isArray(plan.items)) out.push({ file, plan });
   }
   return out.sort((a, b) => a.plan.shard.count - b.plan.shard.count || a.plan.shard.index - b.plan.shard.index);
+}
+
+/**
+ * The items of this shard that an earlier run finished (by name), read before anything is written;
+ * none without a shard (an unsharded run recomputes everything, as it always did).
+ */
+export async function doneItems(outDir: string, items: readonly { name: string }[], tag: string, fpr: string, shard: Shard | undefined): Promise<Map<string, ItemRecord>> {
+  const done = new Map<string, ItemRecord>();
+  if (!shard) return done;
+  for (const it of items) {
+    const rec = await readDoneItem(path.resolve(outDir), it.name, tag, fpr);
+    if (rec) done.set(it.name, rec);
+  }
+  return done;
+}
+
+/** The per-run file names of a (possibly sharded) run, and the files written so far (the plan). */
+export interface ShardRunFiles {
+  /** run.json or run.shard-K-of-N.json. */
+  recordName: string;
+  /** e.g. summary.csv or summary.shard-K-of-N.csv. */
+  tableName: string;
+  /** Files written by beginShardRun (the plan), relative to outDir: list them in the run record. */
+  written: string[];
+}
+
+/**
+ * Starts a run's writing in `outDir` (already prepared and locked): removes the records the run
+ * replaces (its own run record and table; for a shard also the merged run.json, table and report,
+ * which no longer describe the folder; `legacy`: older names of the unsharded record), then for a
+ * shard writes its plan. Call it after every input is checked and before the first item.
+ */
+export async function beginShardRun(outDir: string, run: {
+  shard: Shard | undefined; command: string; tag: string; table: string; fingerprint: string; items: readonly PlanItem[]; legacy?: readonly string[];
+}): Promise<ShardRunFiles> {
+  const { shard } = run;
+  const recordName = shardFileName('run.json', shard);
+  const tableName = shardFileName(run.table, shard);
+  await invalidateRunRecord(outDir, shard ? [recordName, tableName, run.table, 'report.html'] : [...(run.legacy ?? []), run.table]);
+  const written: string[] = [];
+  if (shard) {
+    written.push(await writePlan(outDir, {
+      command: run.command, tag: run.tag, table: run.table, fingerprint: run.fingerprint, shard: { index: shard.index, count: shard.count },
+      items: run.items.map((it) => ({ key: it.key, name: it.name })),
+    }));
+  }
+  return { recordName, tableName, written };
 }
 
 // ---------------------------------------------------------------------------------------------

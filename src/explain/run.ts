@@ -11,11 +11,11 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
-import { buildRunRecord, invalidateRunRecord, writeRunRecord, RUN_JSON } from '../core/run_record.js';
+import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
 import { collectImages, type ImageItem } from '../core/image_inputs.js';
 import { KeptImages } from '../core/kept_images.js';
 import {
-  entriesIn, fingerprint, itemRecordPath, parseShard, readDoneItem, shardFileName, shardItems, shardLockName, writeItemRecord, writePlan, writeTable,
+  beginShardRun, doneItems, entriesIn, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
   type ItemRecord, type Shard, type TableRow,
 } from '../core/shard.js';
 import { createLogger, type Logger } from '../core/log.js';
@@ -150,13 +150,7 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
   const tag = mode === 'side-by-side' ? 'explain' : methods[0];
   // Everything that changes an item's files: a record made with other settings is not done.
   const fpr = fingerprint({ tag, methods, mode, model: spec, class: opts.class ?? null, settings });
-  const done = new Map<string, ItemRecord>();
-  if (shard) {
-    for (const it of mine) {
-      const rec = await readDoneItem(path.resolve(opts.out), it.name, tag, fpr);
-      if (rec) done.set(it.name, rec);
-    }
-  }
+  const done = await doneItems(opts.out, mine, tag, fpr, shard);
   const todo = mine.filter((it) => !done.has(it.name));
   const { resolveModel, factsBeforeLoading } = await import('../models/index.js'); // lazy: CLI start-up stays fast
   // Inputs first: a registry model may have to be downloaded (47 MB, 528 MB) before it loads.
@@ -217,12 +211,7 @@ async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, 
   const modelName = modelShortName(loaded, spec);
   const command = mode === 'side-by-side' ? 'explain' : methods[0];
   const outDir = await prepareOutDir(opts.out, { lock: shardLockName(shard) });
-  const recordName = shardFileName(RUN_JSON, shard);
-  const tableName = shardFileName(SUMMARY_CSV, shard);
-  // A shard's rerun also removes the merged run.json and summary.csv: they no longer describe the folder.
-  await invalidateRunRecord(outDir, shard ? [recordName, tableName, SUMMARY_CSV] : [`run.${command}.json`, SUMMARY_CSV]);
-  const written: string[] = [];
-  if (shard) written.push(await writePlan(outDir, { command, tag, table: SUMMARY_CSV, fingerprint: fpr, shard, items: items.all.map((it) => ({ key: it.key, name: it.name })) }));
+  const { recordName, tableName, written } = await beginShardRun(outDir, { shard, command, tag, table: SUMMARY_CSV, fingerprint: fpr, items: items.all, legacy: [`run.${command}.json`] });
   const n = items.mine.length;
   log.info(`model ${modelName} on ${backend.name}; ${n} image${n === 1 ? '' : 's'}${shard ? ` (shard ${shard.index}/${shard.count} of ${items.all.length}; ${items.done.size} done before)` : ''} -> ${outDir}`);
   const tally: PassTally = { passes: 0, seconds: 0, counted: false };

@@ -10,12 +10,12 @@ import { initBackend } from '../core/backend.js';
 import { recorded, type CommonOptions, type RunOutcome } from '../core/command.js';
 import { UsageError, withPath } from '../core/errors.js';
 import { prepareOutDir } from '../core/fsutil.js';
-import { buildRunRecord, invalidateRunRecord, writeRunRecord, RUN_JSON } from '../core/run_record.js';
+import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
 import { collectImages } from '../core/image_inputs.js';
 import { KeptImages } from '../core/kept_images.js';
 import {
-  fingerprint, itemRecordPath, parseShard, readDoneItem, shardFileName, shardItems, shardLockName, writeItemRecord, writePlan, writeTable,
-  type ItemRecord, type TableRow,
+  beginShardRun, doneItems, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
+  type TableRow,
 } from '../core/shard.js';
 import { readImageSize } from '../core/image.js';
 import { createLogger } from '../core/log.js';
@@ -76,13 +76,7 @@ export async function run(opts: ClassifyOptions, args: string[]): Promise<RunOut
   const all = await collectImages(args, { recursive: opts.recursive });
   const mine = shardItems(all, shard);
   const fpr = fingerprint({ tag: CLASSIFY_TAG, model: opts.model, topK: TOP_K });
-  const done = new Map<string, ItemRecord>();
-  if (shard) {
-    for (const it of mine) {
-      const rec = await readDoneItem(path.resolve(opts.out), it.name, CLASSIFY_TAG, fpr);
-      if (rec) done.set(it.name, rec);
-    }
-  }
+  const done = await doneItems(opts.out, mine, CLASSIFY_TAG, fpr, shard);
   const todo = mine.filter((it) => !done.has(it.name));
   for (const it of todo) await readImageSize(it.file); // every file is an image, before anything heavy runs
   const backend = await initBackend(opts.backend);
@@ -98,11 +92,7 @@ export async function run(opts: ClassifyOptions, args: string[]): Promise<RunOut
     const { model, preprocess, outputsLogits, classNames, name } = loaded;
     if (!early) for (const it of todo) images.offer(it.file, await preprocess(it.file));
     const out = await prepareOutDir(opts.out, { lock: shardLockName(shard) });
-    const recordName = shardFileName(RUN_JSON, shard);
-    const tableName = shardFileName(PREDICTIONS_CSV, shard);
-    await invalidateRunRecord(out, shard ? [recordName, tableName, PREDICTIONS_CSV] : ['predictions.json']);
-    const written: string[] = [];
-    if (shard) written.push(await writePlan(out, { command: 'classify', tag: CLASSIFY_TAG, table: PREDICTIONS_CSV, fingerprint: fpr, shard, items: all.map((it) => ({ key: it.key, name: it.name })) }));
+    const { recordName, tableName, written } = await beginShardRun(out, { shard, command: 'classify', tag: CLASSIFY_TAG, table: PREDICTIONS_CSV, fingerprint: fpr, items: all, legacy: ['predictions.json'] });
     const rows: TableRow[] = [];
     for (const it of mine) {
       const rec = done.get(it.name);

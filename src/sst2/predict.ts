@@ -12,10 +12,10 @@ import type { CommonOptions } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
 import { prepareOutDir } from '../core/fsutil.js';
 import { createLogger } from '../core/log.js';
-import { buildRunRecord, invalidateRunRecord, writeRunRecord, RUN_JSON } from '../core/run_record.js';
+import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
 import {
-  fingerprint, itemRecordPath, parseShard, readDoneItem, shardFileName, shardItems, shardLockName, writeItemRecord, writePlan, writeTable,
-  type ItemRecord, type Shard, type TableRow,
+  beginShardRun, doneItems, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
+  type Shard, type TableRow,
 } from '../core/shard.js';
 import { encodeSentences, tokenize } from './data.js';
 import { loadClassifier } from './saved.js';
@@ -126,19 +126,12 @@ async function predictShard(shard: Shard, opts: PredictOptions & { out: string }
   predict: (which: readonly number[]) => Promise<Prediction[]>, backend: string): Promise<PredictResult> {
   const started = new Date();
   const log = createLogger(opts.json);
-  const items = sentences.map((sentence, i) => ({ key: String(i + 1), name: `sentence-${String(i + 1).padStart(6, '0')}`, i }));
+  const items = sentences.map((_, i) => ({ key: String(i + 1), name: `sentence-${String(i + 1).padStart(6, '0')}`, i }));
   const mine = shardItems(items, shard);
   const fpr = fingerprint({ tag: PREDICT_TAG, model: path.resolve(opts.model), sentences });
   const outDir = await prepareOutDir(opts.out, { lock: shardLockName(shard) });
-  const done = new Map<string, ItemRecord>();
-  for (const it of mine) {
-    const rec = await readDoneItem(outDir, it.name, PREDICT_TAG, fpr);
-    if (rec) done.set(it.name, rec);
-  }
-  const recordName = shardFileName(RUN_JSON, shard);
-  const tableName = shardFileName(SST2_PREDICTIONS_CSV, shard);
-  await invalidateRunRecord(outDir, [recordName, tableName, SST2_PREDICTIONS_CSV]);
-  const written = [await writePlan(outDir, { command: 'sst2 predict', tag: PREDICT_TAG, table: SST2_PREDICTIONS_CSV, fingerprint: fpr, shard, items: items.map(({ key, name }) => ({ key, name })) })];
+  const done = await doneItems(outDir, mine, PREDICT_TAG, fpr, shard);
+  const { recordName, tableName, written } = await beginShardRun(outDir, { shard, command: 'sst2 predict', tag: PREDICT_TAG, table: SST2_PREDICTIONS_CSV, fingerprint: fpr, items });
   log.info(`${mine.length} of ${items.length} sentences (shard ${shard.index}/${shard.count}; ${done.size} done before) -> ${outDir}`);
   const rows: TableRow[] = [];
   const predictions: Prediction[] = [];
