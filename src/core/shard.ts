@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './errors.js';
-import { writeFileAtomic } from './fsutil.js';
+import { removeStaleTemps, writeFileAtomic } from './fsutil.js';
 import { invalidateRunRecord } from './run_record.js';
 import { writeCsv, type CsvCell } from './csv.js';
 
@@ -300,7 +300,7 @@ export interface ShardRunFiles {
  * Starts a run's writing in `outDir` (already prepared and locked): removes the records the run
  * replaces (its own run record and table; for a shard also the merged run.json, table and report,
  * which no longer describe the folder; `legacy`: older names of the unsharded record), then for a
- * shard writes its plan. Call it after every input is checked and before the first item.
+ * shard removes temporary files left in items/ by killed runs and writes its plan. Call it after every input is checked and before the first item.
  */
 export async function beginShardRun(outDir: string, run: {
   shard: Shard | undefined; command: string; tag: string; table: string; fingerprint: string; items: readonly PlanItem[]; legacy?: readonly string[];
@@ -311,6 +311,7 @@ export async function beginShardRun(outDir: string, run: {
   await invalidateRunRecord(outDir, shard ? [recordName, tableName, run.table, 'report.html'] : [...(run.legacy ?? []), run.table]);
   const written: string[] = [];
   if (shard) {
+    await removeStaleTemps(path.join(outDir, ITEMS_DIR)); // records half-written by a killed shard (prepareOutDir cleans --out itself)
     written.push(await writePlan(outDir, {
       command: run.command, tag: run.tag, table: run.table, fingerprint: run.fingerprint, shard: { index: shard.index, count: shard.count },
       items: run.items.map((it) => ({ key: it.key, name: it.name })),

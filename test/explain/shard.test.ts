@@ -126,15 +126,20 @@ test('3 shards as 3 concurrent processes: byte-identical item files and the same
   assert.ok(existsSync(path.join(out, 'report.html')), 'merge writes the report');
 });
 
+/** The item records under their final names (not the .dnnkit-tmp-* files being written). */
+function itemRecords(out: string): string[] {
+  const dir = path.join(out, 'items');
+  return existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')) : [];
+}
+
 /** Runs a shard and SIGKILLs it as soon as its first item record exists. */
 function runAndKillAfterFirstItem(args: string[], out: string): Promise<NodeJS.Signals | null> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, FORCE_COLOR: '0' }, stdio: 'ignore' });
     let sent = false;
-    const items = path.join(out, 'items');
     const poll = setInterval(() => {
-      if (sent || !existsSync(items)) return;
-      if (readdirSync(items).some((n) => n.endsWith('.json'))) { sent = true; child.kill('SIGKILL'); }
+      if (sent) return;
+      if (itemRecords(out).length > 0) { sent = true; child.kill('SIGKILL'); }
     }, 1);
     child.on('close', (_code, signal) => { clearInterval(poll); resolve(signal); });
   });
@@ -146,7 +151,7 @@ test('a shard killed with SIGKILL and rerun finishes without redoing its done it
   const args = ['shap', '--model', model, '--patches', '16', '--samples', '128', '--recursive', '--shard', '1/1', '--out', out, photos];
   const signal = await runAndKillAfterFirstItem(args, out);
   assert.equal(signal, 'SIGKILL', 'the shard was killed before it finished');
-  const records = readdirSync(path.join(out, 'items')).filter((n) => n.endsWith('.json'));
+  const records = itemRecords(out);
   assert.ok(records.length >= 1 && records.length < 7, `killed after ${records.length} of 7 items`);
   const done = records.map((r) => JSON.parse(readFileSync(path.join(out, 'items', r), 'utf8')) as { key: string; files: Record<string, number> });
   const before = new Map<string, { ino: number; mtimeMs: number }>();
@@ -163,7 +168,8 @@ test('a shard killed with SIGKILL and rerun finishes without redoing its done it
     const now = statSync(path.join(out, f));
     assert.deepEqual({ ino: now.ino, mtimeMs: now.mtimeMs }, st, `${f} was not rewritten`);
   }
-  assert.equal(readdirSync(path.join(out, 'items')).filter((n) => n.endsWith('.json')).length, 7, 'every item done');
+  assert.equal(itemRecords(out).length, 7, 'every item done');
+  assert.deepEqual(readdirSync(path.join(out, 'items')).filter((n) => n.startsWith('.')), [], 'no temporary file left in items/');
   // and the result is that of an uninterrupted run
   const ref = path.join(work, 'killed-ref');
   const one = await runCli([...args.filter((a, i) => a !== '--shard' && args[i - 1] !== '--shard').map((a) => (a === out ? ref : a))]);
