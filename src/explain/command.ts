@@ -33,7 +33,7 @@ function methodsOption(cmd: Command, defaults: readonly ExplainerName[]): Comman
 
 const IMAGES_HELP = `
 With no IMG, the sample photos in data/images/ (chelsea.png, coffee.png) are explained.
-The default model (${DEFAULT_MODEL}) is downloaded and converted on first use (see \`dnnkit models --help\`).`;
+The default model (${DEFAULT_MODEL}) is downloaded and converted on first use (see \`dnnkit models --help\`).${INPUTS_HELP}`;
 
 /** Registers gradcam, shap, explain and explain-eval on the program. */
 export function register(program: Command): void {
@@ -48,9 +48,9 @@ function registerGradcam(program: Command): void {
     declareOptions(inputOptions(classOption(modelOption(
       program.command('gradcam')
         .description(`class activation maps of a conv layer: ${EXPLAINERS.gradcam.title} (default) and its variants (--method)`)
-        .argument('[IMG...]', 'images or folders of images to explain')
+        .argument('[IMG...]', 'images to explain')
         .addOption(new Option('--method <name>', 'CAM method (see the list below)').choices(CAM_NAMES).default('gradcam')),
-    ))), [CAM_OPTIONS]).addHelpText('after', `${IMAGES_HELP}${INPUTS_HELP}
+    ))), [CAM_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
 CAM methods (--method):
 ${methodList(CAM_NAMES)}
 Outputs per image in --out: <name>.<model>.<method>.png (overlay + colour bar) and
@@ -71,8 +71,8 @@ function registerShap(program: Command): void {
     declareOptions(inputOptions(classOption(modelOption(
       program.command('shap')
         .description(`${EXPLAINERS.shap.title}: ${EXPLAINERS.shap.description}`)
-        .argument('[IMG...]', 'images or folders of images to explain'),
-    ))), [SHAPLEY_OPTIONS]).addHelpText('after', `${IMAGES_HELP}${INPUTS_HELP}
+        .argument('[IMG...]', 'images to explain'),
+    ))), [SHAPLEY_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
 v(S) = log(p_c / (1 - p_c)) on the image with the patches outside S replaced by the baseline.
 Outputs per image: <name>.<model>.shap.png (blue negative, red positive, grid, colour bar) and
 <name>.<model>.shap.csv (patch,row,col,phi,se,ci_low,ci_high).
@@ -90,9 +90,9 @@ function registerExplain(program: Command): void {
     declareOptions(inputOptions(classOption(modelOption(methodsOption(
       program.command('explain')
         .description(`several explainers side by side in one figure (image, then one panel per method; default ${DEFAULT_EXPLAIN_METHODS.join(', ')})`)
-        .argument('[IMG...]', 'images or folders of images to explain'),
+        .argument('[IMG...]', 'images to explain'),
       DEFAULT_EXPLAIN_METHODS,
-    )))), optionGroupsOf(EXPLAINER_NAMES)).addHelpText('after', `${IMAGES_HELP}${INPUTS_HELP}
+    )))), optionGroupsOf(EXPLAINER_NAMES)).addHelpText('after', `${IMAGES_HELP}
 Methods (--methods):
 ${methodList(EXPLAINER_NAMES)}
 Output per image: <name>.<model>.explain.png.`),
