@@ -102,6 +102,12 @@ export function shardItems<T>(items: readonly T[], shard: Shard | undefined): T[
   return items.filter((_, i) => shardOfItem(i, shard.count) === shard.index);
 }
 
+/** A warning for a shard without items (more shards than items), else undefined. */
+export function emptyShardWarning(shard: Shard | undefined, total: number, what = 'items'): string | undefined {
+  if (!shard || shard.index <= total) return undefined;
+  return `shard ${shard.index}/${shard.count} has no ${what}: the run has ${total}, fewer than ${shard.count} shards; it writes an empty table`;
+}
+
 /** "shard-2-of-3". */
 export function shardTag(shard: Pick<Shard, 'index' | 'count'>): string {
   return `shard-${shard.index}-of-${shard.count}`;

@@ -15,7 +15,7 @@ import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
 import { collectImages, type ImageItem } from '../core/image_inputs.js';
 import { KeptImages } from '../core/kept_images.js';
 import {
-  beginShardRun, doneItems, entriesIn, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
+  beginShardRun, doneItems, emptyShardWarning, entriesIn, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
   type ItemRecord, type Shard, type TableRow,
 } from '../core/shard.js';
 import { createLogger, type Logger } from '../core/log.js';
@@ -213,6 +213,8 @@ async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, 
   const outDir = await prepareOutDir(opts.out, { lock: shardLockName(shard) });
   const { recordName, tableName, written } = await beginShardRun(outDir, { shard, command, tag, table: SUMMARY_CSV, fingerprint: fpr, items: items.all, legacy: [`run.${command}.json`] });
   const n = items.mine.length;
+  const empty = emptyShardWarning(shard, items.all.length, 'images');
+  if (empty) log.warn(empty);
   log.info(`model ${modelName} on ${backend.name}; ${n} image${n === 1 ? '' : 's'}${shard ? ` (shard ${shard.index}/${shard.count} of ${items.all.length}; ${items.done.size} done before)` : ''} -> ${outDir}`);
   const tally: PassTally = { passes: 0, seconds: 0, counted: false };
   const started = Date.now();

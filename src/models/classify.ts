@@ -14,7 +14,7 @@ import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
 import { collectImages } from '../core/image_inputs.js';
 import { KeptImages } from '../core/kept_images.js';
 import {
-  beginShardRun, doneItems, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
+  beginShardRun, doneItems, emptyShardWarning, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
   type TableRow,
 } from '../core/shard.js';
 import { readImageSize } from '../core/image.js';
@@ -93,6 +93,8 @@ export async function run(opts: ClassifyOptions, args: string[]): Promise<RunOut
     if (!early) for (const it of todo) images.offer(it.file, await preprocess(it.file));
     const out = await prepareOutDir(opts.out, { lock: shardLockName(shard) });
     const { recordName, tableName, written } = await beginShardRun(out, { shard, command: 'classify', tag: CLASSIFY_TAG, table: PREDICTIONS_CSV, fingerprint: fpr, items: all, legacy: ['predictions.json'] });
+    const empty = emptyShardWarning(shard, all.length, 'images');
+    if (empty) log.warn(empty);
     const rows: TableRow[] = [];
     for (const it of mine) {
       const rec = done.get(it.name);

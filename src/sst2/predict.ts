@@ -14,7 +14,7 @@ import { prepareOutDir } from '../core/fsutil.js';
 import { createLogger } from '../core/log.js';
 import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
 import {
-  beginShardRun, doneItems, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
+  beginShardRun, doneItems, emptyShardWarning, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
   type Shard, type TableRow,
 } from '../core/shard.js';
 import { encodeSentences, tokenize } from './data.js';
@@ -132,6 +132,8 @@ async function predictShard(shard: Shard, opts: PredictOptions & { out: string }
   const outDir = await prepareOutDir(opts.out, { lock: shardLockName(shard) });
   const done = await doneItems(outDir, mine, PREDICT_TAG, fpr, shard);
   const { recordName, tableName, written } = await beginShardRun(outDir, { shard, command: 'sst2 predict', tag: PREDICT_TAG, table: SST2_PREDICTIONS_CSV, fingerprint: fpr, items });
+  const empty = emptyShardWarning(shard, items.length, 'sentences');
+  if (empty) log.warn(empty);
   log.info(`${mine.length} of ${items.length} sentences (shard ${shard.index}/${shard.count}; ${done.size} done before) -> ${outDir}`);
   const rows: TableRow[] = [];
   const predictions: Prediction[] = [];

@@ -10,7 +10,7 @@ import { truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../../src/core/errors.js';
 import {
-  isShardRecordName, parseShard, parseShardFileName, readDoneItem, shardFileName, shardItems, tableColumns, writeItemRecord,
+  emptyShardWarning, isShardRecordName, parseShard, parseShardFileName, readDoneItem, shardFileName, shardItems, tableColumns, writeItemRecord,
 } from '../../src/core/shard.js';
 import { tempDir } from '../helpers.js';
 
@@ -60,6 +60,10 @@ test('the shards partition the items: each item in exactly one shard, in the lis
   }
   assert.deepEqual(shardItems(items, { index: 2, count: 3, source: 'option' }), ['item1', 'item4', 'item7', 'item10']);
   assert.deepEqual(shardItems(items, undefined), items);
+  // more shards than items: the last ones are empty, and say so
+  assert.deepEqual(shardItems(items, { index: 12, count: 13, source: 'option' }), []);
+  assert.match(emptyShardWarning({ index: 12, count: 13, source: 'option' }, 11) ?? '', /shard 12\/13 has no items: the run has 11/);
+  assert.equal(emptyShardWarning({ index: 11, count: 13, source: 'option' }, 11), undefined);
 });
 
 test('per-shard file names do not clash and are recognised', () => {
