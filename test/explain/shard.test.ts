@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { parse } from 'csv-parse/sync';
+import { Ajv } from 'ajv';
 import { initBackend } from '../../src/core/backend.js';
-import { BIN, lastJson, listFiles, runCli } from '../helpers.js';
+import { BIN, lastJson, listFiles, ROOT, runCli } from '../helpers.js';
 import { assertCleanError, makeTinyModel } from '../robustness/fixtures.js';
 
 let work: string;
@@ -122,6 +123,11 @@ test('3 shards as 3 concurrent processes: byte-identical item files and the same
   assert.equal(readFileSync(path.join(out, 'summary.csv'), 'utf8').split('\n')[0], readFileSync(path.join(ref, 'summary.csv'), 'utf8').split('\n')[0]);
   const record = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as { command: string; files: Record<string, unknown> };
   assert.equal(record.command, 'merge');
+  // the shards' records and the merged one follow the one run-record schema
+  const validate = new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(path.join(ROOT, 'docs', 'run-record.schema.json'), 'utf8')) as object);
+  for (const f of ['run.json', 'run.shard-1-of-3.json', 'run.shard-3-of-3.json']) {
+    assert.ok(validate(JSON.parse(readFileSync(path.join(out, f), 'utf8'))), `${f}: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+  }
   for (const f of [...files, 'summary.csv']) assert.ok(f in record.files, `run.json lists ${f}`);
   assert.ok(existsSync(path.join(out, 'report.html')), 'merge writes the report');
 });
