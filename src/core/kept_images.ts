@@ -34,10 +34,6 @@ export class KeptImages<T extends PreprocessedImage = PreprocessedImage> {
     this.bytes += size;
   }
 
-  has(file: string): boolean {
-    return this.kept.has(file);
-  }
-
   /** The kept image of `file`, now the caller's to dispose; undefined when it was not kept. */
   take(file: string): T | undefined {
     const image = this.kept.get(file);

@@ -167,7 +167,7 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
     }
     const loaded = await resolveModel(spec, { home: opts.home, quiet: opts.json });
     try {
-      return await explainWith(loaded, { spec, methods, groups, settings, opts, mode, backend, shard, tag, fpr }, { all, mine, todo, done }, images);
+      return await explainWith(loaded, { spec, methods, groups, settings, opts, mode, backend, shard, tag, fpr, decoded: facts !== undefined }, { all, mine, todo, done }, images);
     } finally {
       loaded.model.dispose();
     }
@@ -190,6 +190,8 @@ interface RunPlan {
   tag: string;
   /** The settings fingerprint of the item records. */
   fpr: string;
+  /** Whether every image to do was decoded before the model loaded (a registry model). */
+  decoded: boolean;
 }
 
 /** The run's images: all of them, this shard's, those still to do, and those done (by name). */
@@ -201,13 +203,13 @@ interface RunItems {
 }
 
 async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, images: KeptImages<Preprocessed>): Promise<ExplainRunResult> {
-  const { spec, methods, groups, settings, opts, mode, backend, shard, tag, fpr } = plan;
+  const { spec, methods, groups, settings, opts, mode, backend, shard, tag, fpr, decoded } = plan;
   const log = createLogger(opts.json);
   const source = logitsSource(loaded.model);
   const selection = parseClassSelection(opts.class, numClasses(loaded.model, source), loaded.classNames);
   checkSettings(groups, settings, loaded.inputShape, loaded.model); // --layer names a 4-D layer, the grid fits the input
   // A model from a folder preprocesses only now: every image still decodes before anything is written.
-  for (const it of items.todo) if (!images.has(it.file)) images.offer(it.file, await loaded.preprocess(it.file));
+  if (!decoded) for (const it of items.todo) images.offer(it.file, await loaded.preprocess(it.file));
   const modelName = modelShortName(loaded, spec);
   const command = mode === 'side-by-side' ? 'explain' : methods[0];
   const outDir = await prepareOutDir(opts.out, { lock: shardLockName(shard) });
