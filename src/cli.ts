@@ -17,6 +17,8 @@ import { register as registerSst2 } from './sst2/command.js';
 import { register as registerProject } from './project/command.js';
 import { register as registerTextExplain } from './text_explain/command.js';
 import { register as registerReport } from './report/command.js';
+import { register as registerMerge } from './merge/command.js';
+import { isShardRecordName } from './core/shard.js';
 
 /** The whole command tree (no parsing): the CLI runs it, tests walk it (test/cli/help_contract). */
 export function buildProgram(): Command {
@@ -37,6 +39,7 @@ export function buildProgram(): Command {
   registerProject(program);
   registerTextExplain(program);
   registerReport(program);
+  registerMerge(program);
   applyVocabulary(program); // one name per concept in every command's --help
   return program;
 }
@@ -58,8 +61,9 @@ function endQuietlyOnClosedPipe(): void {
 /** Parses `argv` and runs the command; sets process.exitCode (2 usage, 1 runtime). */
 export async function main(argv: string[] = process.argv): Promise<void> {
   endQuietlyOnClosedPipe();
-  // Every run folder gets report.html beside its run.json (DNNKIT_REPORT=0 turns it off).
-  if (process.env.DNNKIT_REPORT !== '0') afterRunRecord(async (dir) => { await writeReport(dir); });
+  // Every run folder gets report.html beside its run.json (DNNKIT_REPORT=0 turns it off); a
+  // shard's record gets none: the shards share the folder, and `dnnkit merge` writes its report.
+  if (process.env.DNNKIT_REPORT !== '0') afterRunRecord(async (dir, name) => { if (!isShardRecordName(name)) await writeReport(dir); });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -17,7 +17,7 @@ import { executeRun, resolvePackageDefaults, type CommonOptions } from './core/c
 import { dataPath } from './core/command.js';
 import { runTrainMnist } from './mnist/train.js';
 import { TRAIN_MNIST_DEFAULTS, type TrainMnistOptions, type TrainMnistSummary } from './mnist/options.js';
-import { runExplainers, DEFAULT_MODEL, type ExplainOptions } from './explain/run.js';
+import { runExplainers, DEFAULT_MODEL, type ExplainOptions, type ExplainRunResult } from './explain/run.js';
 import { DEFAULT_EVAL_OPTIONS, runExplainEval, type ExplainEvalOptions } from './explain/eval.js';
 import { runSst2 } from './sst2/train.js';
 import { SST2_DEFAULTS, type Sst2RunOptions, type Sst2Summary } from './sst2/options.js';
@@ -35,6 +35,8 @@ export { MODEL_NAMES, type ModelName } from './models/registry.js';
 export { dataPath };
 export type { LoadedModel, TrainMnistSummary, Sst2Summary, SentencePrediction, ProjectSummary };
 export type { RunRecord } from './core/run_record.js';
+export type { ExplainRunResult } from './explain/run.js';
+export { mergeShards, type MergeResult } from './core/merge.js';
 
 /** Options every library call accepts. */
 export interface LibraryOptions {
@@ -120,12 +122,12 @@ function explainOptions(fn: string, command: string, options: ExplainLibraryOpti
 }
 
 /** CAM maps of `images` (gradcam; `method`: gradcam by default, or any CAM of the registry): overlays and CSV maps in `out`; the summary of each image's class and files. */
-export async function gradCam(options: ExplainLibraryOptions): Promise<object> {
+export async function gradCam(options: ExplainLibraryOptions): Promise<ExplainRunResult> {
   return call('gradCam', (o: ExplainOptions, a) => runExplainers([o.method ?? 'gradcam'], o, a, 'separate'), explainOptions('gradCam', 'gradcam', options), options.images ?? []);
 }
 
 /** Patch Shapley values of `images` (shap): maps and CSVs in `out`; the summary of each image's class, values and files. */
-export async function patchShapley(options: ExplainLibraryOptions): Promise<object> {
+export async function patchShapley(options: ExplainLibraryOptions): Promise<ExplainRunResult> {
   return call('patchShapley', (o: ExplainOptions, a) => runExplainers(['shap'], o, a, 'separate'), explainOptions('patchShapley', 'shap', options), options.images ?? []);
 }
 

@@ -4,16 +4,24 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp, constants as fsConstants, rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError, UsageError, withPath } from './errors.js';
 
 let counter = 0;
 const pending = new Set<string>();
 
-/** A unique temporary path beside `target` (same directory, so rename is atomic). */
+/**
+ * This machine in temporary names (8 hex digits of its host name's SHA-256): shards on several
+ * hosts write into one shared --out, and another host's live writer has a pid that means nothing
+ * here, so removeStaleTemps must leave its temporaries alone.
+ */
+const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+
+/** A unique temporary path beside `target` (same directory, so rename is atomic): `.dnnkit-tmp-<pid>.<host>-<n>-<name>`. */
 export function tempPathFor(target: string): string {
   counter += 1;
-  return path.join(path.dirname(target), `.dnnkit-tmp-${process.pid}-${counter}-${path.basename(target)}`);
+  return path.join(path.dirname(target), `.dnnkit-tmp-${process.pid}.${HOST_TAG}-${counter}-${path.basename(target)}`);
 }
 
 /**
@@ -122,21 +130,25 @@ export async function assertReadableFile(file: string, what = 'file'): Promise<v
   });
 }
 
-/** Removes temporary files/folders left in `dir` by dnnkit processes that are no longer running. */
+/**
+ * Removes temporary files/folders left in `dir` by dnnkit processes of this machine that are no
+ * longer running (names without a host tag, from older versions, count as this machine's).
+ */
 export async function removeStaleTemps(dir: string): Promise<void> {
   const names = await fsp.readdir(dir).catch(() => [] as string[]);
   for (const n of names) {
-    const m = /^\.dnnkit-tmp-(\d+)-/.exec(n);
-    if (!m) continue;
+    const m = /^\.dnnkit-tmp-(\d+)(?:\.([0-9a-f]{8}))?-/.exec(n);
+    if (!m || (m[2] !== undefined && m[2] !== HOST_TAG)) continue;
     if (!pidAlive(Number(m[1]))) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
   }
 }
 
 /**
  * Checks that `dir` can be created and written, before any work starts, so that a bad --out
- * fails fast with nothing written. Creates the directory and locks it for this process.
+ * fails fast with nothing written. Creates the directory and locks it for this process (with
+ * `lock`, that lock file instead: the shards of a run, core/shard.ts, share one --out).
  */
-export async function prepareOutDir(dir: string): Promise<string> {
+export async function prepareOutDir(dir: string, opts: { lock?: string } = {}): Promise<string> {
   const abs = path.resolve(dir);
   try {
     const st = await fsp.stat(abs).catch(() => undefined);
@@ -147,7 +159,7 @@ export async function prepareOutDir(dir: string): Promise<string> {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot write to --out ${dir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose a writable directory`);
   }
-  await lockOutDir(abs);
+  await lockOutDir(abs, opts.lock);
   await removeStaleTemps(abs); // left by a dnnkit that was killed (kill -9) while writing here
   return abs;
 }
@@ -197,8 +209,8 @@ async function tryLock(lock: string): Promise<number | undefined> {
  * fails with a clear message; a lock left by a process that no longer runs is taken over.
  * Released at exit.
  */
-export async function lockOutDir(dir: string): Promise<void> {
-  const lock = path.join(dir, LOCK_NAME);
+export async function lockOutDir(dir: string, name = LOCK_NAME): Promise<void> {
+  const lock = path.join(dir, name);
   if (heldLocks.has(lock)) return;
   const holder = await tryLock(lock);
   if (holder !== undefined) {

@@ -9,6 +9,7 @@ import { addCommonOptions, action, intArg } from '../core/command.js';
 import { CAM_OPTIONS, SHAPLEY_OPTIONS, declareOptions } from './options.js';
 import { CAM_NAMES, DEFAULT_EXPLAIN_METHODS, EXPLAINERS, EXPLAINER_NAMES, type ExplainerName } from './registry.js';
 import { DEFAULT_MODEL, optionGroupsOf, parseMethods, runExplainers, type ExplainOptions } from './run.js';
+import { INPUTS_HELP, inputOptions } from './input_options.js';
 import { DEFAULT_EVAL_OPTIONS, DEFAULT_EVAL_SETTINGS, runExplainEval, type ExplainEvalOptions } from './eval.js';
 
 function modelOption(cmd: Command): Command {
@@ -32,7 +33,7 @@ function methodsOption(cmd: Command, defaults: readonly ExplainerName[]): Comman
 
 const IMAGES_HELP = `
 With no IMG, the sample photos in data/images/ (chelsea.png, coffee.png) are explained.
-The default model (${DEFAULT_MODEL}) is downloaded and converted on first use (see \`dnnkit models --help\`).`;
+The default model (${DEFAULT_MODEL}) is downloaded and converted on first use (see \`dnnkit models --help\`).${INPUTS_HELP}`;
 
 /** Registers gradcam, shap, explain and explain-eval on the program. */
 export function register(program: Command): void {
@@ -44,12 +45,12 @@ export function register(program: Command): void {
 
 function registerGradcam(program: Command): void {
   addCommonOptions(
-    declareOptions(classOption(modelOption(
+    declareOptions(inputOptions(classOption(modelOption(
       program.command('gradcam')
         .description(`class activation maps of a conv layer: ${EXPLAINERS.gradcam.title} (default) and its variants (--method)`)
         .argument('[IMG...]', 'images to explain')
         .addOption(new Option('--method <name>', 'CAM method (see the list below)').choices(CAM_NAMES).default('gradcam')),
-    )), [CAM_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
+    ))), [CAM_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
 CAM methods (--method):
 ${methodList(CAM_NAMES)}
 Outputs per image in --out: <name>.<model>.<method>.png (overlay + colour bar) and
@@ -59,37 +60,39 @@ Examples:
   $ dnnkit gradcam
   $ dnnkit gradcam --model vgg16 --class "tabby cat" data/images/chelsea.png
   $ dnnkit gradcam --method scorecam --batch 32 data/images/coffee.png
-  $ dnnkit gradcam --model outputs/train-mnist --layer conv1 digit.png`),
+  $ dnnkit gradcam --model outputs/train-mnist --layer conv1 digit.png
+  $ dnnkit gradcam --recursive --shard 2/3 --out outputs/photos photos/`),
     'gradcam',
   ).action(action<ExplainOptions>((opts, args) => runExplainers([opts.method ?? 'gradcam'], opts, args, 'separate')));
 }
 
 function registerShap(program: Command): void {
   addCommonOptions(
-    declareOptions(classOption(modelOption(
+    declareOptions(inputOptions(classOption(modelOption(
       program.command('shap')
         .description(`${EXPLAINERS.shap.title}: ${EXPLAINERS.shap.description}`)
         .argument('[IMG...]', 'images to explain'),
-    )), [SHAPLEY_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
+    ))), [SHAPLEY_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
 v(S) = log(p_c / (1 - p_c)) on the image with the patches outside S replaced by the baseline.
 Outputs per image: <name>.<model>.shap.png (blue negative, red positive, grid, colour bar) and
 <name>.<model>.shap.csv (patch,row,col,phi,se,ci_low,ci_high).
 
 Examples:
   $ dnnkit shap --patches 16
-  $ dnnkit shap --grid 3x4 --exact --baseline blur data/images/coffee.png`),
+  $ dnnkit shap --grid 3x4 --exact --baseline blur data/images/coffee.png
+  $ dnnkit shap --shard auto --out outputs/shap-photos photos/   # in a SLURM array job`),
     'shap',
   ).action(action<ExplainOptions>((opts, args) => runExplainers(['shap'], opts, args, 'separate')));
 }
 
 function registerExplain(program: Command): void {
   addCommonOptions(
-    declareOptions(classOption(modelOption(methodsOption(
+    declareOptions(inputOptions(classOption(modelOption(methodsOption(
       program.command('explain')
         .description(`several explainers side by side in one figure (image, then one panel per method; default ${DEFAULT_EXPLAIN_METHODS.join(', ')})`)
         .argument('[IMG...]', 'images to explain'),
       DEFAULT_EXPLAIN_METHODS,
-    ))), optionGroupsOf(EXPLAINER_NAMES)).addHelpText('after', `${IMAGES_HELP}
+    )))), optionGroupsOf(EXPLAINER_NAMES)).addHelpText('after', `${IMAGES_HELP}
 Methods (--methods):
 ${methodList(EXPLAINER_NAMES)}
 Output per image: <name>.<model>.explain.png.`),

@@ -1,16 +1,23 @@
 /**
  * The explain commands' runs (`gradcam`, `shap`, `explain`): validate every input first (model,
- * layer, class, grid, images), then create --out and write each image's files. Testable directly:
- * `await runExplainers(['gradcam'], opts, files)`.
+ * layer, class, grid, images), then create --out and write each image's files and summary.csv
+ * (one row per image x class x method). IMG arguments may be folders (core/image_inputs.ts);
+ * `--shard K/N` runs one shard of the images and skips those already done (core/shard.ts).
+ * Testable directly: `await runExplainers(['gradcam'], opts, files, 'separate')`.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
-import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
+import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
+import { collectImages, type ImageItem } from '../core/image_inputs.js';
+import { KeptImages } from '../core/kept_images.js';
+import {
+  beginShardRun, doneItems, emptyShardWarning, entriesIn, fingerprint, itemRecordPath, parseShard, shardItems, shardLockName, writeItemRecord, writeTable,
+  type ItemRecord, type Shard, type TableRow,
+} from '../core/shard.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { createProgress } from '../core/progress.js';
 import type { CommonOptions } from '../core/command.js';
@@ -18,8 +25,8 @@ import { readImageSize } from '../core/image.js';
 import { showPath } from '../core/quote.js';
 import type { LoadedModel } from '../models/index.js';
 import { numClasses } from './base.js';
-import { parseClassSelection, selectedClasses, type ClassSelection } from '../models/classes.js';
-import { forwardLogits, logitsSource, type LogitsSource } from './graph.js';
+import { parseClassSelection, selectedClasses } from '../models/classes.js';
+import { forwardLogits, logitsSource } from './graph.js';
 import { resolveSettings, type ExplainOptionValues, type OptionGroup } from './options.js';
 import type { PatchGrid } from './image_game.js';
 import {
@@ -43,6 +50,10 @@ export interface ExplainOptions extends CommonOptions, ExplainOptionValues {
   methods?: string;
   /** dnnkit home (model cache); default $DNNKIT_HOME or ~/.cache/dnnkit. */
   home?: string;
+  /** Folder arguments: also take the images in their sub-folders. */
+  recursive?: boolean;
+  /** `K/N` (1-based), `auto` or `auto/N`: run one shard of the images (core/shard.ts parseShard). */
+  shard?: string;
 }
 
 /** Parses `--methods a,b` against the registry; no list gives `fallback`. */
@@ -55,22 +66,9 @@ export function parseMethods(spec: string | undefined, fallback: readonly Explai
   return [...new Set(names)] as ExplainerName[];
 }
 
-/** The images to explain: the arguments, or the sample photos. */
-async function imageFiles(args: readonly string[]): Promise<string[]> {
-  if (args.length > 0) return [...args];
-  const files = (await fsp.readdir(SAMPLE_IMAGES_DIR)).filter((f) => f.endsWith('.png')).sort();
-  return files.map((f) => path.join(SAMPLE_IMAGES_DIR, f));
-}
-
-/** Output base names, unique within a run ("photo", "photo-2", ...). */
-function uniqueNames(files: readonly string[]): string[] {
-  const seen = new Map<string, number>();
-  return files.map((f) => {
-    const base = path.basename(f).replace(/\.[^.]+$/, '').replace(/[^\w.-]+/g, '_') || 'image';
-    const n = (seen.get(base) ?? 0) + 1;
-    seen.set(base, n);
-    return n === 1 ? base : `${base}-${n}`;
-  });
+/** The images to explain: the arguments (files and folders), or the sample photos. */
+async function imageItems(args: readonly string[], recursive: boolean | undefined): Promise<ImageItem[]> {
+  return collectImages(args.length > 0 ? args : [SAMPLE_IMAGES_DIR], { recursive });
 }
 
 /** The option groups of the methods, each once. */
@@ -106,101 +104,182 @@ async function checkImage(file: string, grid: { rows: number; cols: number } | u
 /** A preprocessed image: the model input [1, h, w, c] and the RGB image the model sees. */
 type Preprocessed = Awaited<ReturnType<LoadedModel['preprocess']>>;
 
-interface Prepared {
-  file: string;
-  ctx: ImageContext;
+/** The table every explain command writes in --out: one row per image x class x method. */
+export const SUMMARY_CSV = 'summary.csv';
+
+/** What runExplainers returns (the --json summary; run.json records it as `result`). */
+export interface ExplainRunResult {
+  /** gradcam (or the CAM method), shap, or explain. */
+  command: string;
+  methods: ExplainerName[];
+  model: string;
+  backend: string;
+  /** The settings the methods used. */
+  settings: Record<string, unknown>;
+  versions: { tfjs: string; node: string };
+  seconds: number;
+  /** Model evaluations of the methods that count them, and their rate. */
+  forwardPasses?: number;
+  forwardPassesPerSecond?: number;
+  outDir: string;
+  /** This run's shard (K/N, 1-based), or null for an unsharded run. */
+  shard: { index: number; count: number; source: Shard['source'] } | null;
+  /** Images in the whole input, and in this shard. */
+  totalImages: number;
+  shardImages: number;
+  /** Images of this shard found done by an earlier run and not computed again. */
+  skipped: number;
+  /** The table written: summary.csv, or summary.shard-K-of-N.csv. */
+  summaryCsv: string;
+  /** One entry per image and class: its summary fields, seconds and files. */
+  images: Record<string, unknown>[];
 }
 
 /**
- * Runs the given explainers on every image. Returns the --json summary.
+ * Runs the given explainers on every image (or, with opts.shard, on the shard's images, skipping
+ * those an earlier run of the shard finished). Checks every input before writing anything.
  */
-export async function runExplainers(methods: readonly ExplainerName[], opts: ExplainOptions, args: readonly string[], mode: 'separate' | 'side-by-side'): Promise<object> {
+export async function runExplainers(methods: readonly ExplainerName[], opts: ExplainOptions, args: readonly string[], mode: 'separate' | 'side-by-side'): Promise<ExplainRunResult> {
+  const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const backend = await initBackend(opts.backend);
   const groups = optionGroupsOf(methods);
   const settings = resolveSettings(opts, groups);
-  const files = await imageFiles(args);
+  const all = await imageItems(args, opts.recursive);
+  const mine = shardItems(all, shard);
   const spec = opts.model ?? DEFAULT_MODEL;
+  const tag = mode === 'side-by-side' ? 'explain' : methods[0];
+  // Everything that changes an item's files: a record made with other settings is not done.
+  const fpr = fingerprint({ tag, methods, mode, model: spec, class: opts.class ?? null, settings });
+  const done = await doneItems(opts.out, mine, tag, fpr, shard);
+  const todo = mine.filter((it) => !done.has(it.name));
   const { resolveModel, factsBeforeLoading } = await import('../models/index.js'); // lazy: CLI start-up stays fast
   // Inputs first: a registry model may have to be downloaded (47 MB, 528 MB) before it loads.
   const minSize = minImageSize(groups, settings);
-  for (const f of files) await checkImage(f, minSize);
+  for (const it of todo) await checkImage(it.file, minSize);
   const facts = factsBeforeLoading(spec);
-  // images[i]: file i preprocessed (before loading for a registry model, else once the model is loaded); disposed here.
-  const images: Preprocessed[] = [];
+  const images = new KeptImages<Preprocessed>();
   try {
     if (facts) {
       parseClassSelection(opts.class, facts.classNames.length, facts.classNames); // a bad --class fails before any download
       if (groups.some((g) => g.needsArchitecture(settings))) await facts.withArchitecture((m) => checkSettings(groups, settings, facts.inputShape, m));
       else checkSettings(groups, settings, facts.inputShape);
-      for (const f of files) images.push(await facts.preprocess(f));
+      for (const it of todo) images.offer(it.file, await facts.preprocess(it.file));
     }
     const loaded = await resolveModel(spec, { home: opts.home, quiet: opts.json });
     try {
-      return await explainWith(loaded, spec, methods, groups, settings, files, images, opts, mode, backend);
+      return await explainWith(loaded, { spec, methods, groups, settings, opts, mode, backend, shard, tag, fpr, decoded: facts !== undefined }, { all, mine, todo, done }, images);
     } finally {
       loaded.model.dispose();
     }
   } finally {
-    for (const im of images) im.input.dispose();
+    images.dispose();
   }
 }
 
-/** `images`: the files already preprocessed (possibly none); explainWith adds the rest, the caller disposes them. */
-async function explainWith(loaded: LoadedModel, spec: string, methods: readonly ExplainerName[], groups: readonly OptionGroup[], settings: ExplainSettings, files: string[],
-  images: Preprocessed[], opts: ExplainOptions, mode: 'separate' | 'side-by-side', backend: BackendInfo): Promise<object> {
+/** What explainWith needs to know of the run. */
+interface RunPlan {
+  spec: string;
+  methods: readonly ExplainerName[];
+  groups: readonly OptionGroup[];
+  settings: ExplainSettings;
+  opts: ExplainOptions;
+  mode: 'separate' | 'side-by-side';
+  backend: BackendInfo;
+  shard: Shard | undefined;
+  /** Names the item records (items/<name>.<tag>.json). */
+  tag: string;
+  /** The settings fingerprint of the item records. */
+  fpr: string;
+  /** Whether every image to do was decoded before the model loaded (a registry model). */
+  decoded: boolean;
+}
+
+/** The run's images: all of them, this shard's, those still to do, and those done (by name). */
+interface RunItems {
+  all: ImageItem[];
+  mine: ImageItem[];
+  todo: ImageItem[];
+  done: Map<string, ItemRecord>;
+}
+
+async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, images: KeptImages<Preprocessed>): Promise<ExplainRunResult> {
+  const { spec, methods, groups, settings, opts, mode, backend, shard, tag, fpr, decoded } = plan;
   const log = createLogger(opts.json);
   const source = logitsSource(loaded.model);
   const selection = parseClassSelection(opts.class, numClasses(loaded.model, source), loaded.classNames);
   checkSettings(groups, settings, loaded.inputShape, loaded.model); // --layer names a 4-D layer, the grid fits the input
-  const prepared = await prepareImages(loaded, spec, files, images, selection, source);
-  const modelName = prepared[0]?.ctx.modelName ?? modelShortName(loaded, spec);
-  const outDir = await prepareOutDir(opts.out);
-  await invalidateRunRecord(outDir, [`run.${mode === 'side-by-side' ? 'explain' : methods[0]}.json`]);
-  log.info(`model ${modelName} on ${backend.name}; ${files.length} image${files.length === 1 ? '' : 's'} -> ${outDir}`);
+  // A model from a folder preprocesses only now: every image still decodes before anything is written.
+  if (!decoded) for (const it of items.todo) images.offer(it.file, await loaded.preprocess(it.file));
+  const modelName = modelShortName(loaded, spec);
+  const command = mode === 'side-by-side' ? 'explain' : methods[0];
+  const outDir = await prepareOutDir(opts.out, { lock: shardLockName(shard) });
+  const { recordName, tableName, written } = await beginShardRun(outDir, { shard, command, tag, table: SUMMARY_CSV, fingerprint: fpr, items: items.all, legacy: [`run.${command}.json`] });
+  const n = items.mine.length;
+  const empty = emptyShardWarning(shard, items.all.length, 'images');
+  if (empty) log.warn(empty);
+  log.info(`model ${modelName} on ${backend.name}; ${n} image${n === 1 ? '' : 's'}${shard ? ` (shard ${shard.index}/${shard.count} of ${items.all.length}; ${items.done.size} done before)` : ''} -> ${outDir}`);
   const tally: PassTally = { passes: 0, seconds: 0, counted: false };
   const started = Date.now();
+  const rows: TableRow[] = [];
   const results: Record<string, unknown>[] = [];
-  for (const { file, ctx } of prepared) results.push(await explainImage(ctx, file, methods, settings, { opts, mode, outDir, log, tally }));
-  const summary = {
-    command: mode === 'side-by-side' ? 'explain' : methods[0],
-    methods,
+  for (const it of items.mine) {
+    const rec = items.done.get(it.name);
+    if (rec) {
+      const recFile = itemRecordPath(it.name, tag);
+      log.info(`${it.key}: skipped, done by an earlier run (${recFile})`);
+      rows.push(...rec.rows);
+      results.push(...(entriesIn(rec, outDir) as Record<string, unknown>[]));
+      written.push(...Object.keys(rec.files), recFile);
+      continue;
+    }
+    const t0 = Date.now();
+    const image = images.take(it.file) ?? await loaded.preprocess(it.file);
+    try {
+      const probs = tf.tidy(() => tf.softmax(forwardLogits(loaded.model, image.input, source)).dataSync());
+      const classes = selectedClasses(selection, probs);
+      const item = { entries: [] as Record<string, unknown>[], rows: [] as TableRow[], files: [] as string[] };
+      for (const classIndex of classes) {
+        const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
+        // several classes: one set of files per class (photo.c281, photo.c285)
+        const name = classes.length > 1 ? `${it.name}.c${classIndex}` : it.name;
+        const ctx: ImageContext = { name, modelName, model: loaded.model, input: image.input, display: image.display, classIndex, label, probability: probs[classIndex] };
+        const r = await explainImage(ctx, it, methods, settings, { opts, mode, outDir, log, tally });
+        item.entries.push(r.entry);
+        item.rows.push(...r.rows);
+        item.files.push(...r.files);
+      }
+      rows.push(...item.rows);
+      results.push(...item.entries);
+      written.push(...item.files);
+      // The item's record last: from now on a rerun of this shard skips it.
+      if (shard) written.push(await writeItemRecord(outDir, tag, { key: it.key, name: it.name, fingerprint: fpr, files: item.files, rows: item.rows, entries: item.entries, seconds: (Date.now() - t0) / 1000 }));
+    } finally {
+      image.input.dispose();
+    }
+  }
+  await writeTable(path.join(outDir, tableName), rows);
+  written.push(tableName);
+  const summary: ExplainRunResult = {
+    command,
+    methods: [...methods],
     model: modelName,
     backend: backend.name,
-    settings: Object.assign({ class: opts.class ?? 'top-1' }, ...methods.map((m) => (EXPLAINERS[m] as ExplainerEntry).settingsSummary(settings))),
+    settings: Object.assign({ class: opts.class ?? 'top-1' }, ...methods.map((m) => (EXPLAINERS[m] as ExplainerEntry).settingsSummary(settings))) as Record<string, unknown>,
     versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
     seconds: (Date.now() - started) / 1000,
     ...(tally.counted ? { forwardPasses: tally.passes, forwardPassesPerSecond: tally.passes / Math.max(tally.seconds, 1e-9) } : {}),
     outDir,
+    shard: shard ? { ...shard } : null,
+    totalImages: items.all.length,
+    shardImages: items.mine.length,
+    skipped: items.done.size,
+    summaryCsv: path.join(outDir, tableName),
     images: results,
   };
-  // run.json last, in the one schema of docs/run-record.schema.json, listing every file written.
-  const written = results.flatMap((r) => Object.values(r)).filter((v): v is string => typeof v === 'string' && v.startsWith(outDir + path.sep)).map((f) => path.relative(outDir, f));
-  await writeRunRecord(outDir, buildRunRecord({ command: summary.command, started: new Date(started), seed: opts.seed, settings: summary.settings, result: summary }), written);
+  // run.json (run.shard-K-of-N.json) last, in the one schema of docs/run-record.schema.json, listing every file written.
+  const settingsRecorded = { ...summary.settings, shard: shard ? `${shard.index}/${shard.count}` : null, recursive: opts.recursive === true };
+  await writeRunRecord(outDir, buildRunRecord({ command: summary.command, started: new Date(started), seed: opts.seed, settings: settingsRecorded, result: summary }), written, recordName);
   return summary;
-}
-
-/**
- * Decodes and preprocesses every image and picks its classes (--class: top-1 by default, topK, an
- * index, a name or a list), before anything is written: one entry per (image, class). With
- * several classes, output names get `.c<class>` (photo.c281, photo.c285).
- */
-async function prepareImages(loaded: LoadedModel, spec: string, files: readonly string[], images: Preprocessed[], selection: ClassSelection | undefined, source: LogitsSource): Promise<Prepared[]> {
-  const model = loaded.model;
-  const names = uniqueNames(files);
-  const modelName = modelShortName(loaded, spec);
-  const prepared: Prepared[] = [];
-  for (let i = 0; i < files.length; i++) {
-    images[i] ??= await loaded.preprocess(files[i]);
-    const { input, display } = images[i];
-    const probs = tf.tidy(() => tf.softmax(forwardLogits(model, input, source)).dataSync());
-    const classes = selectedClasses(selection, probs);
-    for (const classIndex of classes) {
-      const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
-      const name = classes.length > 1 ? `${names[i]}.c${classIndex}` : names[i];
-      prepared.push({ file: files[i], ctx: { name, modelName, model, input, display, classIndex, label, probability: probs[classIndex] } });
-    }
-  }
-  return prepared;
 }
 
 /** Forward passes counted by the methods that count them (Shapley, Integrated Gradients), and their time. */
@@ -210,18 +289,32 @@ interface PassTally {
   counted: boolean;
 }
 
+/** Columns of summary.csv that are not a method's own; a method field of the same name is prefixed (shap_method). */
+const FIXED_COLUMNS = ['image', 'class', 'label', 'probability', 'method', 'seconds', 'files'];
+
+/** A method's scalar summary fields as table cells (arrays such as the Shapley values are in the method's own CSV). */
+function scalarFields(method: string, summary: Record<string, unknown>): TableRow {
+  const row: TableRow = {};
+  for (const [k, v] of Object.entries(summary)) {
+    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') row[FIXED_COLUMNS.includes(k) ? `${method}_${k}` : k] = v;
+  }
+  return row;
+}
+
 /**
- * Runs the methods on one image and writes its files (each method's, or the side-by-side figure).
- * Returns the image's --json entry: the methods' summary fields (also per method under `byMethod`,
- * as several CAMs share field names), seconds and file paths.
+ * Runs the methods on one image and class and writes its files (each method's, or the side-by-side
+ * figure). Returns the --json entry (the methods' summary fields, also per method under
+ * `byMethod` as several CAMs share field names, seconds and file paths), the summary.csv rows
+ * (one per method) and the files written (relative to outDir).
  */
-async function explainImage(ctx: ImageContext, file: string, methods: readonly ExplainerName[], settings: ExplainSettings,
-  run: { opts: ExplainOptions; mode: 'separate' | 'side-by-side'; outDir: string; log: Logger; tally: PassTally }): Promise<Record<string, unknown>> {
+async function explainImage(ctx: ImageContext, item: ImageItem, methods: readonly ExplainerName[], settings: ExplainSettings,
+  run: { opts: ExplainOptions; mode: 'separate' | 'side-by-side'; outDir: string; log: Logger; tally: PassTally }): Promise<{ entry: Record<string, unknown>; rows: TableRow[]; files: string[] }> {
   const { opts, mode, outDir, log, tally } = run;
-  log.info(`${path.basename(file)}: ${ctx.label} (class ${ctx.classIndex}), p = ${ctx.probability.toFixed(3)}`);
-  const entry: Record<string, unknown> = { image: file, classIndex: ctx.classIndex, label: ctx.label, probability: ctx.probability };
+  log.info(`${item.key}: ${ctx.label} (class ${ctx.classIndex}), p = ${ctx.probability.toFixed(3)}`);
+  const entry: Record<string, unknown> = { image: item.file, key: item.key, name: ctx.name, classIndex: ctx.classIndex, label: ctx.label, probability: ctx.probability };
   const byMethod: Record<string, unknown> = {};
   const outputs: MethodOutput[] = [];
+  const perMethod: Array<{ method: string; summary: Record<string, unknown>; seconds: number; files: string[] }> = [];
   for (const m of methods) {
     let bar: ReturnType<typeof createProgress> | undefined;
     const onProgress = (done: number, total: number) => {
@@ -242,12 +335,18 @@ async function explainImage(ctx: ImageContext, file: string, methods: readonly E
     const files = mode === 'separate' ? await out.write(outDir) : {};
     Object.assign(entry, out.summary, { [`${m}Seconds`]: seconds }, files);
     byMethod[m] = { ...out.summary, seconds, ...files };
+    perMethod.push({ method: m, summary: out.summary, seconds, files: Object.values(files) });
   }
   if (mode === 'side-by-side') {
     const png = path.join(outDir, `${ctx.name}.${ctx.modelName}.explain.png`);
     await writeFileAtomic(png, await renderSideBySide(ctx, outputs));
     entry.figurePng = png;
+    for (const p of perMethod) p.files = [png];
   }
   entry.byMethod = byMethod;
-  return entry;
+  const rows = perMethod.map((p) => ({
+    image: item.key, class: ctx.classIndex, label: ctx.label, probability: ctx.probability, method: p.method,
+    ...scalarFields(p.method, p.summary), seconds: p.seconds, files: p.files.map((f) => path.relative(outDir, f)).join(';'),
+  }));
+  return { entry, rows, files: [...new Set(perMethod.flatMap((p) => p.files.map((f) => path.relative(outDir, f))))] };
 }

@@ -11,6 +11,7 @@ import { InputError, UsageError } from '../core/errors.js';
 import { invalidateRunRecord } from '../core/run_record.js';
 import { prepareOutDir, removePendingTemps } from '../core/fsutil.js';
 import { createLogger } from '../core/log.js';
+import { SHARD_OPTION_HELP } from '../core/shard.js';
 import { convertIntoCache, identifyCheckpoint, listCache, pullModel, type CacheEntry, type PullResult } from './cache.js';
 import { run as runClassify, DEFAULT_CLASSIFY_MODEL, type ClassifyOptions } from './classify.js';
 import { convertCheckpoint, type ConvertResult } from './convert.js';
@@ -132,9 +133,18 @@ export function register(program: Command): void {
 
   addCommonOptions(
     program.command('classify').description('top-5 classes of images under an ImageNet model (or any tfjs image classifier)')
-      .argument('<images...>', 'image files (PNG, JPEG, WebP, GIF, TIFF)')
+      .argument('<images...>', 'image files (PNG, JPEG, WebP, GIF, TIFF) or folders of them')
       .option('--model <name|path>', `${MODEL_NAMES.join(' | ')} | path to a tfjs model.json or its folder`, DEFAULT_CLASSIFY_MODEL)
-      .addOption(home()),
+      .addOption(home())
+      .option('--recursive', 'folders: also take the images in their sub-folders', false)
+      .option('--shard <K/N|auto>', SHARD_OPTION_HELP)
+      .addHelpText('after', `
+Writes predictions.csv (file,rank,index,label,probability) in --out; with --shard K/N,
+predictions.shard-K-of-N.csv, joined by dnnkit merge.
+
+Examples:
+  $ dnnkit classify data/images/chelsea.png data/images/coffee.png
+  $ dnnkit classify --recursive --shard 1/4 --out outputs/classify-photos data/images`),
     'classify',
   ).action(action((o: CommonOptions, args: string[]) => runClassify(o as ClassifyOptions, args)));
 }

@@ -17,12 +17,16 @@ import { runSst2Repeat } from './repeat.js';
 /**
  * action() for a subcommand of `sst2` whose options include the parent's: commander hands
  * options given after the subcommand name to `sst2` (the root program is not positional), so
- * the merged view (optsWithGlobals) is what the run sees.
+ * the merged view (optsWithGlobals) is what the run sees, minus the `onlyIfGiven` options left
+ * at their default.
  */
-function withParentOptions<O extends CommonOptions>(run: (opts: O, args: string[]) => Promise<object | void>) {
+function withParentOptions<O extends CommonOptions>(run: (opts: O, args: string[]) => Promise<object | void>, onlyIfGiven: readonly string[] = []) {
   return (...params: unknown[]) => {
     const cmd = params[params.length - 1] as Command;
     const merged = cmd.optsWithGlobals();
+    // `onlyIfGiven`: parent options whose default means something else here (sst2's --out is the
+    // training folder; predict --shard must not write into it unless told to)
+    for (const key of onlyIfGiven) if (cmd.parent?.getOptionValueSource(key) === 'default') delete merged[key];
     return action(run)({ opts: () => merged, args: cmd.args } as unknown as Command);
   };
 }
@@ -92,13 +96,15 @@ export function register(program: Command): void {
     .argument('[sentence...]', "sentences (quote each one); '-' reads them from standard input, one per line")
     .requiredOption('--model <dir>', 'the run folder dnnkit sst2 wrote (--out), or its model/ folder')
     .option('--file <path>', 'also read sentences from this file, one per line')
+    .option('--shard <K/N|auto>', 'predict shard K of N (1-based; auto: SLURM/Kubernetes) of the sentences into --out DIR; join with dnnkit merge')
     .addHelpText('after', `
-Also accepted: --json (one JSON document on stdout), --backend, --threads, --quiet, --debug.
+Also accepted: --json (one JSON document on stdout), --backend, --threads, --quiet, --debug, --out.
 Prints P(positive)<TAB>sentence per line on stdout.
 
 Examples:
   $ dnnkit sst2 predict --model outputs/sst2 "a gorgeous , witty film" "a dull mess"
   $ dnnkit sst2 predict --model outputs/sst2 --file reviews.txt
-  $ cat reviews.txt | dnnkit sst2 predict --model outputs/sst2 -`)
-    .action(withParentOptions(async (opts: PredictOptions & CommonOptions, args: string[]) => runSst2Predict(opts, await gatherSentences(args, opts.file))));
+  $ cat reviews.txt | dnnkit sst2 predict --model outputs/sst2 -
+  $ dnnkit sst2 predict --model outputs/sst2 --file reviews.txt --shard 1/2 --out outputs/reviews`)
+    .action(withParentOptions(async (opts: PredictOptions & CommonOptions, args: string[]) => runSst2Predict(opts, await gatherSentences(args, opts.file)), ['out']));
 }

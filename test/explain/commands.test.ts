@@ -75,6 +75,7 @@ test('gradcam, shap and explain write their files and --json fields (grayscale, 
   assert.ok(existsSync(e.images[0].figurePng as string));
   assert.deepEqual(listFiles(out).filter((f) => !f.endsWith('.json') && !f.startsWith('.')), [
     'gray.gray.explain.png', 'gray.gray.gradcam.csv', 'gray.gray.gradcam.png', 'rgb.rgb.shap.csv', 'rgb.rgb.shap.png', 'rgba.gray.gradcam.csv', 'rgba.gray.gradcam.png',
+    'summary.csv', // the last run's table (issue 16)
   ]);
   const meta = await sharp(e.images[0].figurePng as string).metadata();
   assert.ok((meta.width ?? 0) > 600 && (meta.height ?? 0) > 300, 'a readable figure');
