@@ -248,7 +248,7 @@ export async function runSanity(opts: SanityOptions, args: readonly string[] = [
     inputs.push(...await loadInputs(o, args, mnist, loaded.model, loaded.preprocess, modelName, loaded.classNames));
     const outDir = await prepareOutDir(o.out);
     const steps = sanitySteps(groups, depth);
-    log.info(`explain-eval --sanity: ${inputs.length} ${mnist ? 'test digits' : 'images'}, methods ${methods.join(', ')}; ${steps.length - 2} cascade steps (${groups.slice(0, depth).map((g) => g.name).join(', ')}) + all at once; backend ${backend.name}`);
+    log.info(`explain-eval --sanity: ${inputs.length} ${mnist ? 'test digit' : 'image'}${inputs.length === 1 ? '' : 's'}, methods ${methods.join(', ')}; ${steps.length - 2} cascade steps (${groups.slice(0, depth).map((g) => g.name).join(', ')}) + all at once; backend ${backend.name}`);
     const started = Date.now();
     const measured = await measure(loaded.model, inputs, methods, settings, groups, steps, o.seed, o.json);
     const seconds = (Date.now() - started) / 1000;
@@ -400,7 +400,7 @@ async function writeSanityFiles(outDir: string, measured: Measured, scores: read
         encoding: {
           x: { field: 'step', type: 'ordinal', sort: order, title: 'randomised from the top (cumulative) ->', axis: { labelAngle: -40, labelLimit: 160 } },
           y: { field: 'value', type: 'quantitative', title: `mean ${metric} vs the original map`, scale: { domain: [-0.2, 1] } },
-          color: { field: 'method', type: 'nominal', title: `method (threshold ${threshold})`, scale: { scheme: 'tableau20' }, legend: { labelLimit: 300 } },
+          color: { field: 'method', type: 'nominal', title: 'method (verdict)', scale: { scheme: 'tableau20' }, legend: { labelLimit: 300 } },
         },
       },
       ...(withThreshold ? [{ mark: { type: 'rule', strokeDash: [5, 4], color: '#555' }, encoding: { y: { datum: threshold } } }] : []),
@@ -446,11 +446,14 @@ async function renderSanityGrid({ gridMaps, similarity }: Measured, methods: rea
   const top = 150;
   const captionH = 14;
   const rowH = cell + captionH + gap;
-  const width = labelW + steps.length * (cell + gap) + 10;
+  const title = `Cascading randomisation of ${modelName}: |map| of ${ctx.name} (class ${ctx.label})`;
+  const subtitle = 'each cell |map| scaled to its own 99th percentile (turbo: 0 dark .. 1 red); under it: Spearman of |map| with the original';
+  // Wide enough for the title and subtitle too (DejaVu Sans: ~0.62 em per character, bold ~0.68).
+  const width = Math.ceil(Math.max(labelW + steps.length * (cell + gap) + 10, title.length * 15 * 0.68 + 20, subtitle.length * 11 * 0.62 + 20));
   const height = top + methods.length * rowH + 10;
   const parts: string[] = [];
-  parts.push(`<text x="10" y="22" font-size="15" font-weight="bold">Cascading randomisation of ${xmlEscape(modelName)}: |map| of ${xmlEscape(ctx.name)} (class ${xmlEscape(ctx.label)})</text>`);
-  parts.push(`<text x="10" y="40" font-size="11" fill="#444">each cell scaled to its own 99th percentile (turbo: 0 blue .. 1 red); caption: Spearman of |map| with the original</text>`);
+  parts.push(`<text x="10" y="22" font-size="15" font-weight="bold">${xmlEscape(title)}</text>`);
+  parts.push(`<text x="10" y="40" font-size="11" fill="#444">${xmlEscape(subtitle)}</text>`);
   parts.push(`<image x="10" y="50" width="${top - 60}" height="${top - 60}" href="${await pngUri(ctx.display, 2 * (top - 60))}"/>`);
   steps.forEach((s, j) => {
     const x = labelW + j * (cell + gap) + cell / 2;
