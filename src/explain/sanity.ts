@@ -383,16 +383,16 @@ async function writeSanityFiles(outDir: string, measured: Measured, scores: read
     }
   }
   await writeCsv(perImageCsv, ['image', 'class', 'method', 'depth', 'step', 'spearman', 'ssim'], perImage);
-  const passText = (m: ExplainerName) => `${m} (${verdicts.find((v) => v.method === m)!.passes ? 'pass' : 'fail'})`;
+  const passes = (m: ExplainerName) => verdicts.find((v) => v.method === m)!.passes;
+  const passText = (m: ExplainerName) => `${m} (${passes(m) ? 'pass' : 'fail'})`;
   const order = steps.map((s) => s.label);
   const values = scores.flatMap((s) => [
-    { method: passText(s.method), step: s.label, metric: 'Spearman of |map|', value: s.spearman, lo: s.spearman - s.spearmanSe, hi: s.spearman + s.spearmanSe },
-    { method: passText(s.method), step: s.label, metric: 'SSIM of |map|', value: s.ssim, lo: s.ssim - s.ssimSe, hi: s.ssim + s.ssimSe },
+    { method: passText(s.method), verdict: passes(s.method) ? 'pass' : 'fail', step: s.label, metric: 'Spearman of |map|', value: s.spearman },
+    { method: passText(s.method), verdict: passes(s.method) ? 'pass' : 'fail', step: s.label, metric: 'SSIM of |map|', value: s.ssim },
   ]);
   const panel = (metric: string, withThreshold: boolean) => ({
     width: Math.max(260, 34 * steps.length),
     height: 260,
-    title: metric,
     transform: [{ filter: { field: 'metric', equal: metric } }],
     layer: [
       {
@@ -400,14 +400,16 @@ async function writeSanityFiles(outDir: string, measured: Measured, scores: read
         encoding: {
           x: { field: 'step', type: 'ordinal', sort: order, title: 'randomised from the top (cumulative) ->', axis: { labelAngle: -40, labelLimit: 160 } },
           y: { field: 'value', type: 'quantitative', title: `mean ${metric} vs the original map`, scale: { domain: [-0.2, 1] } },
-          color: { field: 'method', type: 'nominal', title: 'method (verdict)', scale: { scheme: 'tableau20' }, legend: { labelLimit: 300 } },
+          color: { field: 'method', type: 'nominal', title: 'method (verdict)', scale: { scheme: 'category20' }, legend: { labelLimit: 300 } },
+          // Methods that pass solid, those that fail dashed.
+          strokeDash: { field: 'verdict', type: 'nominal', title: 'verdict', scale: { domain: ['pass', 'fail'], range: [[1, 0], [6, 3]] }, legend: null },
         },
       },
-      ...(withThreshold ? [{ mark: { type: 'rule', strokeDash: [5, 4], color: '#555' }, encoding: { y: { datum: threshold } } }] : []),
+      ...(withThreshold ? [{ mark: { type: 'rule', color: '#c00', strokeWidth: 1.5 }, encoding: { y: { datum: threshold } } }] : []),
     ],
   });
   const chart = await writeChart(path.join(outDir, 'sanity'), {
-    title: { text: `Cascading parameter randomisation: ${modelName}, ${inputs.length} ${what}`, subtitle: `pass: mean Spearman < ${threshold} (dashed) once ${steps[1].label} is randomised; 'all at once' is an independent draw of every layer` },
+    title: { text: `Cascading parameter randomisation: ${modelName}, ${inputs.length} ${what}`, subtitle: [`pass (solid line): mean Spearman < ${threshold} (red) once ${steps[1].label} is randomised; fail: dashed`, `'all at once': every layer randomised, an independent draw`] },
     data: { values },
     hconcat: [panel('Spearman of |map|', true), panel('SSIM of |map|', false)],
     resolve: { scale: { color: 'shared' } },
