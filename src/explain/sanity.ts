@@ -85,6 +85,8 @@ export interface SanityScore {
   label: string;
   spearman: number;
   spearmanSe: number;
+  /** Spearman of the signed maps (Adebayo et al. report both; equal for CAMs, which are >= 0). */
+  spearmanSigned: number;
   ssim: number;
   ssimSe: number;
   /** Images whose randomised map was constant (Spearman taken as 0). */
@@ -161,15 +163,35 @@ function isConstant(v: Float32Array): boolean {
  * Similarity of a randomised map to the original: Spearman of |map| and SSIM of |map| scaled to
  * [0, 1] (see the module comment for constant maps).
  */
-export function mapSimilarity(original: Float32Array, randomized: Float32Array, width: number, height: number): { spearman: number; ssim: number; constant: boolean } {
+export function mapSimilarity(original: Float32Array, randomized: Float32Array, width: number, height: number): MapSimilarity {
   const a = absMap(original);
   const b = absMap(randomized);
+  return {
+    spearman: rankCorrelation(a, b),
+    spearmanSigned: rankCorrelation(original, randomized),
+    ssim: ssim(scaleToUnit(a), scaleToUnit(b), width, height),
+    constant: isConstant(b) && !isConstant(a),
+  };
+}
+
+/** Similarity of a randomised map to the original. */
+export interface MapSimilarity {
+  /** Spearman of |map|. */
+  spearman: number;
+  /** Spearman of the signed maps. */
+  spearmanSigned: number;
+  /** SSIM of |map| scaled to [0, 1]. */
+  ssim: number;
+  /** The randomised map is constant and the original is not. */
+  constant: boolean;
+}
+
+/** Spearman, with a constant map's rank correlation taken as 0 (1 for two equal constant maps). */
+function rankCorrelation(a: Float32Array, b: Float32Array): number {
   const ca = isConstant(a);
   const cb = isConstant(b);
-  let rho: number;
-  if (ca || cb) rho = ca && cb && a[0] === b[0] ? 1 : 0;
-  else rho = spearman(a, b);
-  return { spearman: rho, ssim: ssim(scaleToUnit(a), scaleToUnit(b), width, height), constant: cb && !ca };
+  if (ca || cb) return ca && cb && a[0] === b[0] ? 1 : 0;
+  return spearman(a, b);
 }
 
 /** The steps: original, the cascade over the first `depth` groups, all at once. */
@@ -284,7 +306,7 @@ export async function runSanity(opts: SanityOptions, args: readonly string[] = [
 /** Per (method, step, image): Spearman and SSIM; the maps of the first image for the grid. */
 interface Measured {
   /** similarity[method][step][image] */
-  similarity: Record<string, { spearman: number; ssim: number; constant: boolean }[][]>;
+  similarity: Record<string, MapSimilarity[][]>;
   /** gridMaps[method][step]: the first image's map. */
   gridMaps: Record<string, Float32Array[]>;
 }
@@ -342,7 +364,8 @@ function score({ similarity }: Measured, methods: readonly ExplainerName[], step
       const list = similarity[m][step.depth];
       const [rho, rhoSe] = meanSe(list.map((s) => s.spearman));
       const [ss, ssSe] = meanSe(list.map((s) => s.ssim));
-      scores.push({ method: m, depth: step.depth, label: step.label, spearman: rho, spearmanSe: rhoSe, ssim: ss, ssimSe: ssSe, constantMaps: list.filter((s) => s.constant).length });
+      const [signed] = meanSe(list.map((s) => s.spearmanSigned));
+      scores.push({ method: m, depth: step.depth, label: step.label, spearman: rho, spearmanSe: rhoSe, spearmanSigned: signed, ssim: ss, ssimSe: ssSe, constantMaps: list.filter((s) => s.constant).length });
     }
   }
   const at = (m: ExplainerName, depth: number) => scores.find((s) => s.method === m && s.depth === depth)!;
@@ -374,15 +397,15 @@ async function writeSanityFiles(outDir: string, measured: Measured, scores: read
   const csv = path.join(outDir, 'sanity.csv');
   const perImageCsv = path.join(outDir, 'sanity_per_image.csv');
   const stepOf = (d: number) => steps[d];
-  await writeCsv(csv, ['method', 'depth', 'step', 'randomized', 'spearman_mean', 'spearman_se', 'ssim_mean', 'ssim_se', 'constant_maps', 'images'],
-    scores.map((s) => [s.method, s.depth, s.label, stepOf(s.depth).randomized.join(';'), s.spearman, s.spearmanSe, s.ssim, s.ssimSe, s.constantMaps, inputs.length]));
+  await writeCsv(csv, ['method', 'depth', 'step', 'randomized', 'spearman_mean', 'spearman_se', 'spearman_signed_mean', 'ssim_mean', 'ssim_se', 'constant_maps', 'images'],
+    scores.map((s) => [s.method, s.depth, s.label, stepOf(s.depth).randomized.join(';'), s.spearman, s.spearmanSe, s.spearmanSigned, s.ssim, s.ssimSe, s.constantMaps, inputs.length]));
   const perImage: (string | number)[][] = [];
   for (const m of methods) {
     for (const step of steps) {
-      measured.similarity[m][step.depth].forEach((s, i) => perImage.push([inputs[i].ctx.name, inputs[i].ctx.classIndex, m, step.depth, step.label, s.spearman, s.ssim]));
+      measured.similarity[m][step.depth].forEach((s, i) => perImage.push([inputs[i].ctx.name, inputs[i].ctx.classIndex, m, step.depth, step.label, s.spearman, s.spearmanSigned, s.ssim]));
     }
   }
-  await writeCsv(perImageCsv, ['image', 'class', 'method', 'depth', 'step', 'spearman', 'ssim'], perImage);
+  await writeCsv(perImageCsv, ['image', 'class', 'method', 'depth', 'step', 'spearman', 'spearman_signed', 'ssim'], perImage);
   const passes = (m: ExplainerName) => verdicts.find((v) => v.method === m)!.passes;
   const passText = (m: ExplainerName) => `${m} (${passes(m) ? 'pass' : 'fail'})`;
   const order = steps.map((s) => s.label);

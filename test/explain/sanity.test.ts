@@ -68,7 +68,7 @@ test('randomising the logits layer: Grad-CAM follows the closed form with the ne
     const grad = mapSimilarity(gradOriginal, gradRandom, 12, 12);
     assert.ok(grad.spearman < 0.9 && grad.ssim < 0.9, `Grad-CAM changed: ${JSON.stringify(grad)}`);
     assert.deepEqual(Array.from(eigenRandom), Array.from(eigenOriginal), 'Eigen-CAM reads nothing above its layer');
-    assert.deepEqual(mapSimilarity(eigenOriginal, eigenRandom, 12, 12), { spearman: 1, ssim: 1, constant: false });
+    assert.deepEqual(mapSimilarity(eigenOriginal, eigenRandom, 12, 12), { spearman: 1, spearmanSigned: 1, ssim: 1, constant: false });
   } finally {
     restore();
   }
@@ -80,11 +80,13 @@ test('randomising the logits layer: Grad-CAM follows the closed form with the ne
 
 test('mapSimilarity: |map| is compared, a constant randomised map has Spearman 0, two equal constant maps 1', () => {
   const a = Float32Array.from({ length: 144 }, (_, i) => Math.sin(i) * (i % 5));
-  assert.equal(mapSimilarity(a, a.map((v) => -v), 12, 12).spearman, 1, 'signs are dropped');
+  const flipped = mapSimilarity(a, a.map((v) => -v), 12, 12);
+  assert.equal(flipped.spearman, 1, 'signs are dropped');
+  assert.ok(flipped.spearmanSigned < -0.99, `the signed correlation sees the flip: ${flipped.spearmanSigned}`);
   const zero = new Float32Array(144);
   assert.deepEqual(mapSimilarity(a, zero, 12, 12).spearman, 0);
   assert.equal(mapSimilarity(a, zero, 12, 12).constant, true);
-  assert.deepEqual(mapSimilarity(zero, zero, 12, 12), { spearman: 1, ssim: 1, constant: false });
+  assert.deepEqual(mapSimilarity(zero, zero, 12, 12), { spearman: 1, spearmanSigned: 1, ssim: 1, constant: false });
 });
 
 test('steps: original, the cascade from the top, all at once', () => {
@@ -124,7 +126,7 @@ test('runSanity on an untrained MNIST CNN: files, scores, verdicts, run.json, mo
   assert.equal(eigen.spearmanTop, 1);
   for (const v of r.verdicts) assert.equal(v.passes, v.spearmanTop < 0.5);
   const csv = readFileSync(r.csv, 'utf8').trim().split('\n');
-  assert.equal(csv[0], 'method,depth,step,randomized,spearman_mean,spearman_se,ssim_mean,ssim_se,constant_maps,images');
+  assert.equal(csv[0], 'method,depth,step,randomized,spearman_mean,spearman_se,spearman_signed_mean,ssim_mean,ssim_se,constant_maps,images');
   assert.equal(csv.length, 1 + 3 * 6);
   assert.ok(csv.some((l) => l.startsWith('gradcam,2,+dense1,logits;dense1,')), csv.join('\n'));
   assert.equal(readFileSync(r.perImageCsv, 'utf8').trim().split('\n').length, 1 + 3 * 6 * 2);
