@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
-import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
+import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
 import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';
 import { loadModel } from '../core/model_io.js';
@@ -123,6 +123,7 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
   // The settings fit the model: a CAM layer exists, the Shapley grid fits the digits.
   for (const g of optionGroupsOf(methods.filter((m): m is ExplainerName => m !== 'random'))) g.check(settings, [split.rows, split.cols, 1], model);
   const outDir = await prepareOutDir(o.out);
+  await invalidateRunRecord(outDir); // a run killed midway leaves no record describing another run's files
   const { grid } = settings;
   log.info(`explain-eval: ${split.count} test digits, methods ${methods.join(', ')}, Shapley ${grid.rows}x${grid.cols} patches x ${settings.samples} permutations, backend ${backend.name}`);
   const t0 = Date.now();

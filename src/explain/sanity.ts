@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
-import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
+import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
 import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';
 import { svgToPng, type RgbImage } from '../core/image.js';
@@ -229,10 +229,14 @@ async function loadInputs(o: SanityOptions & typeof DEFAULT_SANITY_OPTIONS, args
       }
     } else {
       const files = args.length > 0 ? [...args] : (await fsp.readdir(SAMPLE_IMAGES_DIR)).filter((f) => f.endsWith('.png')).sort().map((f) => path.join(SAMPLE_IMAGES_DIR, f));
+      const seen = new Map<string, number>();
       for (const file of files) {
         const { input, display } = await preprocess(file);
         const { classIndex, probability } = top1(input);
-        const name = path.basename(file).replace(/\.[^.]+$/, '');
+        const base = path.basename(file).replace(/\.[^.]+$/, '');
+        const count = (seen.get(base) ?? 0) + 1;
+        seen.set(base, count);
+        const name = count === 1 ? base : `${base}-${count}`; // unique within the run (photo, photo-2)
         inputs.push({ input, ctx: { name, modelName, model, input, display, classIndex, label: classNames?.[classIndex] ?? `class ${classIndex}`, probability } });
       }
     }
@@ -269,6 +273,7 @@ export async function runSanity(opts: SanityOptions, args: readonly string[] = [
     const modelName = (loaded.name || path.basename(o.model)).replace(/[^\w.-]+/g, '_');
     inputs.push(...await loadInputs(o, args, mnist, loaded.model, loaded.preprocess, modelName, loaded.classNames));
     const outDir = await prepareOutDir(o.out);
+    await invalidateRunRecord(outDir); // a run killed midway leaves no record describing another run's files
     const steps = sanitySteps(groups, depth);
     log.info(`explain-eval --sanity: ${inputs.length} ${mnist ? 'test digit' : 'image'}${inputs.length === 1 ? '' : 's'}, methods ${methods.join(', ')}; ${steps.length - 2} cascade steps (${groups.slice(0, depth).map((g) => g.name).join(', ')}) + all at once; backend ${backend.name}`);
     const started = Date.now();
