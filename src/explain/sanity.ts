@@ -331,7 +331,7 @@ async function measure(model: tf.LayersModel, inputs: readonly SanityInput[], me
   const restoreAll = () => {
     while (restores.length > 0) restores.pop()!();
   };
-  const progress = createProgress({ total: steps.length * inputs.length, label: 'sanity', quiet });
+  const progress = createProgress({ total: steps.length * inputs.length * methods.length, label: 'sanity', quiet });
   try {
     for (const step of steps) {
       if (step.kind === 'cascade') {
@@ -351,8 +351,8 @@ async function measure(model: tf.LayersModel, inputs: readonly SanityInput[], me
           if (step.kind === 'original') originals[mi][i] = map;
           similarity[m][step.depth][i] = mapSimilarity(originals[mi][i], map, width, height);
           if (i === 0) gridMaps[m][step.depth] = map;
+          progress.update((step.depth * inputs.length + i) * methods.length + mi + 1);
         }
-        progress.update(step.depth * inputs.length + i + 1);
       }
     }
   } finally {
