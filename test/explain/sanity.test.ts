@@ -170,3 +170,16 @@ test('CLI: explain-eval --sanity writes its files and --json; bad options give o
     assert.ok(!existsSync(badOut), `${args.join(' ')}: nothing written`);
   }
 });
+
+test('library: explainSanity returns the typed summary and checks options with the CLI parsers', { timeout: 60_000 }, async (t) => {
+  const { explainSanity } = await import('../../src/index.js');
+  const dir = tempDir(t);
+  const modelDir = path.join(dir, 'model');
+  await saveModel(buildMnistCnn({ filters: [2, 4], denseUnits: 8 }), modelDir);
+  const r = await explainSanity({ out: path.join(dir, 'out'), model: modelDir, images: 1, methods: 'eigencam', depth: 1 });
+  assert.equal(r.verdicts[0].method, 'eigencam');
+  assert.equal(r.verdicts[0].spearmanTop, 1, 'Eigen-CAM does not see the logits layer');
+  assert.ok(existsSync(path.join(dir, 'out', 'run.json')));
+  await assert.rejects(explainSanity({ out: path.join(dir, 'bad'), model: modelDir, threshold: 2 }), /threshold/);
+  assert.ok(!existsSync(path.join(dir, 'bad')));
+});
