@@ -412,12 +412,18 @@ async function writeSanityFiles(outDir: string, measured: Measured, scores: read
   }
   await writeCsv(perImageCsv, ['image', 'class', 'method', 'depth', 'step', 'spearman', 'spearman_signed', 'ssim'], perImage);
   const passes = (m: ExplainerName) => verdicts.find((v) => v.method === m)!.passes;
-  const passText = (m: ExplainerName) => `${m} (${passes(m) ? 'pass' : 'fail'})`;
+  // Methods with identical curves (Grad-CAM = XGrad-CAM = HiResCAM after global average pooling)
+  // would hide each other: one line, labelled "gradcam = xgradcam = hirescam".
+  const curveKey = (m: ExplainerName) => scores.filter((s) => s.method === m).map((s) => `${s.spearman.toFixed(9)},${s.ssim.toFixed(9)}`).join(';');
+  const sameCurve = new Map<string, ExplainerName[]>();
+  for (const m of methods) sameCurve.set(curveKey(m), [...(sameCurve.get(curveKey(m)) ?? []), m]);
+  const shown = [...sameCurve.values()];
+  const passText = (ms: ExplainerName[]) => `${ms.join(' = ')} (${passes(ms[0]) ? 'pass' : 'fail'})`;
   const order = steps.map((s) => s.label);
-  const values = scores.flatMap((s) => [
-    { method: passText(s.method), verdict: passes(s.method) ? 'pass' : 'fail', step: s.label, metric: 'Spearman of |map|', value: s.spearman },
-    { method: passText(s.method), verdict: passes(s.method) ? 'pass' : 'fail', step: s.label, metric: 'SSIM of |map|', value: s.ssim },
-  ]);
+  const values = shown.flatMap((ms) => scores.filter((s) => s.method === ms[0]).flatMap((s) => [
+    { method: passText(ms), verdict: passes(s.method) ? 'pass' : 'fail', step: s.label, metric: 'Spearman of |map|', value: s.spearman },
+    { method: passText(ms), verdict: passes(s.method) ? 'pass' : 'fail', step: s.label, metric: 'SSIM of |map|', value: s.ssim },
+  ]));
   const panel = (metric: string, withThreshold: boolean) => ({
     width: Math.max(260, 34 * steps.length),
     height: 260,
@@ -503,5 +509,6 @@ async function renderSanityGrid({ gridMaps, similarity }: Measured, methods: rea
     }
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif"><rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>`;
-  return svgToPng(svg);
+  // A palette PNG: a grid of 13 x 11 noisy 224 x 224 maps is 7.6 MB as RGB, 1.7 MB quantised.
+  return sharp(await svgToPng(svg)).png({ palette: true, quality: 90, effort: 7 }).toBuffer();
 }
