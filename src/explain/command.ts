@@ -1,6 +1,6 @@
 /**
  * Commands of the explain module: gradcam (any CAM method), shap, explain (side by side) and
- * explain-eval (deletion/insertion faithfulness on MNIST). Thin: declare options, call the
+ * explain-eval (deletion/insertion faithfulness on MNIST; --sanity: parameter randomisation). Thin: declare options, call the
  * exported runs. Method names, descriptions and options come from the registry (registry.ts) and
  * its option groups (options.ts).
  */

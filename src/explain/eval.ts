@@ -4,6 +4,7 @@
  * explainer and a random attribution, with a model saved by `train-mnist`. Each digit is
  * explained for the model's top-1 class; removed pixels become 0 (black background), and the
  * insertion curve starts from the all-black image.
+ * `explain-eval --sanity` is the other test of the command: sanity.ts (Adebayo et al. 2018).
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
