@@ -183,3 +183,18 @@ test('library: explainSanity returns the typed summary and checks options with t
   await assert.rejects(explainSanity({ out: path.join(dir, 'bad'), model: modelDir, threshold: 2 }), /threshold/);
   assert.ok(!existsSync(path.join(dir, 'bad')));
 });
+
+test('the line figure draws methods with the same curves once (Grad-CAM = HiResCAM after global average pooling)', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const x = tf.input({ shape: [28, 28, 1] });
+  const c = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', name: 'features', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
+  const g = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(c) as tf.SymbolicTensor;
+  const y = tf.layers.dense({ units: 10, name: 'logits', kernelInitializer: tf.initializers.glorotNormal({ seed: 3 }) }).apply(g) as tf.SymbolicTensor;
+  const modelDir = path.join(dir, 'model');
+  await saveModel(tf.model({ inputs: x, outputs: y }), modelDir);
+  const r = await runSanity({ model: modelDir, images: 2, methods: 'gradcam,hirescam,eigencam', out: path.join(dir, 'out'), seed: 1, json: true, debug: false });
+  const svg = readFileSync(r.plotSvg, 'utf8');
+  assert.match(svg, /gradcam = hirescam \((pass|fail)\)/);
+  assert.doesNotMatch(svg, />hirescam \(/, 'no separate HiResCAM line');
+  assert.match(svg, />eigencam \(fail\)</, 'a different curve keeps its own line');
+});
