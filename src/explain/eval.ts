@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { UsageError } from '../core/errors.js';
-import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
+import { prepareOutDir } from '../core/fsutil.js';
 import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
 import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendInfo } from '../core/backend.js';
+import { initBackend } from '../core/backend.js';
 import { UsageError } from '../core/errors.js';
 import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
 import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
