@@ -18,7 +18,8 @@ import { dataPath } from './core/command.js';
 import { runTrainMnist } from './mnist/train.js';
 import { TRAIN_MNIST_DEFAULTS, type TrainMnistOptions, type TrainMnistSummary } from './mnist/options.js';
 import { runExplainers, DEFAULT_MODEL, type ExplainOptions, type ExplainRunResult } from './explain/run.js';
-import { DEFAULT_EVAL_OPTIONS, runExplainEval, type ExplainEvalOptions } from './explain/eval.js';
+import { DEFAULT_EVAL_OPTIONS, runExplainEval, type ExplainEvalOptions, type ExplainEvalResult } from './explain/eval.js';
+import { runSanity, type SanityOptions, type SanityResult } from './explain/sanity.js';
 import { runSst2 } from './sst2/train.js';
 import { SST2_DEFAULTS, type Sst2RunOptions, type Sst2Summary } from './sst2/options.js';
 import { runSst2Predict, type Prediction as SentencePrediction } from './sst2/predict.js';
@@ -33,7 +34,7 @@ export { initBackend, type BackendInfo, type BackendName } from './core/backend.
 export { parseClassSelection, resolveClassName, selectedClasses, type ClassSelection } from './models/classes.js';
 export { MODEL_NAMES, type ModelName } from './models/registry.js';
 export { dataPath };
-export type { LoadedModel, TrainMnistSummary, Sst2Summary, SentencePrediction, ProjectSummary };
+export type { LoadedModel, TrainMnistSummary, Sst2Summary, SentencePrediction, ProjectSummary, ExplainEvalResult, SanityResult };
 export type { RunRecord } from './core/run_record.js';
 export type { ExplainRunResult } from './explain/run.js';
 export { mergeShards, type MergeResult } from './core/merge.js';
@@ -134,11 +135,25 @@ export async function patchShapley(options: ExplainLibraryOptions): Promise<Expl
 export type ExplainEvalLibraryOptions = LibraryOptions & Partial<Omit<ExplainEvalOptions, keyof CommonOptions>> & { model: string };
 
 /** Deletion/insertion faithfulness of the explainers on MNIST test digits (explain-eval). */
-export async function explainEval(options: ExplainEvalLibraryOptions): Promise<object> {
+export async function explainEval(options: ExplainEvalLibraryOptions): Promise<ExplainEvalResult> {
   const { out: _o, seed: _s, backend: _b, threads: _t, log: _l, ...own } = options;
   checkOptions('explainEval', ['explain-eval'], options);
   const opts = { ...DEFAULT_EVAL_OPTIONS, ...defined(own), ...common(options) } as ExplainEvalOptions;
   return call('explainEval', (o: ExplainEvalOptions) => runExplainEval(o), opts);
+}
+
+export type ExplainSanityLibraryOptions = LibraryOptions & Partial<Omit<SanityOptions, keyof CommonOptions>> & {
+  model: string;
+  /** Image files (default: MNIST test digits for a 28x28x1 model, else the sample photos). */
+  imageFiles?: string[];
+};
+
+/** The model-parameter randomisation sanity check of the explainers (explain-eval --sanity, docs/SANITY.md). */
+export async function explainSanity(options: ExplainSanityLibraryOptions): Promise<SanityResult> {
+  const { out: _o, seed: _s, backend: _b, threads: _t, log: _l, imageFiles, ...own } = options;
+  checkOptions('explainSanity', ['explain-eval'], own);
+  const opts = { ...defined(own), ...common(options) } as SanityOptions;
+  return call('explainSanity', (o: SanityOptions, a) => runSanity(o, a), opts, imageFiles ?? []);
 }
 
 export type TrainSst2LibraryOptions = LibraryOptions & Partial<Omit<Sst2RunOptions, keyof CommonOptions | 'givenOptions' | 'quiet'>>;

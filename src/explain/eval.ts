@@ -4,13 +4,14 @@
  * explainer and a random attribution, with a model saved by `train-mnist`. Each digit is
  * explained for the model's top-1 class; removed pixels become 0 (black background), and the
  * insertion curve starts from the all-black image.
+ * `explain-eval --sanity` is the other test of the command: sanity.ts (Adebayo et al. 2018).
  */
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendInfo } from '../core/backend.js';
 import { UsageError } from '../core/errors.js';
-import { prepareOutDir, writeFileAtomic } from '../core/fsutil.js';
-import { buildRunRecord, writeRunRecord } from '../core/run_record.js';
+import { prepareOutDir } from '../core/fsutil.js';
+import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run_record.js';
 import { writeCsv } from '../core/csv.js';
 import { writeChart } from '../core/plot.js';
 import { loadModel } from '../core/model_io.js';
@@ -66,7 +67,28 @@ function meanSe(xs: readonly number[]): [number, number] {
   return [m, Math.sqrt(v / xs.length)];
 }
 
-export async function runExplainEval(opts: ExplainEvalOptions): Promise<object> {
+/** The --json summary of `explain-eval` (faithfulness); `explain-eval --sanity` returns a `SanityResult` (sanity.ts). */
+export interface ExplainEvalResult {
+  command: 'explain-eval';
+  model: string;
+  images: number;
+  backend: string;
+  seconds: number;
+  settings: Record<string, unknown>;
+  versions: { tfjs: string; node: string };
+  scores: MethodScore[];
+  /** Per explainer: whether its deletion AUC is lower and its insertion AUC higher than the random map's. */
+  beatsRandom: Record<string, { deletion: boolean; insertion: boolean }>;
+  outDir: string;
+  curvesCsv: string;
+  aucCsv: string;
+  perImageCsv: string;
+  plotPng: string;
+}
+
+export type { SanityResult, SanityOptions } from './sanity.js';
+
+export async function runExplainEval(opts: ExplainEvalOptions): Promise<ExplainEvalResult> {
   const backend = await initBackend(opts.backend);
   const log = createLogger(opts.json);
   const o = { ...DEFAULT_EVAL_OPTIONS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS;
@@ -92,7 +114,7 @@ interface Curves {
   perImage: (string | number)[][];
 }
 
-async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS, methods: readonly EvalMethod[], settings: ExplainSettings, backend: BackendInfo, log: Logger): Promise<object> {
+async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & typeof DEFAULT_EVAL_OPTIONS, methods: readonly EvalMethod[], settings: ExplainSettings, backend: BackendInfo, log: Logger): Promise<ExplainEvalResult> {
   const shape = model.inputs[0].shape;
   const data = await loadMnist(o.dataDir);
   const split = headOfSplit(data.test, o.images);
@@ -102,6 +124,7 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
   // The settings fit the model: a CAM layer exists, the Shapley grid fits the digits.
   for (const g of optionGroupsOf(methods.filter((m): m is ExplainerName => m !== 'random'))) g.check(settings, [split.rows, split.cols, 1], model);
   const outDir = await prepareOutDir(o.out);
+  await invalidateRunRecord(outDir); // a run killed midway leaves no record describing another run's files
   const { grid } = settings;
   log.info(`explain-eval: ${split.count} test digits, methods ${methods.join(', ')}, Shapley ${grid.rows}x${grid.cols} patches x ${settings.samples} permutations, backend ${backend.name}`);
   const t0 = Date.now();
@@ -113,7 +136,7 @@ async function evaluateModel(model: tf.LayersModel, o: ExplainEvalOptions & type
     ...scores.map((s) => `${s.method.padEnd(12)}${s.deletionAuc.toFixed(4)} +- ${s.deletionSe.toFixed(4)}          ${s.insertionAuc.toFixed(4)} +- ${s.insertionSe.toFixed(4)}          ${s.secondsPerImage.toFixed(4)}`)];
   for (const line of table) log.result(line);
   for (const [m, b] of Object.entries(beatsRandom)) log.info(`${m} beats random: deletion ${b.deletion ? 'yes' : 'NO'}, insertion ${b.insertion ? 'yes' : 'NO'}`);
-  const summary = {
+  const summary: ExplainEvalResult = {
     command: 'explain-eval', model: o.model, images: split.count, backend: backend.name, seconds,
     settings: Object.assign({ steps: o.steps, batch: settings.batch, seed: settings.seed, blank: 'zero', class: 'top-1' }, ...methods.filter((m): m is ExplainerName => m !== 'random').map((m) => EXPLAINERS[m].settingsSummary(settings))),
     versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
@@ -189,7 +212,7 @@ function scoreMethods({ curves, explainSeconds }: Curves, methods: readonly Eval
 }
 
 /** curves.csv (mean curve per method, with its standard error over the images), auc.csv, per_image.csv and the curves figure. */
-async function writeEvalFiles(outDir: string, { curves, perImage }: Curves, scores: readonly MethodScore[], methods: readonly EvalMethod[], split: Digits, steps: number): Promise<Record<string, string>> {
+async function writeEvalFiles(outDir: string, { curves, perImage }: Curves, scores: readonly MethodScore[], methods: readonly EvalMethod[], split: Digits, steps: number): Promise<{ curvesCsv: string; aucCsv: string; perImageCsv: string; plotPng: string }> {
   const pixels = split.rows * split.cols;
   const fractions = stepCounts(pixels, steps).map((k) => k / pixels);
   const curveRows: (string | number)[][] = [];
