@@ -444,11 +444,11 @@ async function writeSanityFiles(outDir: string, measured: Measured, scores: read
           strokeDash: { field: 'verdict', type: 'nominal', title: 'verdict', scale: { domain: ['pass', 'fail'], range: [[1, 0], [6, 3]] }, legend: null },
         },
       },
-      ...(withThreshold ? [{ mark: { type: 'rule', color: '#c00', strokeWidth: 1.5 }, encoding: { y: { datum: threshold } } }] : []),
+      ...(withThreshold ? [{ mark: { type: 'rule', color: 'black', strokeWidth: 1.5, strokeDash: [2, 2] }, encoding: { y: { datum: threshold } } }] : []),
     ],
   });
   const chart = await writeChart(path.join(outDir, 'sanity'), {
-    title: { text: `Cascading parameter randomisation: ${modelName}, ${inputs.length} ${what}`, subtitle: [`pass (solid line): mean Spearman < ${threshold} (red) once ${steps[1].label} is randomised; fail: dashed`, `'all at once': every layer randomised, an independent draw`] },
+    title: { text: `Cascading parameter randomisation: ${modelName}, ${inputs.length} ${what}`, subtitle: [`pass (solid line): mean Spearman < ${threshold} (dotted black line) once ${steps[1].label} is randomised; fail: dashed`, `'all at once': every layer randomised, an independent draw`] },
     data: { values },
     hconcat: [panel('Spearman of |map|', true), panel('SSIM of |map|', false)],
     resolve: { scale: { color: 'shared' } },
@@ -459,14 +459,16 @@ async function writeSanityFiles(outDir: string, measured: Measured, scores: read
 }
 
 /**
- * |map| for display: divided by its 99th percentile and clipped to [0, 1] (Adebayo et al. clip
- * the top 1% so that a few large gradients do not wash out the rest).
+ * |map| for display: from its minimum to its 99th percentile, clipped to [0, 1] (Adebayo et al.
+ * clip the top 1% so that a few large gradients do not wash out the rest; the minimum matters for
+ * maps that are positive everywhere, like RISE's, which would otherwise be one flat colour).
  */
 export function displayScale(map: Float32Array): Float32Array {
   const a = absMap(map);
   const sorted = Float32Array.from(a).sort();
+  const lo = sorted[0] ?? 0;
   const q = sorted[Math.min(sorted.length - 1, Math.floor(0.99 * (sorted.length - 1)))] || sorted[sorted.length - 1];
-  return q > 0 ? a.map((v) => Math.min(1, v / q)) : new Float32Array(a.length);
+  return q > lo ? a.map((v) => Math.min(1, (v - lo) / (q - lo))) : new Float32Array(a.length);
 }
 
 async function pngUri(img: RgbImage, size: number): Promise<string> {
@@ -488,7 +490,7 @@ async function renderSanityGrid({ gridMaps, similarity }: Measured, methods: rea
   const captionH = 14;
   const rowH = cell + captionH + gap;
   const title = `Cascading randomisation of ${modelName}: |map| of ${ctx.name} (class ${ctx.label})`;
-  const subtitle = 'each cell |map| scaled to its own 99th percentile (turbo: 0 dark .. 1 red); under it: Spearman of |map| with the original';
+  const subtitle = 'each cell |map| from its minimum to its 99th percentile (turbo: dark .. red); under it: Spearman of |map| with the original';
   // Wide enough for the title and subtitle too (DejaVu Sans: ~0.62 em per character, bold ~0.68).
   const width = Math.ceil(Math.max(labelW + steps.length * (cell + gap) + 10, title.length * 15 * 0.68 + 20, subtitle.length * 11 * 0.62 + 20));
   const height = top + methods.length * rowH + 10;
