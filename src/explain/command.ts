@@ -13,6 +13,7 @@ import { DEFAULT_MODEL, optionGroupsOf, parseMethods, runExplainers, type Explai
 import { INPUTS_HELP, inputOptions } from './input_options.js';
 import { DEFAULT_EVAL_OPTIONS, DEFAULT_EVAL_SETTINGS, runExplainEval, type ExplainEvalOptions } from './eval.js';
 import { DEFAULT_SANITY_OPTIONS, runSanity, type SanityOptions } from './sanity.js';
+import { SHARD_OPTION_HELP } from '../core/shard.js';
 
 function modelOption(cmd: Command): Command {
   return cmd.option('--model <name|path>', `resnet18, vgg16, or a folder/model.json of a tfjs layers model (e.g. from train-mnist)`, DEFAULT_MODEL);
@@ -118,14 +119,17 @@ function registerExplainEval(program: Command): void {
         .option('--depth <n>', '--sanity: cascade steps, groups randomised one after another from the top (default: all)', intArg('--depth', 1, 10000))
         .option('--threshold <rho>', `--sanity: a method passes when its mean Spearman after randomising the top layer is below this (default ${sd.threshold})`, floatArg('--threshold', -1, 1, { minExclusive: true }))
         .addOption(new Option('--group <how>', `--sanity: one cascade step per ResNet-style block (a.b.*) or per layer (default ${sd.group})`).choices(['block', 'layer']))
-        .option('--home <dir>', '--sanity: dnnkit home (model cache); default $DNNKIT_HOME or ~/.cache/dnnkit'),
+        .option('--home <dir>', '--sanity: dnnkit home (model cache); default $DNNKIT_HOME or ~/.cache/dnnkit')
+        .option('--shard <K/N>', `faithfulness: ${SHARD_OPTION_HELP}`),
       EXPLAINER_NAMES,
     ), optionGroupsOf(EXPLAINER_NAMES), DEFAULT_EVAL_SETTINGS)
       .addHelpText('after', `
 Deletion: remove pixels (set to 0) in order of attribution and track the class probability
 (lower AUC = more faithful). Insertion: start from a blank digit and add pixels (higher AUC =
 more faithful). --batch also sets the inputs per forward pass of the curves.
-Outputs: curves.csv, auc.csv, per_image.csv, curves.svg/.png, run.json.
+Outputs: curves.csv, auc.csv, per_image.csv, curves.svg/.png, run.json. With --shard K/N each
+shard explains every N-th digit and writes its own *.shard-K-of-N.* files; dnnkit merge OUT
+joins them (docs/SHARDING.md).
 
 --sanity (docs/SANITY.md): each method's map with the original model, then with the parameters
 randomised from the logits layer down (cumulative; ResNet blocks such as layer4.1 are one step),
@@ -136,10 +140,12 @@ Outputs: sanity.csv, sanity_per_image.csv, sanity.svg/.png (lines), sanity-grid.
 
 Examples:
   $ dnnkit explain-eval --model outputs/train-mnist --methods gradcam,ig
+  $ dnnkit explain-eval --model outputs/train-mnist --shard 1/2 --out outputs/eval-sharded
   $ dnnkit explain-eval --sanity --model outputs/train-mnist --images 16
   $ dnnkit explain-eval --sanity --model resnet18 --methods gradcam,gradinput data/images/chelsea.png`),
     'explain-eval',
   ).action(action<ExplainEvalOptions & SanityOptions & { sanity?: boolean }>((opts, args) => {
+    if (opts.sanity && opts.shard !== undefined) throw new UsageError('--shard splits the faithfulness digits; explain-eval --sanity runs in one process: leave out --shard');
     if (opts.sanity) return runSanity(opts, args);
     const onlySanity = (['depth', 'threshold', 'group', 'home'] as const).find((k) => opts[k] !== undefined);
     if (onlySanity) throw new UsageError(`--${onlySanity} is an option of explain-eval --sanity; add --sanity or leave it out`);

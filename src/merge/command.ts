@@ -10,7 +10,9 @@ import { mergeShards, type MergeResult } from '../core/merge.js';
 
 /** Merges, prints, and sets exit code 1 when items are missing (the table and run.json are still written). */
 export async function runMerge(opts: Pick<CommonOptions, 'json' | 'debug'>, dir: string): Promise<MergeResult> {
-  const r = await mergeShards(dir);
+  // explain-eval's means over all digits are recomputed from the digits' records (lazy: the CLI starts fast).
+  const { mergeExplainEval } = await import('../explain/eval.js');
+  const r = await mergeShards(dir, { steps: { 'explain-eval': mergeExplainEval } });
   const log = createLogger(opts.json);
   log.output(`merged ${r.done} of ${r.items} items of ${r.command} (shards started: ${r.shards.started.join(', ') || 'none'}; finished: ${r.shards.finished.join(', ') || 'none'}) into ${r.table}`);
   for (const m of r.missing) log.output(`missing: ${m.key}${m.shard === null ? '' : ` (shard ${m.shard}/${r.shards.count})`}`);
