@@ -21,6 +21,7 @@ import { numClasses } from './base.js';
 import { parseClassSelection, selectedClasses, type ClassSelection } from '../models/classes.js';
 import { forwardLogits, logitsSource, type LogitsSource } from './graph.js';
 import { resolveSettings, type ExplainOptionValues, type OptionGroup } from './options.js';
+import { resolveOutputSettings, type OutputOptionValues, type OutputSettings } from './output_options.js';
 import type { PatchGrid } from './image_game.js';
 import {
   DEFAULT_EXPLAIN_METHODS, EXPLAINERS, EXPLAINER_NAMES, renderSideBySide,
@@ -32,7 +33,7 @@ export const SAMPLE_IMAGES_DIR = fileURLToPath(new URL('../../../data/images/', 
 export const DEFAULT_MODEL = 'resnet18';
 
 /** Options of gradcam / shap / explain (command-line names in camelCase; the methods' own in options.ts). */
-export interface ExplainOptions extends CommonOptions, ExplainOptionValues {
+export interface ExplainOptions extends CommonOptions, ExplainOptionValues, OutputOptionValues {
   /** resnet18 | vgg16 | path to a model.json or its folder. */
   model: string;
   /** Class to explain: index or label; default the top-1 prediction. */
@@ -118,6 +119,7 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
   const backend = await initBackend(opts.backend);
   const groups = optionGroupsOf(methods);
   const settings = resolveSettings(opts, groups);
+  const output = resolveOutputSettings(opts); // --overlay, --raw: how the maps are drawn and written
   const files = await imageFiles(args);
   const spec = opts.model ?? DEFAULT_MODEL;
   const { resolveModel, factsBeforeLoading } = await import('../models/index.js'); // lazy: CLI start-up stays fast
@@ -136,7 +138,7 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
     }
     const loaded = await resolveModel(spec, { home: opts.home, quiet: opts.json });
     try {
-      return await explainWith(loaded, spec, methods, groups, settings, files, images, opts, mode, backend);
+      return await explainWith(loaded, spec, methods, groups, settings, files, images, opts, mode, backend, output);
     } finally {
       loaded.model.dispose();
     }
@@ -147,12 +149,12 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
 
 /** `images`: the files already preprocessed (possibly none); explainWith adds the rest, the caller disposes them. */
 async function explainWith(loaded: LoadedModel, spec: string, methods: readonly ExplainerName[], groups: readonly OptionGroup[], settings: ExplainSettings, files: string[],
-  images: Preprocessed[], opts: ExplainOptions, mode: 'separate' | 'side-by-side', backend: BackendInfo): Promise<object> {
+  images: Preprocessed[], opts: ExplainOptions, mode: 'separate' | 'side-by-side', backend: BackendInfo, output: OutputSettings): Promise<object> {
   const log = createLogger(opts.json);
   const source = logitsSource(loaded.model);
   const selection = parseClassSelection(opts.class, numClasses(loaded.model, source), loaded.classNames);
   checkSettings(groups, settings, loaded.inputShape, loaded.model); // --layer names a 4-D layer, the grid fits the input
-  const prepared = await prepareImages(loaded, spec, files, images, selection, source);
+  const prepared = await prepareImages(loaded, spec, files, images, selection, source, output);
   const modelName = prepared[0]?.ctx.modelName ?? modelShortName(loaded, spec);
   const outDir = await prepareOutDir(opts.out);
   await invalidateRunRecord(outDir, [`run.${mode === 'side-by-side' ? 'explain' : methods[0]}.json`]);
@@ -166,7 +168,7 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
     methods,
     model: modelName,
     backend: backend.name,
-    settings: Object.assign({ class: opts.class ?? 'top-1' }, ...methods.map((m) => (EXPLAINERS[m] as ExplainerEntry).settingsSummary(settings))),
+    settings: Object.assign({ class: opts.class ?? 'top-1', overlay: output.overlay, ...(mode === 'separate' ? { raw: output.raw } : {}) }, ...methods.map((m) => (EXPLAINERS[m] as ExplainerEntry).settingsSummary(settings))),
     versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
     seconds: (Date.now() - started) / 1000,
     ...(tally.counted ? { forwardPasses: tally.passes, forwardPassesPerSecond: tally.passes / Math.max(tally.seconds, 1e-9) } : {}),
@@ -184,20 +186,21 @@ async function explainWith(loaded: LoadedModel, spec: string, methods: readonly 
  * index, a name or a list), before anything is written: one entry per (image, class). With
  * several classes, output names get `.c<class>` (photo.c281, photo.c285).
  */
-async function prepareImages(loaded: LoadedModel, spec: string, files: readonly string[], images: Preprocessed[], selection: ClassSelection | undefined, source: LogitsSource): Promise<Prepared[]> {
+async function prepareImages(loaded: LoadedModel, spec: string, files: readonly string[], images: Preprocessed[], selection: ClassSelection | undefined, source: LogitsSource,
+  output: OutputSettings): Promise<Prepared[]> {
   const model = loaded.model;
   const names = uniqueNames(files);
   const modelName = modelShortName(loaded, spec);
   const prepared: Prepared[] = [];
   for (let i = 0; i < files.length; i++) {
     images[i] ??= await loaded.preprocess(files[i]);
-    const { input, display } = images[i];
+    const { input, display, view } = images[i];
     const probs = tf.tidy(() => tf.softmax(forwardLogits(model, input, source)).dataSync());
     const classes = selectedClasses(selection, probs);
     for (const classIndex of classes) {
       const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
       const name = classes.length > 1 ? `${names[i]}.c${classIndex}` : names[i];
-      prepared.push({ file: files[i], ctx: { name, modelName, model, input, display, classIndex, label, probability: probs[classIndex] } });
+      prepared.push({ file: files[i], ctx: { name, modelName, model, input, display, view, output, classIndex, label, probability: probs[classIndex] } });
     }
   }
   return prepared;
