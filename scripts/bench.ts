@@ -124,6 +124,9 @@ function torchMeasure(w: Workload, threads: number, extra: string[]): Measuremen
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measurement;
 }
 
+/** A throughput for the table: one decimal, or three significant digits below 10 (Score-CAM: 0.06 img/s). */
+const rate = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(3));
+
 const median = (xs: number[]) => {
   const s = xs.slice().sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -185,7 +188,7 @@ async function main() {
         const t2 = torchMeasure(w, cores, extra);
         if (t2) all.push(t2.throughput);
       } else if (t1) all.push(t1.throughput);
-      process.stderr.write(`${w.name} round ${r + 1}: dnnkit ${ours[r].toFixed(1)}, PyTorch ${same[r]?.toFixed(1) ?? 'n/a'} (${threads} thr), ${all[r]?.toFixed(1) ?? 'n/a'} (${cores} thr) ${w.unit}\n`);
+      process.stderr.write(`${w.name} round ${r + 1}: dnnkit ${rate(ours[r])}, PyTorch ${same[r] === undefined ? 'n/a' : rate(same[r])} (${threads} thr), ${all[r] === undefined ? 'n/a' : rate(all[r])} (${cores} thr) ${w.unit}\n`);
     }
     const d = median(ours);
     const s = same.length ? median(same) : null;
@@ -195,7 +198,7 @@ async function main() {
       torchSameThreads: s, ratioSameThreads: s ? d / s : null, torchAllCores: a, ratioAllCores: a ? d / a : null, rounds: opts.rounds,
     });
   }
-  const f = (v: number | null, digits = 1) => (v === null ? 'n/a' : v.toFixed(digits));
+  const f = (v: number | null, digits = 1) => (v === null ? 'n/a' : digits === 1 ? rate(v) : v.toFixed(digits));
   // The dnnkit column names the kernels in use: wasm alone, or wasm with the native oneDNN kernels.
   const label = backend.nativeKernels.length > 0 ? `${backend.name} + native kernels (oneDNN; see dnnkit info)` : backend.name;
   const lines = [

@@ -28,10 +28,11 @@ export interface OutputOptionValues {
   raw?: string;
 }
 
-function oneOf<T extends string>(flag: string, allowed: readonly T[], what: string) {
+/** A parser for one of `allowed`; commander prefixes its error with the flag and the value. */
+function oneOf<T extends string>(allowed: readonly T[], what: string) {
   return (value: string): T => {
     if ((allowed as readonly string[]).includes(value)) return value as T;
-    throw new InvalidArgumentError(`${flag} must be ${allowed.join(', ').replace(/, ([^,]*)$/, ' or $1')} (${what}), got '${value}'`);
+    throw new InvalidArgumentError(`use ${allowed.join(', ').replace(/, ([^,]*)$/, ' or $1')} (${what})`);
   };
 }
 
@@ -45,10 +46,10 @@ const RAW_WHAT = 'png16 = 16-bit PNG with min/max in its text, csv = one row per
 export function outputOptions(cmd: Command, { raw = true } = {}): Command {
   const d = DEFAULT_OUTPUT_SETTINGS;
   cmd.addOption(new Option('--overlay <mode>', `draw the maps over the whole original image (full: the resize and centre crop undone, the part the model did not see hatched) or over the model input only (crop) (default ${d.overlay})`)
-      .argParser(oneOf('--overlay', OVERLAY_MODES, OVERLAY_WHAT)));
+      .argParser(oneOf(OVERLAY_MODES, OVERLAY_WHAT)));
   if (!raw) return cmd;
   return cmd.addOption(new Option('--raw <format>', `the map at the original image's resolution: png16 (<name>.<model>.<method>.raw.png, 16-bit, value = min + (max - min) * v / 65535, see docs/RAW_MAPS.md), csv (.raw.csv) or none (default ${d.raw})`)
-      .argParser(oneOf('--raw', RAW_FORMATS, RAW_WHAT)));
+      .argParser(oneOf(RAW_FORMATS, RAW_WHAT)));
 }
 
 /** Output settings from option values (library callers: a bad value is a UsageError naming the flag). */
@@ -56,9 +57,9 @@ export function resolveOutputSettings(values: OutputOptionValues): OutputSetting
   const check = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[], what: string, fallback: T): T => {
     if (value === undefined) return fallback;
     try {
-      return oneOf(flag, allowed, what)(value);
+      return oneOf(allowed, what)(value);
     } catch (err) {
-      throw new UsageError((err as Error).message);
+      throw new UsageError(`${flag} ${value}: ${(err as Error).message}`);
     }
   };
   return {

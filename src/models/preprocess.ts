@@ -115,15 +115,37 @@ export function torchvisionResizeSize(width: number, height: number, size: numbe
 }
 
 /**
+ * Where the resized image's coordinate R (continuous) lies in the original: X = (R - shift) * s,
+ * s = original / resized, along one axis. When libvips (sharp's resize, kernel 'linear') shrinks,
+ * it maps half-pixel centres (shift 0, as PIL and torchvision do); when it enlarges, the content
+ * lands half an output pixel further (shift 0.5). Measured: a blob centred at 50 of 100 pixels
+ * is centred at 150.5 of 300 after enlarging, at 25 of 50 after shrinking; the blob test in
+ * test/explain/overlay.test.ts checks the window against the real preprocessing both ways.
+ */
+export function resizeShift(original: number, resized: number): number {
+  return resized > original ? 0.5 : 0;
+}
+
+/** The window of a resize of width x height to `resized`, then a crop at (left, top) of crop.width x crop.height. */
+export function resizedWindow(width: number, height: number, resized: ImageSize, left: number, top: number, crop: ImageSize): InputWindow {
+  const sx = width / resized.width;
+  const sy = height / resized.height;
+  return {
+    left: (left - resizeShift(width, resized.width)) * sx,
+    top: (top - resizeShift(height, resized.height)) * sy,
+    width: crop.width * sx,
+    height: crop.height * sy,
+  };
+}
+
+/**
  * The window of torchvision's Resize(resize) + CenterCrop(crop) in a width x height image: the
  * crop's offset in the resized image, scaled back by original / resized per axis (the two scales
  * differ slightly, as Resize truncates the longer side).
  */
 export function resizeCropWindow(width: number, height: number, resize = IMAGENET_RESIZE, crop = IMAGENET_CROP): InputWindow {
   const resized = torchvisionResizeSize(width, height, resize);
-  const sx = width / resized.width;
-  const sy = height / resized.height;
-  return { left: centerCropOffset(resized.width, crop) * sx, top: centerCropOffset(resized.height, crop) * sy, width: crop * sx, height: crop * sy };
+  return resizedWindow(width, height, resized, centerCropOffset(resized.width, crop), centerCropOffset(resized.height, crop), { width: crop, height: crop });
 }
 
 /** torchvision's ImageNet preprocessing of an image file. */
@@ -145,8 +167,8 @@ export async function preprocessPlain(file: string, inputShape: [number, number,
   if (c !== 1 && c !== 3) throw new InputError(`the model takes ${c} channels; dnnkit feeds images to models with 1 (grayscale) or 3 (RGB) channels`);
   const fileSize = await readImageSize(file);
   const display = await loadImage(file, { size: { width: w, height: h } });
-  // No crop: the input covers the whole image.
-  const view = imageView(file, fileSize, { left: 0, top: 0, width: fileSize.width, height: fileSize.height }, { width: w, height: h });
+  // No crop: the input covers the whole image (up to libvips's half-pixel shift when it enlarges).
+  const view = imageView(file, fileSize, resizedWindow(fileSize.width, fileSize.height, { width: w, height: h }, 0, 0, { width: w, height: h }), { width: w, height: h });
   const input = tf.tidy(() => {
     const rgb = tf.tensor3d(display.data, [h, w, 3], 'int32').toFloat().div(255);
     const x = c === 1 ? rgb.mul(tf.tensor1d([0.299, 0.587, 0.114])).sum(-1, true) : rgb;
