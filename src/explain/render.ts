@@ -202,6 +202,11 @@ function colourBarSvg(bar: ColourBar, x: number, y: number, h: number, id: strin
  * Composes panels side by side under a title (and an optional subtitle) and renders to PNG.
  */
 export async function renderFigure(panels: readonly Panel[], title: string, subtitle?: string): Promise<Buffer> {
+  return svgToPng(await figureSvg(panels, title, subtitle));
+}
+
+/** The SVG document of `renderFigure` (images embedded as PNG data URIs). */
+export async function figureSvg(panels: readonly Panel[], title: string, subtitle?: string): Promise<string> {
   const margin = 14;
   const titleH = subtitle ? 50 : 32;
   const captionH = 34;
@@ -276,7 +281,7 @@ export async function renderFigure(panels: readonly Panel[], title: string, subt
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif">` +
     `<rect width="100%" height="100%" fill="white"/>${hatched ? HATCH_PATTERN : ''}${head.join('')}<g transform="translate(${shift} 0)">${parts.join('')}</g></svg>`;
-  return svgToPng(svg);
+  return svg;
 }
 
 const UNSEEN_LEGEND = 'not seen by the model: outside its centre crop (dashed box)';
