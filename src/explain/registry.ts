@@ -10,7 +10,7 @@
  */
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import type { RgbImage } from '../core/image.js';
+import { cropRgb, type RgbImage } from '../core/image.js';
 import { writeFileAtomic } from '../core/fsutil.js';
 import { writeCsv } from '../core/csv.js';
 import { upsampleBilinear, type CamClass, type CamResult } from './base.js';
@@ -133,9 +133,30 @@ async function originalCanvas(ctx: ImageContext): Promise<Canvas> {
   return { image, window, covered: coveredPixels(window, image), isInput: false };
 }
 
+/**
+ * Longest side / shortest side of a drawn original. A panorama is drawn as the part around the
+ * model's window (the window is about short x short, so this leaves a window's width of context on
+ * each side): a 20000 x 100 strip drawn whole would make the window two pixels high.
+ */
+const MAX_OVERLAY_ASPECT = 3;
+
+/** The canvas cut to at most MAX_OVERLAY_ASPECT : 1 around the window (unchanged when it fits). */
+function aroundWindow(c: Canvas): Canvas {
+  const { width: W, height: H } = c.image;
+  const w = Math.min(W, Math.round(MAX_OVERLAY_ASPECT * H));
+  const h = Math.min(H, Math.round(MAX_OVERLAY_ASPECT * W));
+  if (w === W && h === H) return c;
+  const clamp = (v: number, hi: number) => Math.max(0, Math.min(hi, Math.round(v)));
+  const x0 = clamp(c.window.left + c.window.width / 2 - w / 2, W - w);
+  const y0 = clamp(c.window.top + c.window.height / 2 - h / 2, H - h);
+  const image = cropRgb(c.image, x0, y0, w, h);
+  const window = { ...c.window, left: c.window.left - x0, top: c.window.top - y0 };
+  return { image, window, covered: coveredPixels(window, image), isInput: false };
+}
+
 /** Where the overlays are drawn: the original (--overlay full, the default) or the model input (crop). */
-function overlayCanvas(ctx: ImageContext): Promise<Canvas> {
-  return (ctx.output ?? DEFAULT_OUTPUT_SETTINGS).overlay === 'crop' ? Promise.resolve(inputCanvas(ctx)) : originalCanvas(ctx);
+async function overlayCanvas(ctx: ImageContext): Promise<Canvas> {
+  return (ctx.output ?? DEFAULT_OUTPUT_SETTINGS).overlay === 'crop' ? inputCanvas(ctx) : aroundWindow(await originalCanvas(ctx));
 }
 
 /** The window to outline and hatch outside, when the model did not see the whole canvas. */
@@ -151,8 +172,8 @@ function panelWindow(c: Canvas): ImageRect | undefined {
 async function writeRaw(base: string, ctx: ImageContext, method: string, values: string, valuesOn: (c: Canvas) => Float32Array, overlay?: { canvas: Canvas; map: Float32Array }): Promise<Record<string, string>> {
   const format = (ctx.output ?? DEFAULT_OUTPUT_SETTINGS).raw;
   if (format === 'none') return {};
-  const canvas = overlay && !overlay.canvas.isInput ? overlay.canvas : await originalCanvas(ctx);
-  const map = overlay && overlay.canvas === canvas ? overlay.map : valuesOn(canvas);
+  const canvas = await originalCanvas(ctx); // the whole original, even where the overlay shows a part
+  const map = overlay && overlay.canvas.image === canvas.image ? overlay.map : valuesOn(canvas);
   const description: RawMapDescription = { values, method, model: ctx.modelName, image: ctx.name, classIndex: ctx.classIndex, label: ctx.label };
   return writeRawMap(base, format, map, canvas.image.width, canvas.image.height, canvas.covered, description);
 }

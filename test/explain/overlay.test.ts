@@ -311,6 +311,14 @@ test('gradcam: the default overlay is the whole photo (its size), --overlay crop
     if (w > h) assert.ok(figure.width! > cropFigure.width! + 100, `${figure.width} vs ${cropFigure.width}`);
     else assert.ok(figure.height! > cropFigure.height! + 100, `${figure.height} vs ${cropFigure.height}`);
   }
+  // A panorama is drawn around the crop (at most 3:1); its raw map is still the whole strip.
+  const pano = path.join(work, 'pano.png');
+  await sharp(ramps(1000, 100), { raw: { width: 1000, height: 100, channels: 3 } }).png().toFile(pano);
+  const p = (await runExplainers(['gradcam'], opts({}), [pano], 'separate') as { images: Record<string, unknown>[] }).images[0];
+  assert.equal(p.overlaySize, '300x100');
+  const rawPano = await readRawMap(p.rawPng as string);
+  assert.deepEqual([rawPano.info.width, rawPano.info.height], [1000, 100]);
+  assert.deepEqual(rawPano.info.covered, coveredPixels(resizeCropWindow(1000, 100), { width: 1000, height: 100 }));
   const none = await runExplainers(['shap'], opts({ raw: 'none', grid: '2x2', samples: 2 }), [landscape], 'separate') as { images: Record<string, unknown>[] };
   assert.ok(!('rawPng' in none.images[0]) && !('rawCsv' in none.images[0]), '--raw none writes no raw map');
   assert.equal(none.images[0].overlaySize, '451x300');
