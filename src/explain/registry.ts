@@ -64,7 +64,10 @@ export interface MethodOutput {
   panel: Panel;
   /** Fields of the --json summary (numbers, names). */
   summary: Record<string, unknown>;
-  /** Writes the method's files (`<name>.<model>.<suffix>.png/.csv`); returns the JSON path fields. */
+  /**
+   * Writes the method's files (`<name>.<model>.<suffix>.png/.csv`, and the full-resolution raw map
+   * `.raw.png|.raw.csv` as ctx.output.raw says); returns the JSON path fields.
+   */
   write(outDir: string): Promise<Record<string, string>>;
   /** Model evaluations, for the methods that count them (the log reports their rate). */
   forwardPasses?: number;
