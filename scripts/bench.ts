@@ -7,6 +7,12 @@
  * PyTorch runs with dnnkit's thread count (the issue's "same thread count") and, for context,
  * with every core. t-SNE is compared with scikit-learn by scripts/bench_tsne.ts.
  *
+ * The explainer rows (resnet18-gradcam, -scorecam, -ig) explain one 224x224 image (chelsea.png,
+ * torchvision-preprocessed) with the same seeded random-init ResNet-18 on both sides: the
+ * checkpoint of scripts/torch_fixtures.py, converted by dnnkit's converter, and compared with the
+ * PyTorch reference implementations (scripts/torch_gradcam.py, scripts/torch_cam_attributions.py)
+ * at dnnkit's defaults: layer4.1, Score-CAM 512 masks 16 per pass, IG 64 steps 16 per pass.
+ *
  *   npm run bench -- [--rounds N] [--only a,b] [--json FILE] [--skip-tsne] [--tsne-sizes 5000,20000]
  */
 import { spawnSync } from 'node:child_process';
@@ -22,6 +28,7 @@ import { buildResnet18 } from '../src/models/resnet18.js';
 import { buildVgg16 } from '../src/models/vgg16.js';
 import { benchTsne, formatTsneTable, type BenchTsneRow } from './bench_tsne.js';
 import { benchLstmTrain } from './bench_lstm.js';
+import { disposeExplainFixture, EXPLAIN_WORKLOADS } from './bench_explain.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TORCH_SCRIPT = path.join(ROOT, 'scripts', 'bench_torch.py');
@@ -38,6 +45,8 @@ interface Workload {
   steps: number;
   batch: number;
   dnnkit: (steps: number, batch: number) => Promise<Measurement>;
+  /** Extra arguments of bench_torch.py (e.g. the shared weights and input files). */
+  torchArgs?: () => Promise<string[]>;
 }
 
 async function timeSteps(step: () => Promise<void> | void, warmup: number, steps: number): Promise<number> {
@@ -104,15 +113,19 @@ const WORKLOADS: Workload[] = [
       return { throughput: await benchLstmTrain(steps, batch) };
     },
   },
+  ...EXPLAIN_WORKLOADS,
 ];
 
-function torchMeasure(w: Workload, threads: number): Measurement | null {
+function torchMeasure(w: Workload, threads: number, extra: string[]): Measurement | null {
   const py = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0);
   if (!py) return null;
-  const r = spawnSync(py, [TORCH_SCRIPT, w.name, '--threads', String(threads), '--steps', String(w.steps), '--batch', String(w.batch)], { encoding: 'utf8' });
+  const r = spawnSync(py, [TORCH_SCRIPT, w.name, '--threads', String(threads), '--steps', String(w.steps), '--batch', String(w.batch), ...extra], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bench_torch.py ${w.name} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measurement;
 }
+
+/** A throughput for the table: one decimal, or three significant digits below 10 (Score-CAM: 0.06 img/s). */
+const rate = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(3));
 
 const median = (xs: number[]) => {
   const s = xs.slice().sort((a, b) => a - b);
@@ -166,15 +179,16 @@ async function main() {
     const ours: number[] = [];
     const same: number[] = [];
     const all: number[] = [];
+    const extra = (await w.torchArgs?.()) ?? [];
     for (let r = 0; r < opts.rounds; r++) {
       ours.push((await w.dnnkit(w.steps, w.batch)).throughput);
-      const t1 = torchMeasure(w, threads);
+      const t1 = torchMeasure(w, threads, extra);
       if (t1) same.push(t1.throughput);
       if (cores !== threads) {
-        const t2 = torchMeasure(w, cores);
+        const t2 = torchMeasure(w, cores, extra);
         if (t2) all.push(t2.throughput);
       } else if (t1) all.push(t1.throughput);
-      process.stderr.write(`${w.name} round ${r + 1}: dnnkit ${ours[r].toFixed(1)}, PyTorch ${same[r]?.toFixed(1) ?? 'n/a'} (${threads} thr), ${all[r]?.toFixed(1) ?? 'n/a'} (${cores} thr) ${w.unit}\n`);
+      process.stderr.write(`${w.name} round ${r + 1}: dnnkit ${rate(ours[r])}, PyTorch ${same[r] === undefined ? 'n/a' : rate(same[r])} (${threads} thr), ${all[r] === undefined ? 'n/a' : rate(all[r])} (${cores} thr) ${w.unit}\n`);
     }
     const d = median(ours);
     const s = same.length ? median(same) : null;
@@ -184,7 +198,7 @@ async function main() {
       torchSameThreads: s, ratioSameThreads: s ? d / s : null, torchAllCores: a, ratioAllCores: a ? d / a : null, rounds: opts.rounds,
     });
   }
-  const f = (v: number | null, digits = 1) => (v === null ? 'n/a' : v.toFixed(digits));
+  const f = (v: number | null, digits = 1) => (v === null ? 'n/a' : digits === 1 ? rate(v) : v.toFixed(digits));
   // The dnnkit column names the kernels in use: wasm alone, or wasm with the native oneDNN kernels.
   const label = backend.nativeKernels.length > 0 ? `${backend.name} + native kernels (oneDNN; see dnnkit info)` : backend.name;
   const lines = [
@@ -193,6 +207,7 @@ async function main() {
     ...rows.map((r) => `| ${r.description} | ${r.batch} | ${f(r.dnnkit)} ${r.unit} | ${f(r.torchSameThreads)} | ${f(r.ratioSameThreads, 2)} | ${f(r.torchAllCores)} | ${f(r.ratioAllCores, 2)} |`),
   ];
   console.log(lines.join('\n'));
+  await disposeExplainFixture();
   let tsneRows: BenchTsneRow[] = [];
   if (opts.tsne && (!opts.only || opts.only.includes('tsne'))) {
     tsneRows = await benchTsne({ sizes: opts.tsneSizes });

@@ -115,6 +115,16 @@ function firstLine(err: unknown): string {
   return (err as Error).message.split('\n')[0];
 }
 
+/** The pixels [left, left + width) x [top, top + height) of an image (inside it). */
+export function cropRgb(img: RgbImage, left: number, top: number, width: number, height: number): RgbImage {
+  if (left < 0 || top < 0 || left + width > img.width || top + height > img.height) {
+    throw new RangeError(`cropRgb: ${width}x${height} at (${left}, ${top}) is outside the ${img.width}x${img.height} image`);
+  }
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) data.set(img.data.subarray(((top + y) * img.width + left) * 3, ((top + y) * img.width + left + width) * 3), y * width * 3);
+  return { data, width, height };
+}
+
 /** RGB image -> float32 tensor [height, width, 3] scaled to [0, 1]. */
 export function imageToTensor(img: RgbImage): tf.Tensor3D {
   return tf.tidy(() => tf.tensor3d(img.data, [img.height, img.width, 3], 'int32').toFloat().div(255));

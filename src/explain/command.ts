@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { addCommonOptions, action, floatArg, intArg } from '../core/command.js';
 import { UsageError } from '../core/errors.js';
 import { CAM_OPTIONS, SHAPLEY_OPTIONS, declareOptions } from './options.js';
+import { outputOptions } from './output_options.js';
 import { CAM_NAMES, DEFAULT_EXPLAIN_METHODS, EXPLAINERS, EXPLAINER_NAMES, type ExplainerName } from './registry.js';
 import { DEFAULT_MODEL, optionGroupsOf, parseMethods, runExplainers, type ExplainOptions } from './run.js';
 import { INPUTS_HELP, inputOptions } from './input_options.js';
@@ -48,16 +49,18 @@ export function register(program: Command): void {
 
 function registerGradcam(program: Command): void {
   addCommonOptions(
-    declareOptions(inputOptions(classOption(modelOption(
+    declareOptions(outputOptions(inputOptions(classOption(modelOption(
       program.command('gradcam')
         .description(`class activation maps of a conv layer: ${EXPLAINERS.gradcam.title} (default) and its variants (--method)`)
         .argument('[IMG...]', 'images to explain')
         .addOption(new Option('--method <name>', 'CAM method (see the list below)').choices(CAM_NAMES).default('gradcam')),
-    ))), [CAM_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
+    )))), [CAM_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
 CAM methods (--method):
 ${methodList(CAM_NAMES)}
-Outputs per image in --out: <name>.<model>.<method>.png (overlay + colour bar) and
-<name>.<model>.<method>.csv (the map at the layer's resolution, one row per map row).
+Outputs per image in --out: <name>.<model>.<method>.png (overlay + colour bar, over the whole
+image; --overlay crop: over the model input), <name>.<model>.<method>.csv (the map at the layer's
+resolution, one row per map row) and <name>.<model>.<method>.raw.png (the map at the image's
+resolution, 16-bit; --raw csv|none; docs/RAW_MAPS.md).
 
 Examples:
   $ dnnkit gradcam
@@ -71,14 +74,15 @@ Examples:
 
 function registerShap(program: Command): void {
   addCommonOptions(
-    declareOptions(inputOptions(classOption(modelOption(
+    declareOptions(outputOptions(inputOptions(classOption(modelOption(
       program.command('shap')
         .description(`${EXPLAINERS.shap.title}: ${EXPLAINERS.shap.description}`)
         .argument('[IMG...]', 'images to explain'),
-    ))), [SHAPLEY_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
+    )))), [SHAPLEY_OPTIONS]).addHelpText('after', `${IMAGES_HELP}
 v(S) = log(p_c / (1 - p_c)) on the image with the patches outside S replaced by the baseline.
-Outputs per image: <name>.<model>.shap.png (blue negative, red positive, grid, colour bar) and
-<name>.<model>.shap.csv (patch,row,col,phi,se,ci_low,ci_high).
+Outputs per image: <name>.<model>.shap.png (blue negative, red positive, grid, colour bar),
+<name>.<model>.shap.csv (patch,row,col,phi,se,ci_low,ci_high) and <name>.<model>.shap.raw.png
+(phi per pixel of the image, 16-bit; --raw csv|none; docs/RAW_MAPS.md).
 
 Examples:
   $ dnnkit shap --patches 16
@@ -90,12 +94,12 @@ Examples:
 
 function registerExplain(program: Command): void {
   addCommonOptions(
-    declareOptions(inputOptions(classOption(modelOption(methodsOption(
+    declareOptions(outputOptions(inputOptions(classOption(modelOption(methodsOption(
       program.command('explain')
         .description(`several explainers side by side in one figure (image, then one panel per method; default ${DEFAULT_EXPLAIN_METHODS.join(', ')})`)
         .argument('[IMG...]', 'images to explain'),
       DEFAULT_EXPLAIN_METHODS,
-    )))), optionGroupsOf(EXPLAINER_NAMES)).addHelpText('after', `${IMAGES_HELP}
+    )))), { raw: false }), optionGroupsOf(EXPLAINER_NAMES)).addHelpText('after', `${IMAGES_HELP}
 Methods (--methods):
 ${methodList(EXPLAINER_NAMES)}
 Output per image: <name>.<model>.explain.png.`),

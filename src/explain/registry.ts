@@ -10,7 +10,7 @@
  */
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import type { RgbImage } from '../core/image.js';
+import { cropRgb, type RgbImage } from '../core/image.js';
 import { writeFileAtomic } from '../core/fsutil.js';
 import { writeCsv } from '../core/csv.js';
 import { upsampleBilinear, type CamClass, type CamResult } from './base.js';
@@ -32,7 +32,11 @@ import { Rise } from './rise.js';
 import { deriveSeed } from '../core/rng.js';
 import type { ShapleyResult } from './shapley.js';
 import { CAM_OPTIONS, INTEGRATED_GRADIENTS_OPTIONS, NO_OPTIONS, RISE_OPTIONS, SHAPLEY_OPTIONS, SMOOTHGRAD_OPTIONS, type ExplainSettings, type OptionGroup } from './options.js';
-import { camOverlay, renderFigure, shapleyCellText, shapleyOverlay, shapleyRange, type Panel } from './render.js';
+import { camOverlay, dimOutside, renderFigure, shapleyCellText, shapleyOverlay, shapleyRange, type ImageRect, type Panel } from './render.js';
+import { windowOn, type ImageView, type InputWindow } from '../models/preprocess.js';
+import { coveredPixels, gridOnImage, mapOnImage, patchesOnImage, type PixelRect } from './original_view.js';
+import { writeRawMap, type RawMapDescription } from './raw_map.js';
+import { DEFAULT_OUTPUT_SETTINGS, type OutputSettings } from './output_options.js';
 
 export { DEFAULT_EXPLAIN_SETTINGS, type ExplainSettings } from './options.js';
 
@@ -47,6 +51,10 @@ export interface ImageContext {
   input: tf.Tensor4D;
   /** The RGB image the model sees (after resize/crop), H x W. */
   display: RgbImage;
+  /** The original image and the input's window in it; absent: the display is the whole image. */
+  view?: ImageView;
+  /** How to draw and write the maps (default DEFAULT_OUTPUT_SETTINGS: over the whole image, 16-bit PNG). */
+  output?: OutputSettings;
   classIndex: number;
   label: string;
   probability: number;
@@ -60,7 +68,10 @@ export interface MethodOutput {
   panel: Panel;
   /** Fields of the --json summary (numbers, names). */
   summary: Record<string, unknown>;
-  /** Writes the method's files (`<name>.<model>.<suffix>.png/.csv`); returns the JSON path fields. */
+  /**
+   * Writes the method's files (`<name>.<model>.<suffix>.png/.csv`, and the full-resolution raw map
+   * `.raw.png|.raw.csv` as ctx.output.raw says); returns the JSON path fields.
+   */
   write(outDir: string): Promise<Record<string, string>>;
   /** Model evaluations, for the methods that count them (the log reports their rate). */
   forwardPasses?: number;
@@ -105,6 +116,75 @@ function pct(p: number): string {
   return p >= 0.995 ? p.toFixed(3) : p >= 0.01 ? p.toFixed(2) : p.toPrecision(2);
 }
 
+/** An image to draw a map on, and where the model input lies in it. */
+interface Canvas {
+  image: RgbImage;
+  /** The model input's window in `image`'s pixels. */
+  window: InputWindow;
+  /** The pixels the model saw. */
+  covered: PixelRect;
+  /** The display image itself (crop view, or a model without a view). */
+  isInput: boolean;
+}
+
+function inputCanvas(ctx: ImageContext): Canvas {
+  const { width, height } = ctx.display;
+  return { image: ctx.display, window: { left: 0, top: 0, width, height }, covered: { x: 0, y: 0, width, height }, isInput: true };
+}
+
+/** The original image (at most MAX_RESIZED_PIXELS) with the input's window, or the display without a view. */
+async function originalCanvas(ctx: ImageContext): Promise<Canvas> {
+  if (!ctx.view) return inputCanvas(ctx);
+  const image = await ctx.view.original();
+  const window = windowOn(ctx.view, image);
+  return { image, window, covered: coveredPixels(window, image), isInput: false };
+}
+
+/**
+ * Longest side / shortest side of a drawn original. A panorama is drawn as the part around the
+ * model's window (the window is about short x short, so this leaves a window's width of context on
+ * each side): a 20000 x 100 strip drawn whole would make the window two pixels high.
+ */
+const MAX_OVERLAY_ASPECT = 3;
+
+/** The canvas cut to at most MAX_OVERLAY_ASPECT : 1 around the window (unchanged when it fits). */
+function aroundWindow(c: Canvas): Canvas {
+  const { width: W, height: H } = c.image;
+  const w = Math.min(W, Math.round(MAX_OVERLAY_ASPECT * H));
+  const h = Math.min(H, Math.round(MAX_OVERLAY_ASPECT * W));
+  if (w === W && h === H) return c;
+  const clamp = (v: number, hi: number) => Math.max(0, Math.min(hi, Math.round(v)));
+  const x0 = clamp(c.window.left + c.window.width / 2 - w / 2, W - w);
+  const y0 = clamp(c.window.top + c.window.height / 2 - h / 2, H - h);
+  const image = cropRgb(c.image, x0, y0, w, h);
+  const window = { ...c.window, left: c.window.left - x0, top: c.window.top - y0 };
+  return { image, window, covered: coveredPixels(window, image), isInput: false };
+}
+
+/** Where the overlays are drawn: the original (--overlay full, the default) or the model input (crop). */
+async function overlayCanvas(ctx: ImageContext): Promise<Canvas> {
+  return (ctx.output ?? DEFAULT_OUTPUT_SETTINGS).overlay === 'crop' ? inputCanvas(ctx) : aroundWindow(await originalCanvas(ctx));
+}
+
+/** The window to outline and hatch outside, when the model did not see the whole canvas. */
+function panelWindow(c: Canvas): ImageRect | undefined {
+  const whole = c.covered.x === 0 && c.covered.y === 0 && c.covered.width === c.image.width && c.covered.height === c.image.height;
+  return whole ? undefined : c.window;
+}
+
+/**
+ * Writes the map at the original image's resolution in the --raw format (`<base>.raw.png|csv`).
+ * @param valuesOn the map resampled on a canvas (NaN outside the window)
+ */
+async function writeRaw(base: string, ctx: ImageContext, method: string, values: string, valuesOn: (c: Canvas) => Float32Array, overlay?: { canvas: Canvas; map: Float32Array }): Promise<Record<string, string>> {
+  const format = (ctx.output ?? DEFAULT_OUTPUT_SETTINGS).raw;
+  if (format === 'none') return {};
+  const canvas = await originalCanvas(ctx); // the whole original, even where the overlay shows a part
+  const map = overlay && overlay.canvas.image === canvas.image ? overlay.map : valuesOn(canvas);
+  const description: RawMapDescription = { values, method, model: ctx.modelName, image: ctx.name, classIndex: ctx.classIndex, label: ctx.label };
+  return writeRawMap(base, format, map, canvas.image.width, canvas.image.height, canvas.covered, description);
+}
+
 /**
  * A CAM method as a registry entry: computes the map at the layer's resolution, upsamples it to
  * the image for the overlay and the faithfulness curves, and writes `<suffix>.csv` and `.png`.
@@ -118,18 +198,23 @@ export function camEntry(name: string, Cam: CamClass, description: string, expla
   };
 }
 
-function camOutput(name: string, title: string, ctx: ImageContext, r: CamResult): MethodOutput {
+async function camOutput(name: string, title: string, ctx: ImageContext, r: CamResult): Promise<MethodOutput> {
   const { width, height } = ctx.display;
   const pixelMap = upsampleBilinear(r.cam, r.camHeight, r.camWidth, height, width);
+  // On the original, the layer's map is upsampled once, straight to the original's pixels.
+  const valuesOn = (c: Canvas) => (c.isInput ? pixelMap : mapOnImage(r.cam, r.camWidth, r.camHeight, c.window, c.image));
+  const canvas = await overlayCanvas(ctx);
+  const map = valuesOn(canvas);
   const panel: Panel = {
-    image: camOverlay(ctx.display, pixelMap),
+    image: camOverlay(canvas.image, map),
     caption: `${title} at layer '${r.layer}' (${r.camHeight}x${r.camWidth})${r.rawMax === 0 ? ' - no positive evidence' : ''}`,
     colourBar: { kind: 'turbo', min: 0, max: 1, label: `${title} (scaled to max)` },
+    window: panelWindow(canvas),
   };
   return {
     pixelMap,
     panel,
-    summary: { layer: r.layer, camHeight: r.camHeight, camWidth: r.camWidth, camRawMax: r.rawMax },
+    summary: { layer: r.layer, camHeight: r.camHeight, camWidth: r.camWidth, camRawMax: r.rawMax, overlaySize: `${canvas.image.width}x${canvas.image.height}` },
     async write(outDir) {
       const base = fileBase(outDir, ctx, name);
       const rows: number[][] = [];
@@ -137,7 +222,8 @@ function camOutput(name: string, title: string, ctx: ImageContext, r: CamResult)
       await writeCsv(`${base}.csv`, Array.from({ length: r.camWidth }, (_, x) => `x${x}`), rows);
       const png = await renderFigure([panel], `${title}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}`);
       await writeFileAtomic(`${base}.png`, png);
-      return { camCsv: `${base}.csv`, overlayPng: `${base}.png` };
+      const raw = await writeRaw(base, ctx, name, `${title} at layer '${r.layer}', scaled to [0, 1], bilinear from ${r.camHeight}x${r.camWidth}`, valuesOn, { canvas, map });
+      return { camCsv: `${base}.csv`, overlayPng: `${base}.png`, ...raw };
     },
   };
 }
@@ -162,24 +248,32 @@ async function explainShapley(ctx: ImageContext, settings: ExplainSettings): Pro
     baseline.dispose();
   }
   const grid = settings.grid;
-  const patchOfPixel = patchIndexMap(grid, ctx.display.height, ctx.display.width);
   const inputPatches = patchIndexMap(grid, h, w);
   const pixelMap = Float32Array.from(inputPatches, (p) => r.phi[p]);
   const maxAbs = shapleyRange(r.phi);
   const how = r.method === 'exact' ? 'exact' : `${r.permutations} permutations`;
+  // The patches are cut from the model input (h x w); on the original they are the input's
+  // patches seen through the window, their boundaries mapped back with it.
+  const input = { width: w, height: h };
+  const patchesOn = (c: Canvas) => patchesOnImage(grid, input, c.window, c.image);
+  const canvas = await overlayCanvas(ctx);
+  const patchOfPixel = patchesOn(canvas);
   const panel: Panel = {
-    image: shapleyOverlay(ctx.display, r.phi, patchOfPixel, maxAbs),
+    image: shapleyOverlay(canvas.image, r.phi, patchOfPixel, maxAbs),
     caption: `patch Shapley, ${grid.rows}x${grid.cols} patches, ${how}, baseline ${settings.baseline}`,
     colourBar: { kind: 'diverging', min: -maxAbs, max: maxAbs, label: 'phi: contribution to class log-odds' },
-    grid,
+    grid: { ...grid, ...gridOnImage(grid, input, canvas.window) },
     cellText: shapleyCellText(r.phi, grid),
+    window: panelWindow(canvas),
   };
+  const valuesOn = (c: Canvas) => Float32Array.from(c === canvas ? patchOfPixel : patchesOn(c), (p) => (p < 0 ? NaN : r.phi[p]));
   return {
     pixelMap,
     panel,
     summary: {
       phi: r.phi, se: r.se, vFull: r.vFull, vEmpty: r.vEmpty, efficiencyGap: r.efficiencyGap,
       evaluations: r.evaluations, permutations: r.permutations, method: r.method, grid: `${grid.rows}x${grid.cols}`, baseline: settings.baseline,
+      overlaySize: `${canvas.image.width}x${canvas.image.height}`,
     },
     async write(outDir) {
       const base = fileBase(outDir, ctx, 'shap');
@@ -188,7 +282,8 @@ async function explainShapley(ctx: ImageContext, settings: ExplainSettings): Pro
       const sub = `${ctx.name}, model ${ctx.modelName}; v(N) = ${r.vFull.toFixed(2)}, v(empty) = ${r.vEmpty.toFixed(2)}, sum phi = ${r.phi.reduce((a, b) => a + b, 0).toFixed(2)}`;
       const png = await renderFigure([panel], `patch Shapley: ${classText(ctx)}, p = ${pct(ctx.probability)}`, sub);
       await writeFileAtomic(`${base}.png`, png);
-      return { csv: `${base}.csv`, png: `${base}.png` };
+      const raw = await writeRaw(base, ctx, 'shap', 'phi of the patch under each pixel: contribution to the class log-odds', valuesOn);
+      return { csv: `${base}.csv`, png: `${base}.png`, ...raw };
     },
     forwardPasses: r.evaluations,
     note: `efficiency gap ${r.efficiencyGap.toExponential(1)}`,
@@ -200,26 +295,33 @@ async function explainShapley(ctx: ImageContext, settings: ExplainSettings): Pro
  * and `<name>.<model>.<suffix>.csv` (one row per pixel row).
  * @param pixelMap [H * W] attribution per pixel of the display image
  */
-function pixelOutput(suffix: string, title: string, ctx: ImageContext, pixelMap: Float32Array, caption: string, subtitle: string, summary: Record<string, unknown>): MethodOutput {
+async function pixelOutput(suffix: string, title: string, ctx: ImageContext, pixelMap: Float32Array, caption: string, subtitle: string, summary: Record<string, unknown>): Promise<MethodOutput> {
   const { width, height } = ctx.display;
   const values = Array.from(pixelMap);
-  const maxAbs = shapleyRange(values);
+  const maxAbs = shapleyRange(values); // the colour scale of the input-resolution map, in both views
+  // On the original: the per-input-pixel values resampled (bilinear; averaged where the original is
+  // smaller than the input). Values, not sums: see docs/RAW_MAPS.md for completeness.
+  const valuesOn = (c: Canvas) => (c.isInput ? pixelMap : mapOnImage(pixelMap, width, height, c.window, c.image));
+  const canvas = await overlayCanvas(ctx);
+  const map = valuesOn(canvas);
   const panel: Panel = {
-    image: shapleyOverlay(ctx.display, values, Int32Array.from({ length: width * height }, (_, p) => p), maxAbs),
+    image: shapleyOverlay(canvas.image, map, Int32Array.from({ length: canvas.image.width * canvas.image.height }, (_, p) => p), maxAbs),
     caption,
     colourBar: { kind: 'diverging', min: -maxAbs, max: maxAbs, label: 'contribution to the class logit' },
+    window: panelWindow(canvas),
   };
   return {
     pixelMap,
     panel,
-    summary,
+    summary: { ...summary, overlaySize: `${canvas.image.width}x${canvas.image.height}` },
     async write(outDir) {
       const base = fileBase(outDir, ctx, suffix);
       const rows: number[][] = [];
       for (let y = 0; y < height; y++) rows.push(values.slice(y * width, (y + 1) * width));
       await writeCsv(`${base}.csv`, Array.from({ length: width }, (_, x) => `x${x}`), rows);
       await writeFileAtomic(`${base}.png`, await renderFigure([panel], `${title}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}; ${subtitle}`));
-      return { attributionCsv: `${base}.csv`, attributionPng: `${base}.png` };
+      const raw = await writeRaw(base, ctx, suffix, `${title}: contribution to the class logit per input pixel (summed over channels), bilinear from ${width}x${height}`, valuesOn, { canvas, map });
+      return { attributionCsv: `${base}.csv`, attributionPng: `${base}.png`, ...raw };
     },
   };
 }
@@ -237,9 +339,9 @@ async function explainIntegratedGradients(ctx: ImageContext, settings: ExplainSe
   const relativeGap = Math.abs(r.completenessGap) / Math.max(Math.abs(r.scoreInput - r.scoreBaseline), 1e-9);
   const gap = `completeness gap ${(100 * relativeGap).toPrecision(2)}%`;
   return {
-    ...pixelOutput('ig', IntegratedGradients.title, ctx, r.pixelMap, `Integrated Gradients, ${settings.igSteps} steps from ${settings.igBaseline}, ${gap}`,
+    ...(await pixelOutput('ig', IntegratedGradients.title, ctx, r.pixelMap, `Integrated Gradients, ${settings.igSteps} steps from ${settings.igBaseline}, ${gap}`,
       `F(x) = ${r.scoreInput.toFixed(2)}, F(baseline) = ${r.scoreBaseline.toFixed(2)}, sum = ${(r.scoreInput - r.scoreBaseline + r.completenessGap).toFixed(2)}`,
-      { scoreInput: r.scoreInput, scoreBaseline: r.scoreBaseline, completenessGap: r.completenessGap, igSteps: settings.igSteps, igBaseline: settings.igBaseline }),
+      { scoreInput: r.scoreInput, scoreBaseline: r.scoreBaseline, completenessGap: r.completenessGap, igSteps: settings.igSteps, igBaseline: settings.igBaseline })),
     forwardPasses: r.evaluations,
     note: `${gap} of |F(x) - F(baseline)|`,
   };
@@ -401,6 +503,16 @@ export const DEFAULT_EXPLAIN_METHODS = EXPLAINER_NAMES.filter((n) => EXPLAINERS[
 
 /** The figure with the image and each method's panel side by side, titled with class and probability. */
 export async function renderSideBySide(ctx: ImageContext, outputs: readonly MethodOutput[]): Promise<Buffer> {
-  const panels: Panel[] = [{ image: ctx.display, caption: `input ${ctx.name} (${ctx.display.width}x${ctx.display.height})` }, ...outputs.map((o) => o.panel)];
+  const canvas = await overlayCanvas(ctx);
+  const { width, height } = ctx.display;
+  const window = panelWindow(canvas);
+  const input: Panel = window
+    ? {
+      image: dimOutside(canvas.image, canvas.covered),
+      caption: `input ${ctx.name} (${canvas.image.width}x${canvas.image.height}); the model sees the dashed ${Math.round(window.width)}x${Math.round(window.height)} crop at ${width}x${height}`,
+      window,
+    }
+    : { image: canvas.image, caption: `input ${ctx.name} (${canvas.isInput ? `${width}x${height}` : `${canvas.image.width}x${canvas.image.height}, seen at ${width}x${height}`})` };
+  const panels: Panel[] = [input, ...outputs.map((o) => o.panel)];
   return renderFigure(panels, `${ctx.name}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `model ${ctx.modelName}`);
 }

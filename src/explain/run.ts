@@ -28,6 +28,7 @@ import { numClasses } from './base.js';
 import { parseClassSelection, selectedClasses } from '../models/classes.js';
 import { forwardLogits, logitsSource } from './graph.js';
 import { resolveSettings, type ExplainOptionValues, type OptionGroup } from './options.js';
+import { resolveOutputSettings, type OutputOptionValues, type OutputSettings } from './output_options.js';
 import type { PatchGrid } from './image_game.js';
 import {
   DEFAULT_EXPLAIN_METHODS, EXPLAINERS, EXPLAINER_NAMES, renderSideBySide,
@@ -39,7 +40,7 @@ export const SAMPLE_IMAGES_DIR = fileURLToPath(new URL('../../../data/images/', 
 export const DEFAULT_MODEL = 'resnet18';
 
 /** Options of gradcam / shap / explain (command-line names in camelCase; the methods' own in options.ts). */
-export interface ExplainOptions extends CommonOptions, ExplainOptionValues {
+export interface ExplainOptions extends CommonOptions, ExplainOptionValues, OutputOptionValues {
   /** resnet18 | vgg16 | path to a model.json or its folder. */
   model: string;
   /** Class to explain: index or label; default the top-1 prediction. */
@@ -144,12 +145,13 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
   const backend = await initBackend(opts.backend);
   const groups = optionGroupsOf(methods);
   const settings = resolveSettings(opts, groups);
+  const output = resolveOutputSettings(opts); // --overlay, --raw: how the maps are drawn and written
   const all = await imageItems(args, opts.recursive);
   const mine = shardItems(all, shard);
   const spec = opts.model ?? DEFAULT_MODEL;
   const tag = mode === 'side-by-side' ? 'explain' : methods[0];
   // Everything that changes an item's files: a record made with other settings is not done.
-  const fpr = fingerprint({ tag, methods, mode, model: spec, class: opts.class ?? null, settings });
+  const fpr = fingerprint({ tag, methods, mode, model: spec, class: opts.class ?? null, settings, output });
   const done = await doneItems(opts.out, mine, tag, fpr, shard);
   const todo = mine.filter((it) => !done.has(it.name));
   const { resolveModel, factsBeforeLoading } = await import('../models/index.js'); // lazy: CLI start-up stays fast
@@ -167,7 +169,7 @@ export async function runExplainers(methods: readonly ExplainerName[], opts: Exp
     }
     const loaded = await resolveModel(spec, { home: opts.home, quiet: opts.json });
     try {
-      return await explainWith(loaded, { spec, methods, groups, settings, opts, mode, backend, shard, tag, fpr, decoded: facts !== undefined }, { all, mine, todo, done }, images);
+      return await explainWith(loaded, { spec, methods, groups, settings, output, opts, mode, backend, shard, tag, fpr, decoded: facts !== undefined }, { all, mine, todo, done }, images);
     } finally {
       loaded.model.dispose();
     }
@@ -182,6 +184,8 @@ interface RunPlan {
   methods: readonly ExplainerName[];
   groups: readonly OptionGroup[];
   settings: ExplainSettings;
+  /** --overlay, --raw. */
+  output: OutputSettings;
   opts: ExplainOptions;
   mode: 'separate' | 'side-by-side';
   backend: BackendInfo;
@@ -203,7 +207,7 @@ interface RunItems {
 }
 
 async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, images: KeptImages<Preprocessed>): Promise<ExplainRunResult> {
-  const { spec, methods, groups, settings, opts, mode, backend, shard, tag, fpr, decoded } = plan;
+  const { spec, methods, groups, settings, output, opts, mode, backend, shard, tag, fpr, decoded } = plan;
   const log = createLogger(opts.json);
   const source = logitsSource(loaded.model);
   const selection = parseClassSelection(opts.class, numClasses(loaded.model, source), loaded.classNames);
@@ -242,7 +246,7 @@ async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, 
         const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
         // several classes: one set of files per class (photo.c281, photo.c285)
         const name = classes.length > 1 ? `${it.name}.c${classIndex}` : it.name;
-        const ctx: ImageContext = { name, modelName, model: loaded.model, input: image.input, display: image.display, classIndex, label, probability: probs[classIndex] };
+        const ctx: ImageContext = { name, modelName, model: loaded.model, input: image.input, display: image.display, view: image.view, output, classIndex, label, probability: probs[classIndex] };
         const r = await explainImage(ctx, it, methods, settings, { opts, mode, outDir, log, tally });
         item.entries.push(r.entry);
         item.rows.push(...r.rows);
@@ -264,7 +268,7 @@ async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, 
     methods: [...methods],
     model: modelName,
     backend: backend.name,
-    settings: Object.assign({ class: opts.class ?? 'top-1' }, ...methods.map((m) => (EXPLAINERS[m] as ExplainerEntry).settingsSummary(settings))) as Record<string, unknown>,
+    settings: Object.assign({ class: opts.class ?? 'top-1', overlay: output.overlay, ...(mode === 'separate' ? { raw: output.raw } : {}) }, ...methods.map((m) => (EXPLAINERS[m] as ExplainerEntry).settingsSummary(settings))) as Record<string, unknown>,
     versions: { tfjs: backend.tfjsVersion, node: backend.nodeVersion },
     seconds: (Date.now() - started) / 1000,
     ...(tally.counted ? { forwardPasses: tally.passes, forwardPassesPerSecond: tally.passes / Math.max(tally.seconds, 1e-9) } : {}),

@@ -7,12 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { InputError } from '../core/errors.js';
-import type { RgbImage } from '../core/image.js';
 import { loadModel, modelJsonPath } from '../core/model_io.js';
 import { isCached, isVerifiedEntry, pullModel } from './cache.js';
 import { createLogger, isSilent, writeLine } from '../core/log.js';
 import { withArchitecture } from './convert.js';
-import { preprocessImagenet, preprocessPlain } from './preprocess.js';
+import { preprocessImagenet, preprocessPlain, type Preprocessed } from './preprocess.js';
 import { CACHE_NAME, cachedModelDir, isModelName, MODEL_NAMES, MODELS } from './registry.js';
 
 export interface LoadedModel {
@@ -28,12 +27,14 @@ export interface LoadedModel {
   /**
    * Image file -> model input [1,h,w,c] (torchvision preprocessing for ImageNet models: resize
    * shorter side 256, centre-crop 224, /255, mean/std normalise; for custom models: resize to
-   * inputShape, grayscale if c==1, [0,1]) and the RGB image the model sees (for overlays).
+   * inputShape, grayscale if c==1, [0,1]), the RGB image the model sees, and the original image
+   * with the input's window in it (for overlays over the whole image and full-resolution maps).
    */
-  preprocess(file: string): Promise<{ input: tf.Tensor4D; display: RgbImage }>;
+  preprocess(file: string): Promise<Preprocessed>;
 }
 
 export { convertCheckpoint } from './convert.js';
+export type { ImageView, InputWindow, Preprocessed } from './preprocess.js';
 export { MODELS, MODEL_NAMES, type ModelName } from './registry.js';
 
 const CLASSES_FILE = new URL('../../../data/imagenet_classes.json', import.meta.url);

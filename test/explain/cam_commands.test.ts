@@ -41,7 +41,8 @@ test('gradcam --method: every CAM method writes its own files and --json fields'
     assert.equal(readFileSync(r.images[0].camCsv, 'utf8').trim().split('\n').length, 1 + 5, `${method}: header + one row per map row (layer c is 5x5)`);
     assert.match(String(r.settings.layer), /default/);
   }
-  assert.equal(listFiles(out).filter((f) => f.endsWith('.png')).length, CAM_NAMES.length);
+  assert.equal(listFiles(out).filter((f) => f.endsWith('.png') && !f.endsWith('.raw.png')).length, CAM_NAMES.length);
+  assert.equal(listFiles(out).filter((f) => f.endsWith('.raw.png')).length, CAM_NAMES.length, 'one full-resolution raw map per method');
 });
 
 test('explain --methods: any registered methods side by side; unknown names list them all', async (t) => {

@@ -74,7 +74,8 @@ test('gradcam, shap and explain write their files and --json fields (grayscale, 
   const e = await runExplainers(parseMethods('gradcam,shap'), opts(out, { patches: 4, samples: 4 }), [grayPng], 'side-by-side') as { images: Record<string, unknown>[] };
   assert.ok(existsSync(e.images[0].figurePng as string));
   assert.deepEqual(listFiles(out).filter((f) => !f.endsWith('.json') && !f.startsWith('.')), [
-    'gray.gray.explain.png', 'gray.gray.gradcam.csv', 'gray.gray.gradcam.png', 'rgb.rgb.shap.csv', 'rgb.rgb.shap.png', 'rgba.gray.gradcam.csv', 'rgba.gray.gradcam.png',
+    'gray.gray.explain.png', 'gray.gray.gradcam.csv', 'gray.gray.gradcam.png', 'gray.gray.gradcam.raw.png', 'rgb.rgb.shap.csv', 'rgb.rgb.shap.png', 'rgb.rgb.shap.raw.png',
+    'rgba.gray.gradcam.csv', 'rgba.gray.gradcam.png', 'rgba.gray.gradcam.raw.png',
     'summary.csv', // the last run's table (issue 16)
   ]);
   const meta = await sharp(e.images[0].figurePng as string).metadata();
