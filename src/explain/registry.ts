@@ -389,26 +389,32 @@ const SHAPLEY_ENTRY: ExplainerEntry = {
  * `<name>.<model>.<suffix>.csv` (one row per pixel row, raw values).
  * @param pixelMap [H * W] attribution per pixel of the display image, >= 0
  */
-function heatmapOutput(suffix: string, title: string, ctx: ImageContext, pixelMap: Float32Array, caption: string, subtitle: string, barLabel: string, summary: Record<string, unknown>): MethodOutput {
+async function heatmapOutput(suffix: string, title: string, ctx: ImageContext, pixelMap: Float32Array, caption: string, subtitle: string, barLabel: string, summary: Record<string, unknown>): Promise<MethodOutput> {
   const { width, height } = ctx.display;
   const lo = pixelMap.reduce((m, v) => Math.min(m, v), Infinity);
   const hi = pixelMap.reduce((m, v) => Math.max(m, v), -Infinity);
+  // On the original: the per-input-pixel values resampled as pixelOutput does (--overlay full).
+  const valuesOn = (c: Canvas) => (c.isInput ? pixelMap : mapOnImage(pixelMap, width, height, c.window, c.image));
+  const canvas = await overlayCanvas(ctx);
+  const map = valuesOn(canvas);
   const panel: Panel = {
-    image: camOverlay(ctx.display, pixelMap.map((v) => (hi > lo ? (v - lo) / (hi - lo) : 0))),
+    image: camOverlay(canvas.image, map.map((v) => (hi > lo ? Math.min(1, Math.max(0, (v - lo) / (hi - lo))) : 0))),
     caption,
     colourBar: { kind: 'turbo', min: lo, max: hi, label: barLabel },
+    window: panelWindow(canvas),
   };
   return {
     pixelMap,
     panel,
-    summary,
+    summary: { ...summary, overlaySize: `${canvas.image.width}x${canvas.image.height}` },
     async write(outDir) {
       const base = fileBase(outDir, ctx, suffix);
       const rows: number[][] = [];
       for (let y = 0; y < height; y++) rows.push(Array.from(pixelMap.subarray(y * width, (y + 1) * width)));
       await writeCsv(`${base}.csv`, Array.from({ length: width }, (_, x) => `x${x}`), rows);
       await writeFileAtomic(`${base}.png`, await renderFigure([panel], `${title}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}; ${subtitle}`));
-      return { attributionCsv: `${base}.csv`, attributionPng: `${base}.png` };
+      const raw = await writeRaw(base, ctx, suffix, `${title}: ${barLabel} per input pixel, bilinear from ${width}x${height}`, valuesOn, { canvas, map });
+      return { attributionCsv: `${base}.csv`, attributionPng: `${base}.png`, ...raw };
     },
   };
 }
@@ -423,7 +429,7 @@ const SALIENCY_ENTRY: ExplainerEntry = {
   settingsSummary: () => ({}),
   explain: async (ctx) => {
     const r = new Saliency(ctx.model).explain(ctx.input, ctx.classIndex);
-    return heatmapOutput('saliency', Saliency.title, ctx, r.pixelMap, 'Saliency: max over channels of |dy/dx|', `y = ${r.score.toFixed(2)}`, '|d logit / d pixel|', { score: r.score });
+    return await heatmapOutput('saliency', Saliency.title, ctx, r.pixelMap, 'Saliency: max over channels of |dy/dx|', `y = ${r.score.toFixed(2)}`, '|d logit / d pixel|', { score: r.score });
   },
 };
 
@@ -442,8 +448,8 @@ async function explainSmoothGrad(ctx: ImageContext, settings: ExplainSettings): 
   const subtitle = `sigma = ${r.sigma.toPrecision(3)} (noise x input range)`;
   const summary = { smoothBase: base, smoothSamples: samples, noise, sigma: r.sigma };
   const out = base === 'saliency'
-    ? heatmapOutput('smoothgrad', SmoothGrad.title, ctx, r.pixelMap, caption, subtitle, 'mean dy/dx: max |.| over channels', summary)
-    : pixelOutput('smoothgrad', SmoothGrad.title, ctx, r.pixelMap, caption, subtitle, summary);
+    ? await heatmapOutput('smoothgrad', SmoothGrad.title, ctx, r.pixelMap, caption, subtitle, 'mean dy/dx: max |.| over channels', summary)
+    : await pixelOutput('smoothgrad', SmoothGrad.title, ctx, r.pixelMap, caption, subtitle, summary);
   return { ...out, forwardPasses: r.evaluations };
 }
 
@@ -470,7 +476,7 @@ const RISE_ENTRY: ExplainerEntry = {
     const r = new Rise(ctx.model, { masks: settings.masks, grid: settings.riseGrid, p: settings.riseP, batch: settings.batch }).explain(ctx.input, ctx.classIndex, deriveSeed(settings.seed, 'rise'));
     const caption = `RISE, ${settings.masks} masks on a ${settings.riseGrid}x${settings.riseGrid} grid, p = ${settings.riseP}`;
     return {
-      ...heatmapOutput('rise', Rise.title, ctx, r.pixelMap, caption, `P(class) = ${r.probability.toPrecision(3)}`, 'saliency (class probability)', { riseProbability: r.probability }),
+      ...(await heatmapOutput('rise', Rise.title, ctx, r.pixelMap, caption, `P(class) = ${r.probability.toPrecision(3)}`, 'saliency (class probability)', { riseProbability: r.probability })),
       forwardPasses: r.evaluations,
     };
   },

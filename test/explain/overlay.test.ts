@@ -359,3 +359,21 @@ test('CLI: shap, ig and explain over the whole photo; the raw maps decode to the
   const cropFig = await sharp((lastJson(crop).images as Record<string, string>[])[0].figurePng).metadata();
   assert.ok(cropFig.height! < fig.height!, 'no legend for hatching in the crop view');
 });
+
+test('every pixel method (gradient, SmoothGrad over each base, RISE, IG, Gradient x Input) draws over the whole photo and writes its raw map at the photo\'s size', async (t) => {
+  const out = tempDir(t);
+  const base = { out, seed: 1, json: true, debug: false, model: imagenetModel, igSteps: 2, smoothSamples: 2, masks: 8, batch: 8 };
+  const runs: [string, Partial<ExplainOptions>][] = [
+    ['saliency', {}], ['rise', {}], ['ig', {}], ['gradinput', {}],
+    ...(['saliency', 'gradinput', 'ig'] as const).map((b): [string, Partial<ExplainOptions>] => ['smoothgrad', { smoothBase: b } as Partial<ExplainOptions>]),
+  ];
+  for (const [method, extra] of runs) {
+    const r = await runExplainers([method as never], { ...base, ...extra } as ExplainOptions, [landscape], 'separate');
+    const img = r.images[0];
+    assert.equal(img.overlaySize, '451x300', `${method} ${JSON.stringify(extra)}: overlay over the whole photo`);
+    const { info } = await readRawMap(img.rawPng as string);
+    assert.deepEqual([info.width, info.height], [451, 300], `${method}: raw map at the photo's size`);
+    const meta = await sharp(img.attributionPng as string).metadata();
+    assert.ok((meta.width ?? 0) > 451, `${method}: a figure was drawn`);
+  }
+});
