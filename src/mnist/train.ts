@@ -15,7 +15,7 @@ import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run
 import { readMnistCheckpoint } from './checkpoint.js';
 import { headOfSplit, loadMnist, splitIndices } from './data.js';
 import { evaluateModel, type Evaluation } from './evaluate.js';
-import { divergedError, startTraining, trainEpochs } from './loop.js';
+import { disposeTraining, divergedError, startTraining, trainEpochs } from './loop.js';
 import { trainMnistSettings, type TrainMnistOptions, type TrainMnistSummary } from './options.js';
 import { writeMnistOutputs } from './report.js';
 import { MNIST_CNN_DEFAULTS } from './model.js';
@@ -63,7 +63,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
       if (!Number.isFinite(test.loss)) throw divergedError('test loss', test.loss, opts.epochs, undefined, opts.lr);
     }
   } catch (err) {
-    run.model.dispose();
+    await disposeTraining(run);
     throw err;
   } finally {
     progress.stop();
@@ -71,7 +71,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
     restore();
   }
   if (!test) {
-    run.model.dispose();
+    await disposeTraining(run);
     process.exitCode = 130;
     return {
       interrupted: true, testAccuracy: NaN, testLoss: NaN, epochs: run.state.epoch - 1, trainSamples: trainIdx.length,
@@ -81,7 +81,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
   }
 
   const files = await writeMnistOutputs(outDir, run.model, run.state.history, test, data, opts, opts.json);
-  run.model.dispose();
+  await disposeTraining(run);
   await removeCheckpoint(outDir);
   const wallSeconds = (Date.now() - started) / 1000;
   const trainSamplesPerSec = (trainIdx.length * opts.epochs) / run.state.trainSeconds;
