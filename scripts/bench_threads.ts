@@ -61,7 +61,7 @@ async function measure(workers: number, round: number): Promise<{ samplesPerSec:
   const { restore } = seedGlobalRandom(1);
   const model = buildMnistCnn();
   const pool = workers > 1
-    ? await startReplicas(workers, { backend: backend.name, threads: backend.threads, rows: 28, cols: 28 }, freshReplicaRandomStates(1, workers))
+    ? await startReplicas(workers, { backend: backend.name, threads: backend.threads, model: {} }, freshReplicaRandomStates(1, workers))
     : undefined;
   const times: StepTimes = { own: 0, wait: 0, apply: 0 };
   try {

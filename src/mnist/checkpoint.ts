@@ -99,6 +99,8 @@ export async function readMnistCheckpoint(arg: string): Promise<MnistCheckpoint>
   }
   if (raw.version !== 1) throw new InputError(`--resume ${arg}: checkpoint version ${String(raw.version)} is not supported`);
   const checker = checkState(path.join(dir, STATE_JSON), raw);
+  // Checkpoints from before --workers trained with one replica.
+  (raw.settings as Record<string, unknown>).workers ??= 1;
   return { state: raw as unknown as MnistTrainState, outDir, dir, checker };
 }
 

@@ -67,7 +67,7 @@ export async function startTraining(settings: TrainMnistSettings, split: { train
     const backend = currentBackend();
     if (!backend) throw new Error('startTraining: initBackend must run first');
     try {
-      replicas = await startReplicas(workers, { backend: backend.name, threads: Math.max(1, backend.threads), rows: split.train.rows, cols: split.train.cols },
+      replicas = await startReplicas(workers, { backend: backend.name, threads: Math.max(1, backend.threads), model: { rows: split.train.rows, cols: split.train.cols } },
         state.replicaRandomStates ?? []);
     } catch (err) {
       model.dispose();

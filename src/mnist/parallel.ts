@@ -17,6 +17,7 @@ import type { BackendName } from '../core/backend.js';
 import { ReplicaThread } from '../core/data_parallel.js';
 import { createRng, deriveSeed } from '../core/rng.js';
 import { batchArrays, makeBatch, type MnistSplit } from './data.js';
+import type { MnistCnnConfig } from './model.js';
 import { shardGradients, trainableVariables, unflatten, weightsFlat } from './replica.js';
 
 /** What a replica thread starts with (its workerData). */
@@ -24,8 +25,8 @@ export interface ReplicaInit {
   backend: BackendName;
   /** Threads of the replica's backend (the main thread's --threads). */
   threads: number;
-  rows: number;
-  cols: number;
+  /** The network (buildMnistCnn's config): the same as the main thread's. */
+  model: Partial<MnistCnnConfig>;
   /** Its Math.random generator state (dropout masks). */
   randomState: number;
 }

@@ -20,7 +20,7 @@ const ready = (async () => {
   requestThreads(init.threads);
   await initBackend(init.backend);
   // The weights are set from the main thread before every step: the initialiser's values do not matter.
-  const model = buildMnistCnn({ rows: init.rows, cols: init.cols });
+  const model = buildMnistCnn(init.model);
   const rng = createRng(0);
   rng.setState(init.randomState);
   Math.random = rng.next;
@@ -32,7 +32,8 @@ serveRequests<ReplicaRequest, ReplicaReply>(async (req) => {
   if (req.kind === 'ready') return { reply: { kind: 'ready', backend: tf.getBackend() } };
   if (req.kind === 'randomState') return { reply: { kind: 'randomState', state: rng.getState() } };
   setWeightsFlat(model, req.weights);
-  const x = tf.tensor4d(req.xs, [req.rows, init.rows, init.cols, 1]);
+  const [, rows, cols] = model.inputs[0].shape as number[];
+  const x = tf.tensor4d(req.xs, [req.rows, rows, cols, 1]);
   const y = tf.tensor2d(req.ys, [req.rows, MNIST_CLASSES]);
   const shard = shardGradients(model, x, y, req.total);
   x.dispose();

@@ -52,6 +52,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
 
   const { rng: globalRng, restore } = seedGlobalRandom(opts.seed);
   const run = await startTraining(trainMnistSettings(opts), { train, trainIdx, valIdx }, globalRng, resumed);
+  if (run.replicas) log.info(`${run.replicas.workers} replicas: this thread and ${run.replicas.workers - 1} worker thread${run.replicas.workers > 2 ? 's' : ''}, each computing the gradient of a share of every batch`);
   if (resumed) log.info(`resuming at epoch ${run.state.epoch}, batch ${run.state.batch + 1}`);
   const progress = createProgress({ total: opts.epochs * run.batchesPerEpoch, label: 'train-mnist', quiet: opts.json });
   const interrupts = watchInterrupts(log);
@@ -91,7 +92,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
   };
   // run.json last, in the one schema of docs/run-record.schema.json; `result` is the --json summary.
   await writeRunRecord(outDir, buildRunRecord({
-    command: 'train-mnist', started: new Date(started), seed: opts.seed, result: summary,
+    command: 'train-mnist', started: new Date(started), seed: opts.seed, result: summary, workers: opts.workers ?? 1,
     settings: { ...trainMnistSettings(opts), dataDir: data.dir, model: MNIST_CNN_DEFAULTS, resumedFrom: cliOpts.resume ?? null },
   }), files);
   log.result(`test accuracy ${(test.accuracy * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}), ` +
