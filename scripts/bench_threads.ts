@@ -1,20 +1,28 @@
 /**
- * `node dist/scripts/bench_threads.js`: MNIST CNN training throughput with 1 and with 2 (or
- * more) data-parallel replicas (`train-mnist --workers N`, src/mnist/parallel.ts), measured in
- * one process and interleaved round by round, so that a busy machine slows every setting alike.
- * Prints samples/s per round, the medians, the ratio to 1 worker, where a multi-worker step's time
- * went, the samples per CPU-second of the whole process (all its threads: on a busy machine this
- * shows the work a setting costs when the wall-clock ratio cannot), and the load average before
- * and after (compare only figures from the same run).
+ * `node dist/scripts/bench_threads.js`: MNIST CNN training throughput on one core and on two,
+ * the ways dnnkit can use them, measured interleaved round by round in one run so that a busy
+ * machine slows every setting alike (compare only figures from the same run):
  *
- *   node dist/scripts/bench_threads.js [--workers 1,2] [--rounds 5] [--steps 20] [--batch 128] [--json FILE]
+ * - `W x T`: dnnkit with W data-parallel replicas (`train-mnist --workers W`, src/mnist/parallel.ts)
+ *   each on T wasm threads (`--threads T`: XNNPACK's pool and oneDNN's OpenMP threads);
+ *   `1x1` is dnnkit's 1-thread figure, `2x1` two workers, `1x2` the wasm thread pool;
+ * - `torch T`: PyTorch with T threads (scripts/bench_torch.py, the same network and batch: the
+ *   peer that `npm run bench` compares with), when python3 can import torch.
  *
- * The steps are train-mnist's own (trainOnBatch for 1 worker, parallelTrainStep for more) on
- * the first MNIST training images, with the default --augment 2 shifts. Wasm threads stay at
- * --threads / DNNKIT_WASM_THREADS (1 by default) for every replica.
+ * Each measurement runs in a fresh child process (the wasm thread count is fixed when the backend
+ * starts): warm-up steps, then timed steps of train-mnist's own step (trainOnBatch for 1 worker,
+ * parallelTrainStep for more) on MNIST training images with --augment 2 shifts. Printed: samples/s
+ * per round, medians, ratios to `1x1` and to `torch 2`, the samples per CPU-second of the whole
+ * process (all its threads: the work a setting costs, which a busy machine does not hide the way
+ * it hides a wall-clock speed-up), where a multi-worker step's time went, and the load average.
+ *
+ *   node dist/scripts/bench_threads.js [--configs 1x1,2x1,1x2,torch1,torch2] [--rounds 5] [--steps 20] [--batch 128] [--json FILE]
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, requestThreads } from '../src/core/backend.js';
@@ -23,41 +31,47 @@ import { augmentShifts, loadMnist, makeBatch } from '../src/mnist/data.js';
 import { buildMnistCnn } from '../src/mnist/model.js';
 import { closeReplicas, freshReplicaRandomStates, parallelTrainStep, startReplicas, type StepTimes } from '../src/mnist/parallel.js';
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TORCH_SCRIPT = path.join(ROOT, 'scripts', 'bench_torch.py');
+
+/** One measurement's result (a child prints it as JSON). */
+interface Measurement {
+  samplesPerSec: number;
+  /** Samples per CPU-second of the whole process; null for PyTorch (not measured by its script). */
+  samplesPerCpuSec: number | null;
+  times?: StepTimes;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 const { values } = parseArgs({
   options: {
-    workers: { type: 'string', default: '1,2' },
+    configs: { type: 'string', default: '1x1,2x1,1x2,torch1,torch2' },
     rounds: { type: 'string', default: '5' },
     steps: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     batch: { type: 'string', default: '128' },
-    threads: { type: 'string' },
     json: { type: 'string' },
+    child: { type: 'string' }, // internal: "W,T,round" = run one dnnkit measurement and print it
   },
 });
-const workerCounts = values.workers!.split(',').map(Number);
 const rounds = Number(values.rounds);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const batch = Number(values.batch);
-if (!workerCounts.every((w) => Number.isInteger(w) && w >= 1) || !(rounds >= 1 && steps >= 1 && batch >= 2)) {
-  throw new Error('usage: bench_threads.js [--workers 1,2] [--rounds N] [--steps N] [--warmup N] [--batch N] [--threads N] [--json FILE]');
+if (!(rounds >= 1 && steps >= 1 && warmup >= 0 && batch >= 2)) {
+  throw new Error('usage: bench_threads.js [--configs 1x1,2x1,1x2,torch1,torch2] [--rounds N] [--steps N] [--warmup N] [--batch N] [--json FILE]');
 }
-if (values.threads !== undefined) requestThreads(Number(values.threads));
 
-const backend = await initBackend('wasm');
-const data = await loadMnist();
-const loadBefore = load();
-console.log(`backend ${backend.name}, ${backend.threads} wasm thread(s) per replica, native kernels: ${backend.nativeKernels.length}; ${availableParallelism()} cores; load average ${loadBefore}`);
-console.log(`MNIST CNN training, batch ${batch}, ${steps} timed steps after ${warmup} per measurement, ${rounds} rounds of workers ${workerCounts.join(', ')}`);
-
-/** Samples/s of `steps` training steps with `workers` replicas (a fresh model, seed 1). */
-async function measure(workers: number, round: number): Promise<{ samplesPerSec: number; samplesPerCpuSec: number; times?: StepTimes }> {
+/** `steps` timed training steps with `workers` replicas on `threads` wasm threads each (a fresh model, seed 1). */
+async function measureDnnkit(workers: number, threads: number, round: number): Promise<Measurement> {
+  requestThreads(threads);
+  const backend = await initBackend('wasm');
+  const data = await loadMnist();
   const { restore } = seedGlobalRandom(1);
   const model = buildMnistCnn();
   const pool = workers > 1
@@ -79,12 +93,11 @@ async function measure(workers: number, round: number): Promise<{ samplesPerSec:
     };
     for (let i = 0; i < warmup; i++) await step(i, false);
     const t0 = performance.now();
-    const cpu0 = process.cpuUsage(); // all threads of the process: the replicas' too
+    const cpu0 = process.cpuUsage(); // every thread of the process: the replicas' and wasm's pool too
     for (let i = 0; i < steps; i++) await step(warmup + i, true);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    return { samplesPerSec: (steps * batch) / seconds, samplesPerCpuSec: (steps * batch) / cpuSeconds, times: pool ? times : undefined };
+    return { samplesPerSec: (steps * batch) / seconds, samplesPerCpuSec: (steps * batch) / ((cpu.user + cpu.system) / 1e6), times: pool ? times : undefined };
   } finally {
     model.dispose();
     if (pool) await closeReplicas(pool);
@@ -92,34 +105,72 @@ async function measure(workers: number, round: number): Promise<{ samplesPerSec:
   }
 }
 
-const results = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
-const perCpu = new Map<number, number[]>(workerCounts.map((w) => [w, []]));
-const split = new Map<number, StepTimes>();
-for (let r = 0; r < rounds; r++) {
-  // Alternate the order each round, so neither setting always runs right after the other.
-  const order = r % 2 === 0 ? workerCounts : [...workerCounts].reverse();
-  const line: string[] = [];
-  for (const w of order) {
-    const { samplesPerSec, samplesPerCpuSec, times } = await measure(w, r);
-    results.get(w)!.push(samplesPerSec);
-    perCpu.get(w)!.push(samplesPerCpuSec);
-    if (times) {
-      const acc = split.get(w) ?? { own: 0, wait: 0, apply: 0 };
-      split.set(w, { own: acc.own + times.own, wait: acc.wait + times.wait, apply: acc.apply + times.apply });
-    }
-    line.push(`${w} worker(s) ${samplesPerSec.toFixed(0)}`);
+if (values.child !== undefined) {
+  const [w, t, r] = values.child.split(',').map(Number);
+  console.log(JSON.stringify(await measureDnnkit(w, t, r)));
+  process.exit(0);
+}
+
+/** A setting to compare: dnnkit W x T, or PyTorch with T threads. */
+interface Config { label: string; kind: 'dnnkit' | 'torch'; workers: number; threads: number }
+
+function parseConfig(s: string): Config {
+  const torch = /^torch(\d+)$/.exec(s);
+  if (torch) return { label: `torch ${torch[1]}`, kind: 'torch', workers: 1, threads: Number(torch[1]) };
+  const m = /^(\d+)x(\d+)$/.exec(s);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`--configs: '${s}' is neither WxT (workers x wasm threads, e.g. 2x1) nor torchT (e.g. torch2)`);
+  return { label: `${m[1]}x${m[2]}`, kind: 'dnnkit', workers: Number(m[1]), threads: Number(m[2]) };
+}
+
+const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+let configs = values.configs!.split(',').map(parseConfig);
+if (!python && configs.some((c) => c.kind === 'torch')) {
+  console.log('PyTorch not importable by python3: its settings are left out');
+  configs = configs.filter((c) => c.kind !== 'torch');
+}
+
+function run(config: Config, round: number): Measurement {
+  if (config.kind === 'torch') {
+    const r = spawnSync(python!, [TORCH_SCRIPT, 'mnist-cnn-train', '--threads', String(config.threads), '--steps', String(steps), '--batch', String(batch)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bench_torch.py failed: ${r.stderr}`);
+    return { samplesPerSec: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { throughput: number }).throughput, samplesPerCpuSec: null };
   }
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', `${config.workers},${config.threads},${round}`,
+    '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`measurement ${config.label} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measurement;
+}
+
+const loadBefore = load();
+console.log(`MNIST CNN training, batch ${batch}, ${steps} timed steps after ${warmup}; ${rounds} rounds of ${configs.map((c) => c.label).join(', ')} ` +
+  `(WxT = dnnkit, W workers x T wasm threads each); ${availableParallelism()} cores; load average ${loadBefore}`);
+const results = new Map<string, Measurement[]>(configs.map((c) => [c.label, []]));
+for (let r = 0; r < rounds; r++) {
+  // Reverse the order every other round, so that no setting always follows the same one.
+  const order = r % 2 === 0 ? configs : [...configs].reverse();
+  const line = order.map((c) => {
+    const m = run(c, r);
+    results.get(c.label)!.push(m);
+    return `${c.label} ${m.samplesPerSec.toFixed(0)}`;
+  });
   console.log(`round ${r + 1}: ${line.join(', ')} samples/s (load ${load()})`);
 }
-const base = median(results.get(workerCounts[0])!);
-const summary = workerCounts.map((w) => {
-  const m = median(results.get(w)!);
-  const t = split.get(w);
-  const perStep = t ? ` (per step: own shard ${(t.own / rounds / steps).toFixed(1)} ms, waiting for replicas ${(t.wait / rounds / steps).toFixed(1)} ms, sum + Adam ${(t.apply / rounds / steps).toFixed(1)} ms)` : '';
-  const c = median(perCpu.get(w)!);
-  console.log(`workers ${w}: median ${m.toFixed(0)} samples/s, ${(m / base).toFixed(2)}x ${workerCounts[0]} worker(s); ${c.toFixed(0)} samples per CPU-second${perStep}`);
-  return { workers: w, samplesPerSec: results.get(w)!, median: m, ratio: m / base, samplesPerCpuSecond: c, stepTimesMs: t };
+
+const base = results.has('1x1') ? median(results.get('1x1')!.map((m) => m.samplesPerSec)) : NaN;
+const torch2 = results.has('torch 2') ? median(results.get('torch 2')!.map((m) => m.samplesPerSec)) : NaN;
+const summary = configs.map((c) => {
+  const ms = results.get(c.label)!;
+  const med = median(ms.map((m) => m.samplesPerSec));
+  const cpu = c.kind === 'dnnkit' ? median(ms.map((m) => m.samplesPerCpuSec!)) : null;
+  const t = ms.map((m) => m.times).filter((x): x is StepTimes => x !== undefined);
+  const perStep = (k: keyof StepTimes) => t.reduce((s, x) => s + x[k], 0) / t.length / steps;
+  const split = t.length ? `; per step: own shard ${perStep('own').toFixed(1)} ms, waiting for the replicas ${perStep('wait').toFixed(1)} ms, sum + Adam ${perStep('apply').toFixed(1)} ms` : '';
+  console.log(`${c.label.padEnd(8)} median ${med.toFixed(0).padStart(6)} samples/s, ${(med / base).toFixed(2)}x 1x1, ${(med / torch2).toFixed(2)}x torch 2` +
+    (cpu !== null ? `; ${cpu.toFixed(0)} samples per CPU-second` : '') + split);
+  return { config: c.label, samplesPerSec: ms.map((m) => m.samplesPerSec), median: med, vs1x1: med / base, vsTorch2: med / torch2, samplesPerCpuSecond: cpu };
 });
 const loadAfter = load();
 console.log(`load average before ${loadBefore}, after ${loadAfter}`);
-if (values.json) writeFileSync(values.json, JSON.stringify({ batch, steps, rounds, threads: backend.threads, cores: availableParallelism(), loadBefore, loadAfter, summary }, null, 2));
+if (values.json) {
+  writeFileSync(values.json, JSON.stringify({ batch, steps, warmup, rounds, cores: availableParallelism(), loadBefore, loadAfter, summary }, null, 2));
+}
