@@ -14,7 +14,9 @@
  * parallelTrainStep for more) on MNIST training images with --augment 2 shifts. Printed: samples/s
  * per round, medians, ratios to `1x1` and to `torch 2`, the samples per CPU-second of the whole
  * process (all its threads: the work a setting costs, which a busy machine does not hide the way
- * it hides a wall-clock speed-up), where a multi-worker step's time went, and the load average.
+ * it hides a wall-clock speed-up), the cores it actually got (CPU-seconds per second: near 1 for
+ * 2 workers means the scheduler gave the process one core, and no speed-up was possible), where a
+ * multi-worker step's time went, and the load average.
  *
  *   node dist/scripts/bench_threads.js [--configs 1x1,2x1,1x2,torch1,torch2] [--rounds 5] [--steps 20] [--batch 128] [--json FILE]
  */
@@ -39,6 +41,8 @@ interface Measurement {
   samplesPerSec: number;
   /** Samples per CPU-second of the whole process; null for PyTorch (not measured by its script). */
   samplesPerCpuSec: number | null;
+  /** CPU-seconds per wall-second: the cores the process actually got (2 workers on 2 free cores: near 2). */
+  coresUsed: number | null;
   times?: StepTimes;
 }
 
@@ -97,7 +101,8 @@ async function measureDnnkit(workers: number, threads: number, round: number): P
     for (let i = 0; i < steps; i++) await step(warmup + i, true);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    return { samplesPerSec: (steps * batch) / seconds, samplesPerCpuSec: (steps * batch) / ((cpu.user + cpu.system) / 1e6), times: pool ? times : undefined };
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    return { samplesPerSec: (steps * batch) / seconds, samplesPerCpuSec: (steps * batch) / cpuSeconds, coresUsed: cpuSeconds / seconds, times: pool ? times : undefined };
   } finally {
     model.dispose();
     if (pool) await closeReplicas(pool);
@@ -133,7 +138,7 @@ function run(config: Config, round: number): Measurement {
   if (config.kind === 'torch') {
     const r = spawnSync(python!, [TORCH_SCRIPT, 'mnist-cnn-train', '--threads', String(config.threads), '--steps', String(steps), '--batch', String(batch)], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`bench_torch.py failed: ${r.stderr}`);
-    return { samplesPerSec: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { throughput: number }).throughput, samplesPerCpuSec: null };
+    return { samplesPerSec: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { throughput: number }).throughput, samplesPerCpuSec: null, coresUsed: null };
   }
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', `${config.workers},${config.threads},${round}`,
     '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch)], { encoding: 'utf8' });
@@ -162,12 +167,13 @@ const summary = configs.map((c) => {
   const ms = results.get(c.label)!;
   const med = median(ms.map((m) => m.samplesPerSec));
   const cpu = c.kind === 'dnnkit' ? median(ms.map((m) => m.samplesPerCpuSec!)) : null;
+  const cores = c.kind === 'dnnkit' ? median(ms.map((m) => m.coresUsed!)) : null;
   const t = ms.map((m) => m.times).filter((x): x is StepTimes => x !== undefined);
   const perStep = (k: keyof StepTimes) => t.reduce((s, x) => s + x[k], 0) / t.length / steps;
   const split = t.length ? `; per step: own shard ${perStep('own').toFixed(1)} ms, waiting for the replicas ${perStep('wait').toFixed(1)} ms, sum + Adam ${perStep('apply').toFixed(1)} ms` : '';
-  console.log(`${c.label.padEnd(8)} median ${med.toFixed(0).padStart(6)} samples/s, ${(med / base).toFixed(2)}x 1x1, ${(med / torch2).toFixed(2)}x torch 2` +
-    (cpu !== null ? `; ${cpu.toFixed(0)} samples per CPU-second` : '') + split);
-  return { config: c.label, samplesPerSec: ms.map((m) => m.samplesPerSec), median: med, vs1x1: med / base, vsTorch2: med / torch2, samplesPerCpuSecond: cpu };
+  console.log(`${c.label.padEnd(8)} median ${med.toFixed(0).padStart(6)} samples/s, ${(med / base).toFixed(2)}x 1x1${Number.isNaN(torch2) ? '' : `, ${(med / torch2).toFixed(2)}x torch 2`}` +
+    (cpu !== null ? `; ${cpu.toFixed(0)} samples per CPU-second, ${cores!.toFixed(2)} cores used` : '') + split);
+  return { config: c.label, samplesPerSec: ms.map((m) => m.samplesPerSec), median: med, vs1x1: med / base, vsTorch2: med / torch2, samplesPerCpuSecond: cpu, coresUsed: cores };
 });
 const loadAfter = load();
 console.log(`load average before ${loadBefore}, after ${loadAfter}`);
