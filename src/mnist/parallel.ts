@@ -34,14 +34,17 @@ export interface ReplicaInit {
 export type ReplicaRequest =
   | { kind: 'ready' }
   | { kind: 'randomState' }
+  /** The replica's live tensors (tf.memory().numTensors): a leak check. */
+  | { kind: 'tensors' }
   /** One step: the current weights (weightsFlat layout), the shard's images xs [rows, H, W, 1] and one-hot ys [rows, 10], and the whole batch's size. */
   | { kind: 'step'; weights: Float32Array; xs: Float32Array; ys: Float32Array; rows: number; total: number };
 
 export type ReplicaReply =
   | { kind: 'ready'; backend: string }
   | { kind: 'randomState'; state: number }
-  /** The shard's gradient (weightsFlat layout), summed loss and correct predictions. */
-  | { kind: 'step'; grads: Float32Array; lossSum: number; correct: number };
+  | { kind: 'tensors'; count: number }
+  /** The shard's gradient (weightsFlat layout), summed loss and correct predictions; the replica's live tensors after the step (a leak check). */
+  | { kind: 'step'; grads: Float32Array; lossSum: number; correct: number; tensors: number };
 
 /** The Math.random stream of replica k >= 1 (replica 0, the main thread, uses the run's globalRng). */
 export function replicaRandomSeed(seed: number, k: number): number {

@@ -31,6 +31,7 @@ serveRequests<ReplicaRequest, ReplicaReply>(async (req) => {
   const { model, rng } = await ready;
   if (req.kind === 'ready') return { reply: { kind: 'ready', backend: tf.getBackend() } };
   if (req.kind === 'randomState') return { reply: { kind: 'randomState', state: rng.getState() } };
+  if (req.kind === 'tensors') return { reply: { kind: 'tensors', count: tf.memory().numTensors } };
   setWeightsFlat(model, req.weights);
   const [, rows, cols] = model.inputs[0].shape as number[];
   const x = tf.tensor4d(req.xs, [req.rows, rows, cols, 1]);
@@ -41,5 +42,5 @@ serveRequests<ReplicaRequest, ReplicaReply>(async (req) => {
   const ordered = trainableVariables(model).map((v) => shard.grads[v.name]);
   const grads = flatten(ordered);
   tf.dispose(shard.grads);
-  return { reply: { kind: 'step', grads, lossSum: shard.lossSum, correct: shard.correct }, transfer: [grads.buffer as ArrayBuffer] };
+  return { reply: { kind: 'step', grads, lossSum: shard.lossSum, correct: shard.correct, tensors: tf.memory().numTensors }, transfer: [grads.buffer as ArrayBuffer] };
 });

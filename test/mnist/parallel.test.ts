@@ -75,6 +75,11 @@ test('a 2-replica step moves the weights as trainOnBatch does (dropout off)', as
   restore();
   parallel.setWeights(reference.getWeights());
   const pool = await startReplicas(2, { backend: backend.name, threads: backend.threads, model: NO_DROPOUT }, freshReplicaRandomStates(5, 2));
+  const replicaTensors = async () => {
+    const r = await pool.threads[0].call({ kind: 'tensors' });
+    return r.kind === 'tensors' ? r.count : NaN;
+  };
+  const live: { here: number; replica: number }[] = [];
   try {
     for (let step = 0; step < 3; step++) {
       const idx = Array.from({ length: 25 }, (_, i) => 25 * step + i);
@@ -88,7 +93,10 @@ test('a 2-replica step moves the weights as trainOnBatch does (dropout off)', as
       // move a weight by up to lr, so the bound is a fraction of lr, checked on every weight.
       const d = maxAbsDiff(weightsFlat(parallel), weightsFlat(reference));
       assert.ok(d < 2e-4, `step ${step}: weights differ by up to ${d} (lr 1e-3)`);
+      live.push({ here: tf.memory().numTensors, replica: await replicaTensors() });
     }
+    // After the first step (Adam makes its moments then), neither thread gains tensors per step.
+    assert.deepEqual(live[2], live[1], `live tensors after steps 1, 2, 3: ${JSON.stringify(live)}`);
   } finally {
     await closeReplicas(pool);
     reference.dispose();
