@@ -18,7 +18,7 @@ import { ReplicaThread } from '../core/data_parallel.js';
 import { createRng, deriveSeed } from '../core/rng.js';
 import { batchArrays, makeBatch, type MnistSplit } from './data.js';
 import type { MnistCnnConfig } from './model.js';
-import { shardGradients, trainableVariables, unflatten, weightsFlat } from './replica.js';
+import { shardGradients, trainableVariables, unflatten, weightsFlat, type ShardResult } from './replica.js';
 
 /** What a replica thread starts with (its workerData). */
 export interface ReplicaInit {
@@ -126,9 +126,12 @@ export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel
   // Shard 0 here, while the replica threads compute theirs.
   const end0 = shardStart(1, n, N);
   const { x, y } = makeBatch(split, idx.slice(0, end0), shifts?.subarray(0, 2 * end0));
-  let mine;
+  let mine: ShardResult;
   try {
     mine = shardGradients(model, x, y, n);
+  } catch (err) {
+    await Promise.allSettled(replies); // the replicas are idle again before the error goes up
+    throw err;
   } finally {
     x.dispose();
     y.dispose();
