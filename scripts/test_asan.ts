@@ -31,7 +31,7 @@ if (!existsSync(ASAN_ADDON)) {
   process.exit(2);
 }
 const env = { ...process.env, ...asanEnv(), DNNKIT_REQUIRE_NATIVE: '1' };
-const tests = ['core/native.test.js', 'core/native_lstm.test.js', 'core/native_fuzz.test.js', 'robustness/native_signals.test.js'].map((f) => path.join(ROOT, 'dist', 'test', f));
+const tests = ['core/native.test.js', 'core/native_lstm.test.js', 'core/native_fuzz.test.js', 'core/native_threads.test.js', 'robustness/native_signals.test.js'].map((f) => path.join(ROOT, 'dist', 'test', f));
 process.stderr.write('test:asan: native kernel tests and the shape fuzzer under AddressSanitizer + UBSan\n');
 const unit = spawnSync(process.execPath, ['--test', ...tests], { cwd: ROOT, env, stdio: 'inherit' });
 if (unit.status !== 0) process.exit(unit.status ?? 1);

@@ -16,9 +16,14 @@
 //   a process that exits (process.exit from a signal handler included) runs no destructor of
 //   oneDNN objects after the engine they belong to is gone, whatever the order of static
 //   destruction; the OS reclaims them.
-// - The reordered-weights buffer is one scratch area shared by all cached primitives (each call
-//   reorders into it and uses it before returning), so a second batch size does not duplicate a
-//   large filter (58 MB for VGG-16's).
+// - The reordered-weights buffer is one scratch area shared by all cached primitives of a thread
+//   (each call reorders into it and uses it before returning), so a second batch size does not
+//   duplicate a large filter (58 MB for VGG-16's).
+// Threads: each of them (thread_local) is per thread, so Node worker threads that load the addon
+// (train-mnist --workers 2: one replica of the model per thread) call it at the same time without
+// sharing a stream, a cache or the scratch area; oneDNN itself is thread-safe for distinct
+// streams. A worker thread's objects are not freed when it ends (a few MB, once per worker).
+// test/core/native_threads.test.ts runs two threads at once against one.
 #include <node_api.h>
 #include <omp.h>
 #include <pthread.h>
@@ -46,11 +51,11 @@ using dt = dnnl::memory::data_type;
 namespace {
 
 dnnl::engine& Engine() {
-  static dnnl::engine* eng = new dnnl::engine(dnnl::engine::kind::cpu, 0);  // never destroyed (see top)
+  thread_local dnnl::engine* eng = new dnnl::engine(dnnl::engine::kind::cpu, 0);  // never destroyed (see top)
   return *eng;
 }
 dnnl::stream& Stream() {
-  static dnnl::stream* s = new dnnl::stream(Engine());  // never destroyed (see top)
+  thread_local dnnl::stream* s = new dnnl::stream(Engine());  // never destroyed (see top)
   return *s;
 }
 
@@ -90,19 +95,20 @@ class LruCache {
   std::unordered_map<std::string, typename std::list<std::pair<std::string, std::unique_ptr<T>>>::iterator> index_;
 };
 
-// A never-destroyed cache per kind (see the lifetimes at the top).
+// A never-destroyed cache per kind and thread (see the lifetimes at the top).
 template <class T>
 LruCache<T>& CacheOf() {
-  static LruCache<T>* cache = new LruCache<T>();
+  thread_local LruCache<T>* cache = new LruCache<T>();
   return *cache;
 }
 
 // The scratch area for filters in a primitive's preferred layout: one buffer, grown to the
-// largest filter seen (64-byte aligned, as oneDNN prefers), shared by every convolution call.
-size_t weight_scratch_capacity = 0;  // bytes held by the scratch area (cacheStats)
+// largest filter seen (64-byte aligned, as oneDNN prefers), shared by every convolution call of
+// the thread.
+thread_local size_t weight_scratch_capacity = 0;  // bytes held by this thread's scratch area (cacheStats)
 
 void* WeightScratch(size_t bytes) {
-  static void* buf = nullptr;
+  thread_local void* buf = nullptr;
   size_t& capacity = weight_scratch_capacity;
   if (bytes > capacity) {
     std::free(buf);
@@ -833,7 +839,7 @@ napi_value Version(napi_env env, napi_callback_info) {
 }
 
 // cacheStats() -> { primitives, scratchBytes }: cached primitives of every kind, and the bytes of
-// the shared reordered-filter scratch area (tests check both stay bounded).
+// the reordered-filter scratch area, both of the calling thread (tests check they stay bounded).
 napi_value CacheStats(napi_env env, napi_callback_info) {
   napi_value out, primitives, scratch;
   napi_create_object(env, &out);

@@ -83,6 +83,8 @@ export interface RunRecordBackend {
   kernels: { project: string[]; native: string[] };
   threads: number;
   simd: boolean;
+  /** Replicas that computed each training step, this thread included (train-mnist --workers); absent for commands without them. */
+  workers?: number;
 }
 
 /** run.json: what ran, with what, when, and what it produced. */
@@ -124,6 +126,8 @@ export interface RunRecordInput {
   argv?: string[];
   /** Default: now. */
   ended?: Date;
+  /** Data-parallel replicas of a training command (backend.workers); omitted for others. */
+  workers?: number;
 }
 
 let versionCache: string | undefined;
@@ -175,7 +179,7 @@ export function buildRunRecord(input: RunRecordInput): RunRecord {
     argv: input.argv ?? (outputMode() ? process.argv.slice(2) : []),
     settings,
     seed,
-    backend: b ? { name: b.name, tfjsName: b.tfjsName, kernels: { project: b.projectKernels, native: b.nativeKernels }, threads: b.threads, simd: b.simd } : null,
+    backend: b ? { name: b.name, tfjsName: b.tfjsName, kernels: { project: b.projectKernels, native: b.nativeKernels }, threads: b.threads, simd: b.simd, ...(input.workers !== undefined ? { workers: input.workers } : {}) } : null,
     versions: libraryVersions(),
     started: input.started.toISOString(),
     ended: ended.toISOString(),

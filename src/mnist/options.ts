@@ -24,6 +24,12 @@ export interface TrainMnistOptions extends CommonOptions {
   restart?: boolean;
   /** Options set on the command line (camelCase names; the CLI fills it): --resume refuses those that conflict with the checkpoint. */
   givenOptions?: string[];
+  /**
+   * Replicas that each compute the gradient of a share of every batch, the main thread and
+   * workers - 1 worker threads (data parallelism: parallel.ts). 1 = model.trainOnBatch on the
+   * main thread. Results are deterministic for a given count but differ between counts.
+   */
+  workers?: number;
   /** Also project the penultimate-layer features of the test digits (PCA and/or t-SNE). */
   embedPlot?: 'pca' | 'tsne' | 'both' | 'none';
 }
@@ -35,7 +41,11 @@ export const TRAIN_MNIST_DEFAULTS = {
   lrDecay: 0.8,
   augment: 2,
   validationSplit: 0.1,
+  workers: 1,
 } as const;
+
+/** Most replicas --workers accepts. */
+export const MAX_WORKERS = 8;
 
 /** What a run computes with: the options without those that only change how it reports or where it computes. */
 export type TrainMnistSettings = Omit<TrainMnistOptions, 'json' | 'debug' | 'backend' | 'resume' | 'restart' | 'givenOptions'>;

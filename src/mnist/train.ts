@@ -15,7 +15,7 @@ import { buildRunRecord, invalidateRunRecord, writeRunRecord } from '../core/run
 import { readMnistCheckpoint } from './checkpoint.js';
 import { headOfSplit, loadMnist, splitIndices } from './data.js';
 import { evaluateModel, type Evaluation } from './evaluate.js';
-import { divergedError, startTraining, trainEpochs } from './loop.js';
+import { disposeTraining, divergedError, startTraining, trainEpochs } from './loop.js';
 import { trainMnistSettings, type TrainMnistOptions, type TrainMnistSummary } from './options.js';
 import { writeMnistOutputs } from './report.js';
 import { MNIST_CNN_DEFAULTS } from './model.js';
@@ -52,6 +52,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
 
   const { rng: globalRng, restore } = seedGlobalRandom(opts.seed);
   const run = await startTraining(trainMnistSettings(opts), { train, trainIdx, valIdx }, globalRng, resumed);
+  if (run.replicas) log.info(`${run.replicas.workers} replicas: this thread and ${run.replicas.workers - 1} worker thread${run.replicas.workers > 2 ? 's' : ''}, each computing the gradient of a share of every batch`);
   if (resumed) log.info(`resuming at epoch ${run.state.epoch}, batch ${run.state.batch + 1}`);
   const progress = createProgress({ total: opts.epochs * run.batchesPerEpoch, label: 'train-mnist', quiet: opts.json });
   const interrupts = watchInterrupts(log);
@@ -63,7 +64,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
       if (!Number.isFinite(test.loss)) throw divergedError('test loss', test.loss, opts.epochs, undefined, opts.lr);
     }
   } catch (err) {
-    run.model.dispose();
+    await disposeTraining(run);
     throw err;
   } finally {
     progress.stop();
@@ -71,7 +72,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
     restore();
   }
   if (!test) {
-    run.model.dispose();
+    await disposeTraining(run);
     process.exitCode = 130;
     return {
       interrupted: true, testAccuracy: NaN, testLoss: NaN, epochs: run.state.epoch - 1, trainSamples: trainIdx.length,
@@ -81,7 +82,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
   }
 
   const files = await writeMnistOutputs(outDir, run.model, run.state.history, test, data, opts, opts.json);
-  run.model.dispose();
+  await disposeTraining(run);
   await removeCheckpoint(outDir);
   const wallSeconds = (Date.now() - started) / 1000;
   const trainSamplesPerSec = (trainIdx.length * opts.epochs) / run.state.trainSeconds;
@@ -91,7 +92,7 @@ export async function runTrainMnist(cliOpts: TrainMnistOptions): Promise<TrainMn
   };
   // run.json last, in the one schema of docs/run-record.schema.json; `result` is the --json summary.
   await writeRunRecord(outDir, buildRunRecord({
-    command: 'train-mnist', started: new Date(started), seed: opts.seed, result: summary,
+    command: 'train-mnist', started: new Date(started), seed: opts.seed, result: summary, workers: opts.workers ?? 1,
     settings: { ...trainMnistSettings(opts), dataDir: data.dir, model: MNIST_CNN_DEFAULTS, resumedFrom: cliOpts.resume ?? null },
   }), files);
   log.result(`test accuracy ${(test.accuracy * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}), ` +
