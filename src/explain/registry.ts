@@ -291,6 +291,22 @@ async function explainShapley(ctx: ImageContext, settings: ExplainSettings): Pro
 }
 
 /**
+ * The files of a per-pixel map: `<name>.<model>.<suffix>.csv` (one row per input pixel row),
+ * `.png` (the panel) and the raw map at the original's resolution (--raw).
+ */
+async function writePixelMap(outDir: string, ctx: ImageContext, suffix: string, title: string, subtitle: string, panel: Panel, pixelMap: Float32Array,
+  rawText: string, valuesOn: (c: Canvas) => Float32Array, overlay: { canvas: Canvas; map: Float32Array }): Promise<Record<string, string>> {
+  const { width, height } = ctx.display;
+  const base = fileBase(outDir, ctx, suffix);
+  const rows: number[][] = [];
+  for (let y = 0; y < height; y++) rows.push(Array.from(pixelMap.subarray(y * width, (y + 1) * width)));
+  await writeCsv(`${base}.csv`, Array.from({ length: width }, (_, x) => `x${x}`), rows);
+  await writeFileAtomic(`${base}.png`, await renderFigure([panel], `${title}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}; ${subtitle}`));
+  const raw = await writeRaw(base, ctx, suffix, rawText, valuesOn, overlay);
+  return { attributionCsv: `${base}.csv`, attributionPng: `${base}.png`, ...raw };
+}
+
+/**
  * A per-pixel attribution as a method's output: a diverging overlay (blue negative, red positive)
  * and `<name>.<model>.<suffix>.csv` (one row per pixel row).
  * @param pixelMap [H * W] attribution per pixel of the display image
@@ -314,15 +330,8 @@ async function pixelOutput(suffix: string, title: string, ctx: ImageContext, pix
     pixelMap,
     panel,
     summary: { ...summary, overlaySize: `${canvas.image.width}x${canvas.image.height}` },
-    async write(outDir) {
-      const base = fileBase(outDir, ctx, suffix);
-      const rows: number[][] = [];
-      for (let y = 0; y < height; y++) rows.push(values.slice(y * width, (y + 1) * width));
-      await writeCsv(`${base}.csv`, Array.from({ length: width }, (_, x) => `x${x}`), rows);
-      await writeFileAtomic(`${base}.png`, await renderFigure([panel], `${title}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}; ${subtitle}`));
-      const raw = await writeRaw(base, ctx, suffix, `${title}: contribution to the class logit per input pixel (summed over channels), bilinear from ${width}x${height}`, valuesOn, { canvas, map });
-      return { attributionCsv: `${base}.csv`, attributionPng: `${base}.png`, ...raw };
-    },
+    write: (outDir) => writePixelMap(outDir, ctx, suffix, title, subtitle, panel, pixelMap,
+      `${title}: contribution to the class logit per input pixel (summed over channels), bilinear from ${width}x${height}`, valuesOn, { canvas, map }),
   };
 }
 
@@ -407,15 +416,7 @@ async function heatmapOutput(suffix: string, title: string, ctx: ImageContext, p
     pixelMap,
     panel,
     summary: { ...summary, overlaySize: `${canvas.image.width}x${canvas.image.height}` },
-    async write(outDir) {
-      const base = fileBase(outDir, ctx, suffix);
-      const rows: number[][] = [];
-      for (let y = 0; y < height; y++) rows.push(Array.from(pixelMap.subarray(y * width, (y + 1) * width)));
-      await writeCsv(`${base}.csv`, Array.from({ length: width }, (_, x) => `x${x}`), rows);
-      await writeFileAtomic(`${base}.png`, await renderFigure([panel], `${title}: ${classText(ctx)}, p = ${pct(ctx.probability)}`, `${ctx.name}, model ${ctx.modelName}; ${subtitle}`));
-      const raw = await writeRaw(base, ctx, suffix, `${title}: ${barLabel} per input pixel, bilinear from ${width}x${height}`, valuesOn, { canvas, map });
-      return { attributionCsv: `${base}.csv`, attributionPng: `${base}.png`, ...raw };
-    },
+    write: (outDir) => writePixelMap(outDir, ctx, suffix, title, subtitle, panel, pixelMap, `${title}: ${barLabel} per input pixel, bilinear from ${width}x${height}`, valuesOn, { canvas, map }),
   };
 }
 

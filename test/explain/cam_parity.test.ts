@@ -30,7 +30,8 @@ import { LayerCam } from '../../src/explain/layer_cam.js';
 import { EigenCam } from '../../src/explain/eigen_cam.js';
 import { ScoreCam } from '../../src/explain/score_cam.js';
 import { AblationCam } from '../../src/explain/ablation_cam.js';
-import { ROOT, findPython } from '../helpers.js';
+import { ROOT } from '../helpers.js';
+import { disposeResnetFixture, oracleReady, setUpResnetFixture, type ResnetFixture } from './resnet_fixture.js';
 
 interface TorchMap { method: string; layer: string; index: number; classIndex: number; height: number; width: number; cam: number[]; rawMax: number; weights: number[] | null }
 
@@ -38,6 +39,7 @@ let python: string | null;
 let dir: string;
 let model: tf.LayersModel | undefined;
 let input: tf.Tensor4D | undefined;
+let fx: ResnetFixture | undefined;
 
 function py(args: string[]): string {
   const r = spawnSync(python!, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
@@ -47,29 +49,14 @@ function py(args: string[]): string {
 
 before(async () => {
   await initBackend();
-  python = findPython(['torch', 'torchvision']);
-  if (!python) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'dnnkit-cam-parity-'));
-  py(['scripts/torch_fixtures.py', '--arch', 'resnet18', '--out', dir, '--images', 'data/images/chelsea.png', '--noise', '1']);
-  await convertCheckpoint(path.join(dir, 'resnet18.pth'), 'resnet18', path.join(dir, 'tfjs'));
-  model = await loadModel(path.join(dir, 'tfjs'));
-  const raw = readFileSync(path.join(dir, 'resnet18-inputs.f32'));
-  input = tf.tensor4d(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), [raw.byteLength / (224 * 224 * 3 * 4), 224, 224, 3]);
+  fx = await setUpResnetFixture('dnnkit-cam-parity-');
+  ({ python, dir, model, input } = fx);
 });
 
-after(() => {
-  input?.dispose();
-  model?.dispose();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => disposeResnetFixture(fx));
 
-/** Skips without the oracle (fails when DNNKIT_REQUIRE_ORACLES=1, as in CI). */
 function ready(t: import('node:test').TestContext): boolean {
-  if (python && model && input) return true;
-  const why = 'oracle missing: no python3 with torch, torchvision (apt-get install python3-torch python3-torchvision)';
-  if (process.env.DNNKIT_REQUIRE_ORACLES === '1') throw new Error(`${why}; DNNKIT_REQUIRE_ORACLES=1 makes this a failure`);
-  t.skip(why);
-  return false;
+  return oracleReady(t, fx);
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

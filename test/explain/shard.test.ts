@@ -67,7 +67,7 @@ test('folder input: --recursive, sorted, unique names, summary.csv with one row 
   assert.deepEqual([...new Set(j.images.map((i) => i.name.replace(/\.c\d+$/, '')))], ['a', 'b', 'cat', 'd', 'sub__cat', 'sub__e', 'sub__f']);
   const rows = readCsv(path.join(out, 'summary.csv'));
   assert.equal(rows.length, 7 * 2 * 1, '7 images x 2 classes x 1 method');
-  assert.deepEqual(Object.keys(rows[0]), ['image', 'class', 'label', 'probability', 'method', 'layer', 'camHeight', 'camWidth', 'camRawMax', 'seconds', 'files']);
+  assert.deepEqual(Object.keys(rows[0]), ['image', 'class', 'label', 'probability', 'method', 'layer', 'camHeight', 'camWidth', 'camRawMax', 'overlaySize', 'seconds', 'files']);
   for (const [i, row] of rows.entries()) {
     const e = j.images[i];
     assert.equal(row.image, e.key);
@@ -106,7 +106,7 @@ test('3 shards as 3 concurrent processes: byte-identical item files and the same
   for (const k of [1, 2, 3]) for (const f of [`run.shard-${k}-of-3.json`, `summary.shard-${k}-of-3.csv`, `plan.shard-${k}-of-3.json`]) assert.ok(existsSync(path.join(out, f)), f);
   assert.ok(!existsSync(path.join(out, 'report.html')), 'no report before the merge');
   const files = itemFiles(ref);
-  assert.equal(files.length, 7 * 2 * 2, '7 images x 2 classes x (png + csv)');
+  assert.equal(files.length, 7 * 2 * 3, '7 images x 2 classes x (png + csv + raw.png)');
   assert.deepEqual(itemFiles(out), files, 'the same item files');
   for (const f of files) assert.ok(readFileSync(path.join(out, f)).equals(readFileSync(path.join(ref, f))), `${f} is byte-identical`);
   // Each shard's table holds its own images: item i belongs to shard (i mod 3) + 1.

@@ -11,19 +11,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
-import { loadModel } from '../../src/core/model_io.js';
-import { convertCheckpoint } from '../../src/models/index.js';
 import { GradCam } from '../../src/explain/grad_cam.js';
 import { HiResCam } from '../../src/explain/hires_cam.js';
 import { SmoothGrad, standardNormals, type SmoothBaseName } from '../../src/explain/smoothgrad.js';
 import { Rise, riseMasks } from '../../src/explain/rise.js';
 import type { CamClass } from '../../src/explain/base.js';
-import { ROOT, findPython } from '../helpers.js';
+import { ROOT } from '../helpers.js';
+import { disposeResnetFixture, oracleReady, setUpResnetFixture, type ResnetFixture } from './resnet_fixture.js';
 import { maxAbsDiff } from './tiny_models.js';
 
 interface TorchMap { index: number; classIndex: number; height: number; width: number; pixelMap: number[]; rawMax?: number; sigma?: number }
@@ -32,6 +30,7 @@ let python: string | null;
 let dir: string;
 let model: tf.LayersModel | undefined;
 let input: tf.Tensor4D | undefined;
+let fx: ResnetFixture | undefined;
 
 function py(args: string[]): TorchMap[] {
   const r = spawnSync(python!, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
@@ -51,30 +50,14 @@ function writeF32(name: string, data: Float32Array): string {
 
 before(async () => {
   await initBackend();
-  python = findPython(['torch', 'torchvision']);
-  if (!python) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'dnnkit-smooth-rise-parity-'));
-  const r = spawnSync(python, ['scripts/torch_fixtures.py', '--arch', 'resnet18', '--out', dir, '--images', 'data/images/chelsea.png', '--noise', '1'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`torch_fixtures.py failed: ${r.stderr}`);
-  await convertCheckpoint(path.join(dir, 'resnet18.pth'), 'resnet18', path.join(dir, 'tfjs'));
-  model = await loadModel(path.join(dir, 'tfjs'));
-  const raw = readFileSync(path.join(dir, 'resnet18-inputs.f32'));
-  input = tf.tensor4d(new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4), [raw.byteLength / (224 * 224 * 3 * 4), 224, 224, 3]);
+  fx = await setUpResnetFixture('dnnkit-smooth-rise-parity-');
+  ({ python, dir, model, input } = fx);
 });
 
-after(() => {
-  input?.dispose();
-  model?.dispose();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => disposeResnetFixture(fx));
 
-/** Skips without the oracle (fails when DNNKIT_REQUIRE_ORACLES=1, as in CI). */
 function ready(t: import('node:test').TestContext): boolean {
-  if (python && model && input) return true;
-  const why = 'oracle missing: no python3 with torch, torchvision (apt-get install python3-torch python3-torchvision)';
-  if (process.env.DNNKIT_REQUIRE_ORACLES === '1') throw new Error(`${why}; DNNKIT_REQUIRE_ORACLES=1 makes this a failure`);
-  t.skip(why);
-  return false;
+  return oracleReady(t, fx);
 }
 
 function image(i: number): tf.Tensor4D {

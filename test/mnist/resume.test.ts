@@ -9,31 +9,12 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { metricsWithoutTimes, runAndInterrupt } from './resume_helpers.js';
 import { BIN, runCli, tempDir, listFiles } from '../helpers.js';
 
 const ARGS = ['train-mnist', '--limit', '2000', '--epochs', '2', '--batch-size', '25', '--seed', '7', '--backend', 'wasm'];
 
-/** metrics.csv without the timing columns (seconds, samples_per_sec). */
-function metricsWithoutTimes(dir: string): string[] {
-  return readFileSync(path.join(dir, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 5).join(','));
-}
-
-/** Starts a run and sends SIGINT once training has run for `afterMs`. */
-function runAndInterrupt(out: string, afterMs: number): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...ARGS, '--out', out], { env: { ...process.env, FORCE_COLOR: '0' } });
-    let stderr = '';
-    let sent = false;
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      if (!sent && /MNIST from/.test(stderr)) {
-        sent = true;
-        setTimeout(() => child.kill('SIGINT'), afterMs);
-      }
-    });
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
+const interrupt = (out: string, afterMs: number) => runAndInterrupt(ARGS, out, /MNIST from/, afterMs);
 
 test('interrupt with SIGINT, resume, and match an uninterrupted run exactly', async (t) => {
   const ref = path.join(tempDir(t), 'ref');
@@ -41,7 +22,7 @@ test('interrupt with SIGINT, resume, and match an uninterrupted run exactly', as
   assert.equal(full.code, 0, full.stderr);
 
   const out = path.join(tempDir(t), 'interrupted');
-  const first = await runAndInterrupt(out, 1500);
+  const first = await interrupt(out, 1500);
   assert.equal(first.code, 130, `exit code after SIGINT: ${first.stderr}`);
   assert.match(first.stderr, /interrupted at epoch \d, batch \d+\/72: checkpoint saved in .*checkpoint; continue with: dnnkit train-mnist --resume/);
   assert.ok(existsSync(path.join(out, 'checkpoint', 'state.json')));

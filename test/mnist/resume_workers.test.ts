@@ -6,34 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BIN, runCli, tempDir } from '../helpers.js';
+import { metricsWithoutTimes, runAndInterrupt } from './resume_helpers.js';
+import { runCli, tempDir } from '../helpers.js';
 
 const ARGS = ['train-mnist', '--limit', '2000', '--epochs', '2', '--batch-size', '25', '--seed', '7', '--backend', 'wasm', '--workers', '2'];
 
-/** metrics.csv without the timing columns (seconds, samples_per_sec). */
-function metricsWithoutTimes(dir: string): string[] {
-  return readFileSync(path.join(dir, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 5).join(','));
-}
-
-/** Starts a run and sends SIGINT `afterMs` after its replica threads are up. */
-function runAndInterrupt(out: string, afterMs: number): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...ARGS, '--out', out], { env: { ...process.env, FORCE_COLOR: '0' } });
-    let stderr = '';
-    let sent = false;
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      if (!sent && /2 replicas: this thread and 1 worker thread/.test(stderr)) {
-        sent = true;
-        setTimeout(() => child.kill('SIGINT'), afterMs);
-      }
-    });
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
+const interrupt = (out: string, afterMs: number) => runAndInterrupt(ARGS, out, /2 replicas: this thread and 1 worker thread/, afterMs);
 
 test('2 workers: interrupt with SIGINT, resume, and match an uninterrupted run exactly', async (t) => {
   const ref = path.join(tempDir(t), 'ref');
@@ -42,7 +22,7 @@ test('2 workers: interrupt with SIGINT, resume, and match an uninterrupted run e
   assert.match(full.stderr, /2 replicas: this thread and 1 worker thread/);
 
   const out = path.join(tempDir(t), 'interrupted');
-  const first = await runAndInterrupt(out, 1500);
+  const first = await interrupt(out, 1500);
   assert.equal(first.code, 130, `exit code after SIGINT: ${first.stderr}`);
   assert.match(first.stderr, /interrupted at epoch \d, batch \d+\/72: checkpoint saved/);
   const state = JSON.parse(readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8'));
