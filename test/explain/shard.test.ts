@@ -76,7 +76,7 @@ test('folder input: --recursive, sorted, unique names, summary.csv with one row 
     assert.ok(Math.abs(Number(row.camRawMax) - e.camRawMax) <= 1e-6 * Math.max(1, Math.abs(e.camRawMax)));
     assert.equal(row.method, 'gradcam');
     const files = row.files.split(';');
-    assert.deepEqual(files, [`${e.name}.tiny.gradcam.csv`, `${e.name}.tiny.gradcam.png`]);
+    assert.deepEqual(files, [`${e.name}.tiny.gradcam.csv`, `${e.name}.tiny.gradcam.png`, `${e.name}.tiny.gradcam.raw.png`]);
     for (const f of files) assert.ok(existsSync(path.join(out, f)), f);
   }
   assert.notEqual(rows[0].class, rows[1].class, 'two classes of the first image');
