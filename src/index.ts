@@ -36,7 +36,7 @@ export { MODEL_NAMES, type ModelName } from './models/registry.js';
 export { dataPath };
 export type { LoadedModel, TrainMnistSummary, Sst2Summary, SentencePrediction, ProjectSummary, ExplainEvalResult, SanityResult };
 export type { RunRecord } from './core/run_record.js';
-export type { ExplainRunResult } from './explain/run.js';
+export type { ExplainRunResult, ExplainImageEntry } from './explain/run.js';
 export { mergeShards, type MergeResult } from './core/merge.js';
 
 /** Options every library call accepts. */

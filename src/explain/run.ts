@@ -133,7 +133,26 @@ export interface ExplainRunResult {
   /** The table written: summary.csv, or summary.shard-K-of-N.csv. */
   summaryCsv: string;
   /** One entry per image and class: its summary fields, seconds and files. */
-  images: Record<string, unknown>[];
+  images: ExplainImageEntry[];
+}
+
+/** One image and class of an explain run (`--json`'s `images[]`). */
+export interface ExplainImageEntry {
+  /** The image file as given (or found in a folder). */
+  image: string;
+  /** Its path relative to the input root (summary.csv's `image`). */
+  key: string;
+  /** The output name (`<name>.<model>.<method>.png`). */
+  name: string;
+  classIndex: number;
+  label: string;
+  probability: number;
+  /** Each method's summary fields, seconds and files (several CAMs share field names). */
+  byMethod: Record<string, Record<string, unknown>>;
+  /** `explain`: the side-by-side figure. */
+  figurePng?: string;
+  /** The methods' summary fields and file paths, flattened (e.g. overlayPng, rawPng, phi, camRawMax). */
+  [field: string]: unknown;
 }
 
 /**
@@ -225,14 +244,14 @@ async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, 
   const tally: PassTally = { passes: 0, seconds: 0, counted: false };
   const started = Date.now();
   const rows: TableRow[] = [];
-  const results: Record<string, unknown>[] = [];
+  const results: ExplainImageEntry[] = [];
   for (const it of items.mine) {
     const rec = items.done.get(it.name);
     if (rec) {
       const recFile = itemRecordPath(it.name, tag);
       log.info(`${it.key}: skipped, done by an earlier run (${recFile})`);
       rows.push(...rec.rows);
-      results.push(...(entriesIn(rec, outDir) as Record<string, unknown>[]));
+      results.push(...(entriesIn(rec, outDir) as ExplainImageEntry[]));
       written.push(...Object.keys(rec.files), recFile);
       continue;
     }
@@ -241,7 +260,7 @@ async function explainWith(loaded: LoadedModel, plan: RunPlan, items: RunItems, 
     try {
       const probs = tf.tidy(() => tf.softmax(forwardLogits(loaded.model, image.input, source)).dataSync());
       const classes = selectedClasses(selection, probs);
-      const item = { entries: [] as Record<string, unknown>[], rows: [] as TableRow[], files: [] as string[] };
+      const item = { entries: [] as ExplainImageEntry[], rows: [] as TableRow[], files: [] as string[] };
       for (const classIndex of classes) {
         const label = loaded.classNames?.[classIndex] ?? `class ${classIndex}`;
         // several classes: one set of files per class (photo.c281, photo.c285)
@@ -312,11 +331,11 @@ function scalarFields(method: string, summary: Record<string, unknown>): TableRo
  * (one per method) and the files written (relative to outDir).
  */
 async function explainImage(ctx: ImageContext, item: ImageItem, methods: readonly ExplainerName[], settings: ExplainSettings,
-  run: { opts: ExplainOptions; mode: 'separate' | 'side-by-side'; outDir: string; log: Logger; tally: PassTally }): Promise<{ entry: Record<string, unknown>; rows: TableRow[]; files: string[] }> {
+  run: { opts: ExplainOptions; mode: 'separate' | 'side-by-side'; outDir: string; log: Logger; tally: PassTally }): Promise<{ entry: ExplainImageEntry; rows: TableRow[]; files: string[] }> {
   const { opts, mode, outDir, log, tally } = run;
   log.info(`${item.key}: ${ctx.label} (class ${ctx.classIndex}), p = ${ctx.probability.toFixed(3)}`);
-  const entry: Record<string, unknown> = { image: item.file, key: item.key, name: ctx.name, classIndex: ctx.classIndex, label: ctx.label, probability: ctx.probability };
-  const byMethod: Record<string, unknown> = {};
+  const byMethod: Record<string, Record<string, unknown>> = {};
+  const entry: ExplainImageEntry = { image: item.file, key: item.key, name: ctx.name, classIndex: ctx.classIndex, label: ctx.label, probability: ctx.probability, byMethod };
   const outputs: MethodOutput[] = [];
   const perMethod: Array<{ method: string; summary: Record<string, unknown>; seconds: number; files: string[] }> = [];
   for (const m of methods) {
@@ -347,7 +366,6 @@ async function explainImage(ctx: ImageContext, item: ImageItem, methods: readonl
     entry.figurePng = png;
     for (const p of perMethod) p.files = [png];
   }
-  entry.byMethod = byMethod;
   const rows = perMethod.map((p) => ({
     image: item.key, class: ctx.classIndex, label: ctx.label, probability: ctx.probability, method: p.method,
     ...scalarFields(p.method, p.summary), seconds: p.seconds, files: p.files.map((f) => path.relative(outDir, f)).join(';'),
