@@ -8,6 +8,10 @@
  *
  * It also gives the class *logits* of models whose last layer applies softmax (the MNIST CNN
  * saved by `train-mnist`): the last layer is run with a linear activation.
+ *
+ * Under a gradient tape it runs Conv2D layers as plain conv2d + bias + activation, with a
+ * ZeroPadding2D in front folded into the padding (see plainConv2d): the same values, but the tape
+ * skips the filter gradient and the pad/slice pair.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../core/errors.js';
