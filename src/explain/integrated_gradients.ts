@@ -66,13 +66,26 @@ export class IntegratedGradients {
     return tf.tidy(() => {
       const delta = input.sub(baseline); // [1, H, W, C] x - x'
       let integral: tf.Tensor = tf.zerosLike(input); // sum_k w_k dF/dx at a_k
+      // F(x') and F(x) are the path's end points (a = 0, a = 1): read off the forward passes that
+      // the gradients need anyway, rather than a separate forward pass.
+      let scoreBaseline = NaN;
+      let scoreInput = NaN;
       for (let start = 0; start <= steps; start += batch) {
         const n = Math.min(batch, steps + 1 - start);
         const weighted = tf.tidy(() => {
           const alphas = tf.tensor1d(Array.from({ length: n }, (_, j) => (start + j) / steps)).reshape([n, 1, 1, 1]);
           const path = baseline.add(alphas.mul(delta)); // [n, H, W, C] x' + a_k (x - x')
           // The gradient of the sum of F over the points: each point gets its own (they are independent).
-          const grads = tf.grad((x: tf.Tensor) => this.classScores(x, classIndex).sum())(path);
+          let scores: tf.Tensor | undefined;
+          const grads = tf.grad((x: tf.Tensor) => {
+            const f = this.classScores(x, classIndex);
+            scores = tf.keep(f);
+            return f.sum();
+          })(path);
+          const values = scores!.dataSync();
+          scores!.dispose();
+          if (start === 0) scoreBaseline = values[0];
+          if (start + n === steps + 1) scoreInput = values[n - 1];
           const kw = tf.tensor1d(Array.from(weights.subarray(start, start + n)), 'float32').reshape([n, 1, 1, 1]);
           return grads.mul(kw).sum(0, true);
         });
@@ -80,7 +93,6 @@ export class IntegratedGradients {
         tf.dispose([integral, weighted]);
         integral = next;
       }
-      const [scoreBaseline, scoreInput] = this.classScores(tf.concat([baseline, input]), classIndex).dataSync();
       const attributions = delta.mul(integral).dataSync() as Float32Array;
       const pixelMap = new Float32Array(h * w);
       let total = 0;

@@ -45,10 +45,10 @@ before(async () => {
   assert.deepEqual(info.nativeKernels, [], 'the pure wasm kernels are under test');
 });
 
-test('the project registers exactly the kernels it tests here', () => {
+test('the project registers exactly the kernels it tests here (DnnkitReluGrad, Identity: in relu_grad.test.ts)', () => {
   const names = [...ADDED_WASM_KERNELS, ...REPLACED_WASM_KERNELS].map((k) => k.kernelName).sort();
-  assert.deepEqual(names, ['BatchMatMul', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'FusedConv2D',
-    'FusedDepthwiseConv2D', 'MaxPoolGrad', 'Sum', 'UnsortedSegmentSum']);
+  assert.deepEqual(names, ['BatchMatMul', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'DnnkitReluGrad',
+    'FusedConv2D', 'FusedDepthwiseConv2D', 'Identity', 'MaxPoolGrad', 'Sum', 'UnsortedSegmentSum']);
   for (const n of names) assert.ok(tf.getKernel(n, 'wasm'), `${n} registered for wasm`);
 });
 

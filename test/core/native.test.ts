@@ -333,7 +333,7 @@ test('DNNKIT_NATIVE=0 keeps the pure wasm kernels (a fresh process)', () => {
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.deepEqual(out.nativeKernels, []);
-  assert.equal(out.projectKernels.length, 10);
+  assert.equal(out.projectKernels.length, 12);
   assert.match(out.reason, /no oneDNN kernels: DNNKIT_NATIVE=0/);
   assert.deepEqual(out.shape, [1, 6, 6, 3]);
 });
