@@ -97,8 +97,6 @@ export interface ExplainEvalResult {
   skipped: number;
 }
 
-export type { SanityResult, SanityOptions } from './sanity.js';
-
 export async function runExplainEval(opts: ExplainEvalOptions): Promise<ExplainEvalResult> {
   const backend = await initBackend(opts.backend);
   const log = createLogger(opts.json);
