@@ -55,7 +55,8 @@ export interface RawMapInfo {
 /** The fields a caller gives; the encoder adds the rest. */
 export type RawMapDescription = Omit<RawMapInfo, 'format' | 'version' | 'encoding' | 'min' | 'max' | 'width' | 'height' | 'covered'>;
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC-32 of type and data (PNG spec sec. 5.3). */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
@@ -105,10 +106,10 @@ export function encodeRawMap(values: Float32Array, width: number, height: number
   const text = JSON.stringify(info).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return Buffer.concat([
     PNG_SIGNATURE,
-    chunk('IHDR', ihdr),
-    chunk('tEXt', Buffer.from(`${RAW_MAP_KEYWORD}\0${text}`, 'latin1')),
-    chunk('IDAT', deflateSync(raw, { level: 9 })),
-    chunk('IEND', Buffer.alloc(0)),
+    pngChunk('IHDR', ihdr),
+    pngChunk('tEXt', Buffer.from(`${RAW_MAP_KEYWORD}\0${text}`, 'latin1')),
+    pngChunk('IDAT', deflateSync(raw, { level: 9 })),
+    pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { deflateSync, inflateSync, crc32 } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
@@ -19,7 +19,7 @@ import { InputError, UsageError } from '../../src/core/errors.js';
 import { upsampleBilinear } from '../../src/explain/base.js';
 import { patchIndexMap } from '../../src/explain/image_game.js';
 import { coveredPixels, gridOnImage, mapOnImage, patchesOnImage } from '../../src/explain/original_view.js';
-import { decodeRawMap, encodeRawMap, rawMapCsv, readRawMap } from '../../src/explain/raw_map.js';
+import { decodeRawMap, encodeRawMap, pngChunk, rawMapCsv, readRawMap } from '../../src/explain/raw_map.js';
 import { resolveOutputSettings } from '../../src/explain/output_options.js';
 import { runExplainers, type ExplainOptions } from '../../src/explain/run.js';
 import { preprocessImagenet, preprocessPlain, resizeCropWindow, windowOn } from '../../src/models/preprocess.js';
@@ -224,16 +224,8 @@ function refilter(png: Buffer, filter: (y: number) => number): Buffer {
       out[y * (stride + 1) + 1 + i] = (rows[y][i] - pred) & 0xff;
     }
   }
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-    return Buffer.concat([head, data, crc]);
-  };
   const firstIdat = chunks.findIndex((c) => c.type === 'IDAT');
-  const kept = chunks.flatMap((c, k) => (c.type !== 'IDAT' ? [chunk(c.type, c.data)] : k === firstIdat ? [chunk('IDAT', deflateSync(out))] : []));
+  const kept = chunks.flatMap((c, k) => (c.type !== 'IDAT' ? [pngChunk(c.type, c.data)] : k === firstIdat ? [pngChunk('IDAT', deflateSync(out))] : []));
   return Buffer.concat([png.subarray(0, 8), ...kept]);
 }
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { metricsWithoutTimes, runAndInterrupt } from './resume_helpers.js';
+import { resumeAndCompare, runAndInterrupt } from './resume_helpers.js';
 import { BIN, runCli, tempDir, listFiles } from '../helpers.js';
 
 const ARGS = ['train-mnist', '--limit', '2000', '--epochs', '2', '--batch-size', '25', '--seed', '7', '--backend', 'wasm'];
@@ -29,12 +29,7 @@ test('interrupt with SIGINT, resume, and match an uninterrupted run exactly', as
   assert.equal(existsSync(path.join(out, 'model.json')), false, 'no final model before the run finished');
   assert.ok(!listFiles(out).some((f) => f.includes('.dnnkit-tmp-')), 'no temp files left');
 
-  const resumed = await runCli(['train-mnist', '--resume', out]);
-  assert.equal(resumed.code, 0, resumed.stderr);
-  assert.match(resumed.stderr, /resuming at epoch \d, batch \d+/);
-  assert.equal(existsSync(path.join(out, 'checkpoint')), false, 'checkpoint removed after a finished run');
-  assert.deepEqual(metricsWithoutTimes(out), metricsWithoutTimes(ref));
-  assert.ok(readFileSync(path.join(out, 'weights.bin')).equals(readFileSync(path.join(ref, 'weights.bin'))), 'identical weights');
+  await resumeAndCompare(out, ref);
   assert.deepEqual(readFileSync(path.join(out, 'confusion.csv'), 'utf8'), readFileSync(path.join(ref, 'confusion.csv'), 'utf8'));
   // run.json (written last) records the SHA-256 of the model it describes.
   const recorded = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')).files['weights.bin'];

@@ -6,9 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { metricsWithoutTimes, runAndInterrupt } from './resume_helpers.js';
+import { resumeAndCompare, runAndInterrupt } from './resume_helpers.js';
 import { runCli, tempDir } from '../helpers.js';
 
 const ARGS = ['train-mnist', '--limit', '2000', '--epochs', '2', '--batch-size', '25', '--seed', '7', '--backend', 'wasm', '--workers', '2'];
@@ -33,10 +33,5 @@ test('2 workers: interrupt with SIGINT, resume, and match an uninterrupted run e
   assert.equal(changed.code, 2, changed.stderr);
   assert.match(changed.stderr, /--workers 1 \(checkpoint: 2\) cannot change/);
 
-  const resumed = await runCli(['train-mnist', '--resume', out]);
-  assert.equal(resumed.code, 0, resumed.stderr);
-  assert.match(resumed.stderr, /resuming at epoch \d, batch \d+/);
-  assert.equal(existsSync(path.join(out, 'checkpoint')), false, 'checkpoint removed after a finished run');
-  assert.deepEqual(metricsWithoutTimes(out), metricsWithoutTimes(ref));
-  assert.ok(readFileSync(path.join(out, 'weights.bin')).equals(readFileSync(path.join(ref, 'weights.bin'))), 'identical weights');
+  await resumeAndCompare(out, ref);
 });
