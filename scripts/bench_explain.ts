@@ -6,8 +6,9 @@
  *
  * Both sides use the same network and the same input: the seeded random-init torchvision
  * checkpoint of scripts/torch_fixtures.py (converted by dnnkit's converter) and chelsea.png as
- * torchvision preprocesses it. Without python3 + torch the dnnkit side runs alone, on a
- * random-init buildResnet18() and dnnkit's own preprocessing of the same photo.
+ * torchvision preprocesses it, written once to a temporary folder by the parent process
+ * (prepareExplainFixture) and read by every measuring child. Without python3 + torch the dnnkit
+ * side runs alone, on a random-init buildResnet18() and dnnkit's own preprocessing of the same photo.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,58 +31,63 @@ export const EXPLAIN_BATCH = 16;
 export const IG_STEPS = 64;
 const LAYER = 'layer4.1';
 
+/** The shared checkpoint and input on disk, made once by the parent process (null without PyTorch). */
+export interface ExplainFixtureFiles {
+  /** Temporary folder: resnet18.pth, resnet18-inputs.f32 and the converted model in tfjs/. */
+  dir: string;
+  /** bench_torch.py's --weights/--inputs. */
+  torchArgs: string[];
+}
+
+/** What a measuring process explains with. */
 interface ExplainFixture {
   model: tf.LayersModel;
   /** [1, 224, 224, 3] the preprocessed photo. */
   input: tf.Tensor4D;
   classIndex: number;
-  /** bench_torch.py's --weights/--inputs (empty without PyTorch). */
-  torchArgs: string[];
-  dir?: string;
 }
-
-let fixture: Promise<ExplainFixture> | undefined;
 
 function torchPython(): string | undefined {
   return ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0);
 }
 
-async function makeFixture(): Promise<ExplainFixture> {
+/**
+ * Writes the seeded random-init ResNet-18 checkpoint and the preprocessed photo
+ * (scripts/torch_fixtures.py) and converts the checkpoint with dnnkit's converter, into a
+ * temporary folder; null when python3 cannot import torch and torchvision. Remove it with
+ * removeExplainFixture.
+ */
+export async function prepareExplainFixture(): Promise<ExplainFixtureFiles | null> {
   const py = torchPython();
+  if (!py) return null;
+  const dir = mkdtempSync(path.join(tmpdir(), 'dnnkit-bench-explain-'));
+  const r = spawnSync(py, [path.join(ROOT, 'scripts', 'torch_fixtures.py'), '--arch', 'resnet18', '--out', dir, '--images', IMAGE, '--noise', '0'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`torch_fixtures.py failed: ${r.stderr}`);
+  await convertCheckpoint(path.join(dir, 'resnet18.pth'), 'resnet18', path.join(dir, 'tfjs'));
+  return { dir, torchArgs: ['--weights', path.join(dir, 'resnet18.pth'), '--inputs', path.join(dir, 'resnet18-inputs.f32')] };
+}
+
+export function removeExplainFixture(files: ExplainFixtureFiles | null): void {
+  if (files) rmSync(files.dir, { recursive: true, force: true });
+}
+
+/**
+ * The model and input of a measurement: from the fixture folder, or without one a random-init
+ * buildResnet18() and dnnkit's own preprocessing of the same photo.
+ */
+async function loadFixture(dir: string | undefined): Promise<ExplainFixture> {
   let model: tf.LayersModel;
   let input: tf.Tensor4D;
-  let torchArgs: string[] = [];
-  let dir: string | undefined;
-  if (py) {
-    dir = mkdtempSync(path.join(tmpdir(), 'dnnkit-bench-explain-'));
-    const r = spawnSync(py, [path.join(ROOT, 'scripts', 'torch_fixtures.py'), '--arch', 'resnet18', '--out', dir, '--images', IMAGE, '--noise', '0'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`torch_fixtures.py failed: ${r.stderr}`);
-    await convertCheckpoint(path.join(dir, 'resnet18.pth'), 'resnet18', path.join(dir, 'tfjs'));
+  if (dir) {
     model = await loadModel(path.join(dir, 'tfjs'));
     const raw = readFileSync(path.join(dir, 'resnet18-inputs.f32'));
     input = tf.tensor4d(new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)), [1, 224, 224, 3]);
-    torchArgs = ['--weights', path.join(dir, 'resnet18.pth'), '--inputs', path.join(dir, 'resnet18-inputs.f32')];
   } else {
     model = buildResnet18();
     input = (await preprocessImagenet(IMAGE)).input;
   }
   const classIndex = tf.tidy(() => (model.predict(input) as tf.Tensor).argMax(-1).dataSync()[0]);
-  return { model, input, classIndex, torchArgs, dir };
-}
-
-function getFixture(): Promise<ExplainFixture> {
-  fixture ??= makeFixture();
-  return fixture;
-}
-
-/** Frees the model and removes the temporary folder (if the fixture was made). */
-export async function disposeExplainFixture(): Promise<void> {
-  if (!fixture) return;
-  const f = await fixture;
-  f.model.dispose();
-  f.input.dispose();
-  if (f.dir) rmSync(f.dir, { recursive: true, force: true });
-  fixture = undefined;
+  return { model, input, classIndex };
 }
 
 /** The "zero" baseline of `dnnkit gradcam --method ig`: black through the ImageNet normalisation. */
@@ -89,15 +95,24 @@ function blackBaseline(): tf.Tensor4D {
   return tf.tidy(() => tf.tensor1d(IMAGENET_MEAN.map((m, c) => -m / IMAGENET_STD[c])).reshape([1, 1, 1, 3]).tile([1, 224, 224, 1]) as tf.Tensor4D);
 }
 
-async function timeExplanations(steps: number, run: (f: ExplainFixture) => void): Promise<{ throughput: number }> {
-  const f = await getFixture();
-  run(f); // warm-up: kernels compiled, weights packed
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) run(f);
-  return { throughput: steps / ((performance.now() - t0) / 1000) };
+/** Explanations per second over `steps` explanations after one warm-up (kernels compiled, weights packed). */
+async function timeExplanations(steps: number, fixtureDir: string | undefined, run: (f: ExplainFixture) => void): Promise<number> {
+  const f = await loadFixture(fixtureDir);
+  try {
+    run(f);
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) run(f);
+    return steps / ((performance.now() - t0) / 1000);
+  } finally {
+    f.model.dispose();
+    f.input.dispose();
+  }
 }
 
-/** Workload entries in scripts/bench.ts's shape; `batch` = inputs per forward pass. */
+/**
+ * Workload entries in scripts/bench.ts's shape; `batch` = inputs per forward pass; `fixture`: the
+ * measurements read the files of prepareExplainFixture (ctx.fixtureDir, bench_torch.py's torchArgs).
+ */
 export const EXPLAIN_WORKLOADS = [
   {
     name: 'resnet18-gradcam',
@@ -105,8 +120,8 @@ export const EXPLAIN_WORKLOADS = [
     unit: 'img/s',
     steps: 5,
     batch: 1,
-    dnnkit: (steps: number) => timeExplanations(steps, (f) => { new GradCam(f.model, { layer: LAYER }).compute(f.input, [f.classIndex]); }),
-    torchArgs: async () => (await getFixture()).torchArgs,
+    fixture: true,
+    dnnkit: (steps: number, _batch: number, ctx: { fixtureDir?: string }) => timeExplanations(steps, ctx.fixtureDir, (f) => { new GradCam(f.model, { layer: LAYER }).compute(f.input, [f.classIndex]); }),
   },
   {
     name: 'resnet18-scorecam',
@@ -114,8 +129,8 @@ export const EXPLAIN_WORKLOADS = [
     unit: 'img/s',
     steps: 1,
     batch: EXPLAIN_BATCH,
-    dnnkit: (steps: number, batch: number) => timeExplanations(steps, (f) => { new ScoreCam(f.model, { layer: LAYER, batch }).compute(f.input, [f.classIndex]); }),
-    torchArgs: async () => (await getFixture()).torchArgs,
+    fixture: true,
+    dnnkit: (steps: number, batch: number, ctx: { fixtureDir?: string }) => timeExplanations(steps, ctx.fixtureDir, (f) => { new ScoreCam(f.model, { layer: LAYER, batch }).compute(f.input, [f.classIndex]); }),
   },
   {
     name: 'resnet18-ig',
@@ -123,7 +138,8 @@ export const EXPLAIN_WORKLOADS = [
     unit: 'img/s',
     steps: 1,
     batch: EXPLAIN_BATCH,
-    dnnkit: (steps: number, batch: number) => timeExplanations(steps, (f) => {
+    fixture: true,
+    dnnkit: (steps: number, batch: number, ctx: { fixtureDir?: string }) => timeExplanations(steps, ctx.fixtureDir, (f) => {
       const baseline = blackBaseline();
       try {
         new IntegratedGradients(f.model, { steps: IG_STEPS, batch }).explain(f.input, baseline, f.classIndex);
@@ -131,6 +147,5 @@ export const EXPLAIN_WORKLOADS = [
         baseline.dispose();
       }
     }),
-    torchArgs: async () => (await getFixture()).torchArgs,
   },
 ];

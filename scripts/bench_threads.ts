@@ -11,7 +11,8 @@
  *
  * Each measurement runs in a fresh child process (the wasm thread count is fixed when the backend
  * starts): warm-up steps, then timed steps of train-mnist's own step (trainOnBatch for 1 worker,
- * parallelTrainStep for more) on MNIST training images with --augment 2 shifts. Printed: samples/s
+ * parallelTrainStep for more) on MNIST training images with --augment 2 shifts
+ * (scripts/bench_mnist.ts, which `npm run bench` uses too). Printed: samples/s
  * per round, medians, ratios to `1x1` and to `torch 2`, the samples per CPU-second of the whole
  * process (all its threads: the work a setting costs, which a busy machine does not hide the way
  * it hides a wall-clock speed-up), the cores it actually got (CPU-seconds per second: near 1 for
@@ -26,12 +27,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
-import { initBackend, requestThreads } from '../src/core/backend.js';
-import { seedGlobalRandom } from '../src/core/rng.js';
-import { augmentShifts, loadMnist, makeBatch } from '../src/mnist/data.js';
-import { buildMnistCnn } from '../src/mnist/model.js';
-import { closeReplicas, freshReplicaRandomStates, parallelTrainStep, startReplicas, type StepTimes } from '../src/mnist/parallel.js';
+import type { StepTimes } from '../src/mnist/parallel.js';
+import { measureMnistTraining } from './bench_mnist.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TORCH_SCRIPT = path.join(ROOT, 'scripts', 'bench_torch.py');
@@ -71,48 +68,9 @@ if (!(rounds >= 1 && steps >= 1 && warmup >= 0 && batch >= 2)) {
   throw new Error('usage: bench_threads.js [--configs 1x1,2x1,1x2,torch1,torch2] [--rounds N] [--steps N] [--warmup N] [--batch N] [--json FILE]');
 }
 
-/** `steps` timed training steps with `workers` replicas on `threads` wasm threads each (a fresh model, seed 1). */
-async function measureDnnkit(workers: number, threads: number, round: number): Promise<Measurement> {
-  requestThreads(threads);
-  const backend = await initBackend('wasm');
-  const data = await loadMnist();
-  const { restore } = seedGlobalRandom(1);
-  const model = buildMnistCnn();
-  const pool = workers > 1
-    ? await startReplicas(workers, { backend: backend.name, threads: backend.threads, model: {} }, freshReplicaRandomStates(1, workers))
-    : undefined;
-  const times: StepTimes = { own: 0, wait: 0, apply: 0 };
-  try {
-    const step = async (i: number, timed: boolean) => {
-      const start = ((round * (steps + warmup) + i) * batch) % (data.train.count - batch);
-      const idx = Array.from({ length: batch }, (_, k) => start + k);
-      const shifts = augmentShifts(1, round, i, batch, 2);
-      if (pool) {
-        await parallelTrainStep(pool, model, data.train, idx, shifts, timed ? times : undefined);
-      } else {
-        const { x, y } = makeBatch(data.train, idx, shifts);
-        await model.trainOnBatch(x, y);
-        tf.dispose([x, y]);
-      }
-    };
-    for (let i = 0; i < warmup; i++) await step(i, false);
-    const t0 = performance.now();
-    const cpu0 = process.cpuUsage(); // every thread of the process: the replicas' and wasm's pool too
-    for (let i = 0; i < steps; i++) await step(warmup + i, true);
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    return { samplesPerSec: (steps * batch) / seconds, samplesPerCpuSec: (steps * batch) / cpuSeconds, coresUsed: cpuSeconds / seconds, times: pool ? times : undefined };
-  } finally {
-    model.dispose();
-    if (pool) await closeReplicas(pool);
-    restore();
-  }
-}
-
 if (values.child !== undefined) {
   const [w, t, r] = values.child.split(',').map(Number);
-  console.log(JSON.stringify(await measureDnnkit(w, t, r)));
+  console.log(JSON.stringify(await measureMnistTraining({ workers: w, threads: t, steps, warmup, batch, round: r })));
   process.exit(0);
 }
 
