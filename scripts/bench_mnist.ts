@@ -22,6 +22,8 @@ export interface MnistSetting {
   batch: number;
   /** Which round of a benchmark this is: each round trains on other images. */
   round: number;
+  /** The main thread's shard in replica shares (parallel.ts MAIN_SHARE when absent). */
+  mainShare?: number;
 }
 
 /** One measurement's result (a child process prints it as JSON). */
@@ -44,7 +46,7 @@ export async function measureMnistTraining(s: MnistSetting): Promise<MnistMeasur
   const { restore } = seedGlobalRandom(1);
   const model = buildMnistCnn();
   const pool = workers > 1
-    ? await startReplicas(workers, { backend: backend.name, threads: backend.threads, model: {} }, freshReplicaRandomStates(1, workers))
+    ? await startReplicas(workers, { backend: backend.name, threads: backend.threads, model: {} }, freshReplicaRandomStates(1, workers), s.mainShare)
     : undefined;
   const times: StepTimes = { own: 0, wait: 0, apply: 0 };
   try {

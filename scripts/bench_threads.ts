@@ -3,7 +3,8 @@
  * the ways dnnkit can use them, measured interleaved round by round in one run so that a busy
  * machine slows every setting alike (compare only figures from the same run):
  *
- * - `W x T`: dnnkit with W data-parallel replicas (`train-mnist --workers W`, src/mnist/parallel.ts)
+ * - `W x T` (or `WxT@S`: the main thread's shard counted as S replica shards, default MAIN_SHARE):
+ *   dnnkit with W data-parallel replicas (`train-mnist --workers W`, src/mnist/parallel.ts)
  *   each on T wasm threads (`--threads T`: XNNPACK's pool and oneDNN's OpenMP threads);
  *   `1x1` is dnnkit's 1-thread figure, `2x1` two workers, `1x2` the wasm thread pool;
  * - `torch T`: PyTorch with T threads (scripts/bench_torch.py, the same network and batch: the
@@ -69,20 +70,20 @@ if (!(rounds >= 1 && steps >= 1 && warmup >= 0 && batch >= 2)) {
 }
 
 if (values.child !== undefined) {
-  const [w, t, r] = values.child.split(',').map(Number);
-  console.log(JSON.stringify(await measureMnistTraining({ workers: w, threads: t, steps, warmup, batch, round: r })));
+  const [w, t, r, share] = values.child.split(',').map(Number);
+  console.log(JSON.stringify(await measureMnistTraining({ workers: w, threads: t, steps, warmup, batch, round: r, ...(Number.isNaN(share) ? {} : { mainShare: share }) })));
   process.exit(0);
 }
 
 /** A setting to compare: dnnkit W x T, or PyTorch with T threads. */
-interface Config { label: string; kind: 'dnnkit' | 'torch'; workers: number; threads: number }
+interface Config { label: string; kind: 'dnnkit' | 'torch'; workers: number; threads: number; mainShare?: number }
 
 function parseConfig(s: string): Config {
   const torch = /^torch(\d+)$/.exec(s);
   if (torch) return { label: `torch ${torch[1]}`, kind: 'torch', workers: 1, threads: Number(torch[1]) };
-  const m = /^(\d+)x(\d+)$/.exec(s);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`--configs: '${s}' is neither WxT (workers x wasm threads, e.g. 2x1) nor torchT (e.g. torch2)`);
-  return { label: `${m[1]}x${m[2]}`, kind: 'dnnkit', workers: Number(m[1]), threads: Number(m[2]) };
+  const m = /^(\d+)x(\d+)(?:@([\d.]+))?$/.exec(s);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`--configs: '${s}' is neither WxT[@S] (workers x wasm threads, e.g. 2x1, and optionally the main thread's shard in replica shares, e.g. 2x1@1) nor torchT (e.g. torch2)`);
+  return { label: s, kind: 'dnnkit', workers: Number(m[1]), threads: Number(m[2]), ...(m[3] ? { mainShare: Number(m[3]) } : {}) };
 }
 
 const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
@@ -98,7 +99,7 @@ function run(config: Config, round: number): Measurement {
     if (r.status !== 0) throw new Error(`bench_torch.py failed: ${r.stderr}`);
     return { samplesPerSec: (JSON.parse(r.stdout.trim().split('\n').pop()!) as { throughput: number }).throughput, samplesPerCpuSec: null, coresUsed: null };
   }
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', `${config.workers},${config.threads},${round}`,
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', `${config.workers},${config.threads},${round}${config.mainShare !== undefined ? `,${config.mainShare}` : ''}`,
     '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`measurement ${config.label} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measurement;

@@ -823,6 +823,88 @@ void EqualFn(napi_env env, napi_value* a, size_t) {
   }
 }
 
+// tableAdam(w, m, v, seen, gradOf, grad, params: rows dim gradRows, hyper: lr beta1 beta2 epsilon
+// 1-beta1^t 1-beta2^t scale): one Adam step of a [rows, dim] table whose gradient is given as
+// rows (src/core/table_adam.ts): row r's gradient is grad row gradOf[r] (times scale), or zero
+// when gradOf[r] < 0. Rows with seen[r] == 0 (never had a gradient: zero moments) are skipped.
+// In place on w, m, v, in float32 like tf.train.adam's kernels.
+void TableAdamFn(napi_env env, napi_value* a, size_t) {
+  size_t nw, nm, nv, ns, ng, ngrad, nh;
+  float* __restrict w = F32(env, a[0], &nw);
+  float* __restrict m = F32(env, a[1], &nm);
+  float* __restrict v = F32(env, a[2], &nv);
+  const uint8_t* seen = TypedArg<const uint8_t>(env, a[3], napi_uint8_array, "a Uint8Array of seen rows (tableAdam)", &ns);
+  const int32_t* gradOf = TypedArg<const int32_t>(env, a[4], napi_int32_array, "an Int32Array of gradient rows (tableAdam)", &ng);
+  const float* __restrict grad = F32(env, a[5], &ngrad);
+  std::vector<int64_t> p = Params(env, a[6]);
+  const double* h = TypedArg<const double>(env, a[7], napi_float64_array, "a Float64Array of hyperparameters (tableAdam)", &nh);
+  if (p.size() < 3 || nh < 7) throw JsError{"tableAdam: parameters"};
+  const int64_t rows = p[0], dim = p[1], gradRows = p[2];
+  if (rows < 0 || dim < 1 || gradRows < 0 || static_cast<int64_t>(nw) != rows * dim || nm != nw || nv != nw ||
+      static_cast<int64_t>(ns) != rows || static_cast<int64_t>(ng) != rows || static_cast<int64_t>(ngrad) != gradRows * dim) {
+    throw JsError{"tableAdam: sizes"};
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    if (gradOf[r] < -1 || gradOf[r] >= gradRows) throw JsError{"tableAdam: gradient row out of range"};
+  }
+  const float lr = static_cast<float>(h[0]), b1 = static_cast<float>(h[1]), b2 = static_cast<float>(h[2]);
+  const float eps = static_cast<float>(h[3]), c1 = static_cast<float>(h[4]), c2 = static_cast<float>(h[5]);
+  const float scale = static_cast<float>(h[6]);
+  const float ob1 = 1.0f - b1, ob2 = 1.0f - b2;
+  for (int64_t r = 0; r < rows; r++) {
+    if (!seen[r]) continue;
+    float* __restrict wr = w + r * dim;
+    float* __restrict mr = m + r * dim;
+    float* __restrict vr = v + r * dim;
+    if (gradOf[r] < 0) {
+      for (int64_t j = 0; j < dim; j++) {
+        mr[j] = b1 * mr[j];
+        vr[j] = b2 * vr[j];
+        wr[j] -= lr * ((mr[j] / c1) / (std::sqrt(vr[j] / c2) + eps));
+      }
+    } else {
+      const float* __restrict gr = grad + static_cast<int64_t>(gradOf[r]) * dim;
+      for (int64_t j = 0; j < dim; j++) {
+        const float g = gr[j] * scale;
+        mr[j] = b1 * mr[j] + ob1 * g;
+        vr[j] = b2 * vr[j] + ob2 * (g * g);
+        wr[j] -= lr * ((mr[j] / c1) / (std::sqrt(vr[j] / c2) + eps));
+      }
+    }
+  }
+}
+
+// bagScatter(src, from, to, weights, out, params: fromRows toRows dim): out = 0, then for each
+// n-gram j in order, out[to[j]] += weights[j] * src[from[j]] (rows of `dim` floats): the subword
+// bag (src/sst2/subword_bag.ts) forward (from = ids, to = positions) and its table gradient
+// (from = positions, to = ids). Each sum is taken in double and stored as float, as the
+// JavaScript loop it replaces does, so the results are the same bits.
+void BagScatter(napi_env env, napi_value* a, size_t) {
+  size_t ns, nf, nt, nw, no;
+  const float* src = F32(env, a[0], &ns);
+  const int32_t* from = TypedArg<const int32_t>(env, a[1], napi_int32_array, "an Int32Array of source rows (bagScatter)", &nf);
+  const int32_t* to = TypedArg<const int32_t>(env, a[2], napi_int32_array, "an Int32Array of target rows (bagScatter)", &nt);
+  const float* weights = F32(env, a[3], &nw);
+  float* out = F32(env, a[4], &no);
+  std::vector<int64_t> p = Params(env, a[5]);
+  if (p.size() < 3) throw JsError{"bagScatter: 3 parameters expected"};
+  const int64_t fromRows = p[0], toRows = p[1], dim = p[2];
+  if (dim < 1 || fromRows < 0 || toRows < 0 || static_cast<int64_t>(ns) != fromRows * dim || static_cast<int64_t>(no) != toRows * dim ||
+      nt != nf || nw != nf) {
+    throw JsError{"bagScatter: sizes"};
+  }
+  for (size_t j = 0; j < nf; j++) {
+    if (from[j] < 0 || from[j] >= fromRows || to[j] < 0 || to[j] >= toRows) throw JsError{"bagScatter: row out of range"};
+  }
+  std::memset(out, 0, no * sizeof(float));
+  for (size_t j = 0; j < nf; j++) {
+    const double w = weights[j];
+    const float* __restrict s = src + static_cast<int64_t>(from[j]) * dim;
+    float* __restrict d = out + static_cast<int64_t>(to[j]) * dim;
+    for (int64_t e = 0; e < dim; e++) d[e] = static_cast<float>(static_cast<double>(d[e]) + w * static_cast<double>(s[e]));
+  }
+}
+
 void SetThreads(napi_env env, napi_value* a, size_t) {
   int32_t n = 1;
   napi_get_value_int32(env, a[0], &n);
@@ -874,6 +956,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"gatherRows", nullptr, Wrap<GatherRows, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"segmentSum", nullptr, Wrap<SegmentSum, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"equal", nullptr, Wrap<EqualFn, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tableAdam", nullptr, Wrap<TableAdamFn, 8>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bagScatter", nullptr, Wrap<BagScatter, 6>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, Wrap<SetThreads, 1>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,7 +1,7 @@
 /**
  * `train-mnist --workers N`: synchronous data parallelism over worker threads. Each training
- * step splits the batch of n images into N consecutive shards (shard k: rows ceil(k n / N) up to
- * ceil((k + 1) n / N)); the main thread computes shard 0's gradient with its own model and worker
+ * step splits the batch of n images into N consecutive shards (shardStart: shard 0 a little
+ * larger, MAIN_SHARE); the main thread computes shard 0's gradient with its own model and worker
  * thread k shard k's with a replica (replica_worker.ts) holding the same weights. The shares
  * are summed in shard order, ((g0 + g1) + g2) ..., which makes a run deterministic for a given N,
  * and the main thread applies one Adam step to its model; the updated weights go to the replicas
@@ -60,21 +60,23 @@ export function freshReplicaRandomStates(seed: number, workers: number): number[
 export interface ReplicaPool {
   /** Replicas in all, the main thread included. */
   readonly workers: number;
+  /** Shard 0's size in replica shares (shardStart). */
+  readonly mainShare: number;
   readonly threads: ReplicaThread<ReplicaRequest, ReplicaReply>[];
 }
 
 /** Starts N - 1 replica threads and waits until each has its backend; `randomStates[k - 1]` is replica k's. */
-export async function startReplicas(workers: number, init: Omit<ReplicaInit, 'randomState'>, randomStates: readonly number[]): Promise<ReplicaPool> {
+export async function startReplicas(workers: number, init: Omit<ReplicaInit, 'randomState'>, randomStates: readonly number[], mainShare = MAIN_SHARE): Promise<ReplicaPool> {
   if (randomStates.length !== workers - 1) throw new Error(`startReplicas: ${randomStates.length} random states for ${workers - 1} replica threads`);
   const script = new URL('./replica_worker.js', import.meta.url);
   const threads = randomStates.map((randomState) => new ReplicaThread<ReplicaRequest, ReplicaReply>(script, { ...init, randomState } satisfies ReplicaInit));
   try {
     await Promise.all(threads.map((t) => t.call({ kind: 'ready' })));
   } catch (err) {
-    await closeReplicas({ workers, threads });
+    await closeReplicas({ workers, mainShare, threads });
     throw err;
   }
-  return { workers, threads };
+  return { workers, mainShare, threads };
 }
 
 /** The replicas' Math.random states now (for a checkpoint). */
@@ -87,9 +89,20 @@ export async function closeReplicas(pool: ReplicaPool): Promise<void> {
   await Promise.all(pool.threads.map((t) => t.close()));
 }
 
-/** First row of shard k of a batch of n rows split N ways (shard 0, the main thread's, is never the smaller one). */
-export function shardStart(k: number, n: number, workers: number): number {
-  return Math.ceil((k * n) / workers);
+/**
+ * Shard 0 (the main thread's) is as large as this many replica shards. A replica's share costs
+ * more than the same rows on the main thread: it waits for its request, writes the weights into
+ * its model and sends its gradient back. Measured with scripts/bench_threads.ts (see
+ * docs/CORES.md): with equal shards the main thread waited 6 ms of a 33 ms step for the replica.
+ */
+export const MAIN_SHARE = 1.25;
+
+/**
+ * First row of shard k of a batch of n rows split N ways, shard 0 counting as `mainShare` shards:
+ * ceil(n (k - 1 + mainShare) / (N - 1 + mainShare)) for k >= 1 (with mainShare 1, ceil(k n / N)).
+ */
+export function shardStart(k: number, n: number, workers: number, mainShare = MAIN_SHARE): number {
+  return k === 0 ? 0 : Math.ceil((n * (k - 1 + mainShare)) / (workers - 1 + mainShare));
 }
 
 /** Where a step's time went (milliseconds, added to): scripts/bench_threads.ts reports them. */
@@ -115,8 +128,8 @@ export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel
   const weights = weightsFlat(model);
   const replies: Promise<ReplicaReply>[] = [];
   for (let k = 1; k < N; k++) {
-    const a = shardStart(k, n, N);
-    const b = shardStart(k + 1, n, N);
+    const a = shardStart(k, n, N, pool.mainShare);
+    const b = shardStart(k + 1, n, N, pool.mainShare);
     if (b <= a) continue;
     const { xs, ys } = batchArrays(split, idx.slice(a, b), shifts?.subarray(2 * a, 2 * b));
     const w = k === N - 1 ? weights : weights.slice();
@@ -124,7 +137,7 @@ export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel
       [xs.buffer as ArrayBuffer, ys.buffer as ArrayBuffer, w.buffer as ArrayBuffer]));
   }
   // Shard 0 here, while the replica threads compute theirs.
-  const end0 = shardStart(1, n, N);
+  const end0 = shardStart(1, n, N, pool.mainShare);
   const { x, y } = makeBatch(split, idx.slice(0, end0), shifts?.subarray(0, 2 * end0));
   let mine: ShardResult;
   try {

@@ -38,9 +38,14 @@ export interface Sst2TrainState {
   trainSentences: number;
   /** Adam's beta powers (restored exactly, not recomputed as beta^t). */
   adamBetaPowers: [number, number];
+  /**
+   * The beta powers of the tables' Adam (core/table_adam.ts). Absent in checkpoints from before
+   * it (their Adam moments cover the tables too): those cannot be resumed.
+   */
+  tableAdamPowers?: [number, number];
   /** Updates folded into the weight average (0 when off). */
   averageUpdates: number;
-  /** Names and shapes of the tensors in tensors.bin: model/<name>, adam/<k>, average/<k>. */
+  /** Names and shapes of the tensors in tensors.bin: model/<name>, adam/<k>, average/<k>, table_adam/<k>. */
   tensors: tf.io.WeightsManifestEntry[];
 }
 
@@ -78,6 +83,9 @@ function checkState(file: string, state: Record<string, unknown>): StateChecker 
   c.number('adamBetaPowers.0', 0, 1);
   c.number('adamBetaPowers.1', 0, 1);
   c.int('averageUpdates', 0);
+  c.array('tableAdamPowers', 2);
+  c.number('tableAdamPowers.0', 0, 1);
+  c.number('tableAdamPowers.1', 0, 1);
   if (state.networkBest !== undefined) {
     c.array('networkBest').forEach((_, k) => c.int(`networkBest.${k}.epoch`, 0, epoch - 1));
   }
@@ -97,6 +105,9 @@ export async function readSst2Checkpoint(dir: string): Promise<{ outDir: string;
   const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * 4, 0);
   if (!buf || buf.byteLength !== expected) {
     throw new InputError(`--resume ${dir}: ${path.join(ckpt, TENSORS_BIN)} is missing or holds ${buf?.byteLength ?? 0} bytes instead of ${expected}; the checkpoint is damaged, start the run again with --restart`);
+  }
+  if (state.tableAdamPowers === undefined) {
+    throw new InputError(`--resume ${dir}: the checkpoint was written by an older dnnkit, whose optimizer state this version cannot continue; start the run again with --restart`);
   }
   const checker = checkState(stateFile, state);
   const tensors = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, specs);

@@ -69,7 +69,7 @@ export class CnnSentimentClassifier extends WordNetwork {
     const want = new Set(opts.features ?? []);
     const [batch, time] = ids.shape;
     const features: Record<string, tf.Tensor2D> = {};
-    let words = this.wordVectors(ids, opts.subwords);
+    let words = opts.words ?? this.wordVectors(ids, opts.subwords);
     if (opts.perturbation) words = tf.add(words, opts.perturbation);
     if (want.has('embedding')) features.embedding = words.mean(0) as tf.Tensor2D;
     // [batch, time', embeddingDim], batch-major for conv1d, at least as long as the widest window.

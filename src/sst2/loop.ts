@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../core/errors.js';
 import { yieldToEventLoop, type InterruptWatch } from '../core/interrupt.js';
 import type { Logger } from '../core/log.js';
+import { TableAdam } from '../core/table_adam.js';
 import { adamState, type AdamState } from '../core/optim.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import type { Rng } from '../core/rng.js';
@@ -22,7 +23,8 @@ import { lengthBatches, type Vocabulary } from './data.js';
 import { lossAndAccuracy, meanProbs, predictSplit } from './evaluate.js';
 import { createClassifier, memberPrefix, type Sst2Classifier, type Sst2Network } from './model.js';
 import type { Sst2RunOptions, Sst2TrainOptions } from './options.js';
-import { adversarialPerturbation, decayWeights, WeightAverage } from './regularisers.js';
+import { decayWeights, WeightAverage } from './regularisers.js';
+import { networkGradients, networkTables, type NetworkGradients } from './step.js';
 import { loadClassifier, saveClassifier } from './saved.js';
 
 /** An epoch and its dev loss and accuracy (the best so far, of the ensemble or of one network). */
@@ -71,8 +73,11 @@ export interface Sst2Training {
   readonly dev: EncodedSplit;
   readonly model: Sst2Classifier;
   readonly nets: Sst2Network[];
+  /** Adam over the weights other than the tables (tfjs's, which checkpoints read through `adam`). */
   readonly optimizer: tf.Optimizer;
   readonly adam: AdamState;
+  /** Adam over the tables (core/table_adam.ts) (word and subword vectors) of every network, in network order. */
+  readonly tableAdam: TableAdam;
   /** Weights that decay (embeddings and kernels; biases do not). */
   readonly decaying: tf.Variable[];
   readonly average: WeightAverage | null;
@@ -103,6 +108,7 @@ export function startTraining(opts: Sst2RunOptions, data: { config: Sst2ModelCon
   const nets = model.networks;
   return {
     opts, ...data, model, nets, optimizer, adam: adamState(optimizer), decaying,
+    tableAdam: new TableAdam(nets.flatMap(networkTables), opts.learningRate),
     average: opts.emaDecay > 0 ? new WeightAverage(model.variables, opts.emaDecay) : null,
     perNetwork: nets.length > 1 && opts.earlyStopping === 'network',
     rng, modelDir: path.join(outDir, 'model'), kept: [],
@@ -120,6 +126,7 @@ async function checkpointTensors(run: Sst2Training): Promise<tf.NamedTensorMap> 
     ...Object.fromEntries(Object.entries(run.model.namedWeights()).map(([k, v]) => [`model/${k}`, v])),
     ...Object.fromEntries((await run.adam.getMoments()).map((t, k) => [`adam/${k}`, t])),
     ...Object.fromEntries((run.average?.averaged ?? []).map((v, k) => [`average/${k}`, v])),
+    ...Object.fromEntries(run.tableAdam.getMoments().map((t, k) => [`table_adam/${k}`, t])),
   };
 }
 
@@ -135,6 +142,7 @@ export async function restoreTraining(run: Sst2Training, ckpt: Sst2TrainState, t
   }
   const adam = take('adam/');
   if (adam.length > 0) await run.adam.setMoments(adam, ckpt.adamBetaPowers);
+  run.tableAdam.setState(take('table_adam/'), ckpt.tableAdamPowers!);
   if (run.average) run.average.restore(take('average/'), ckpt.averageUpdates);
   tf.dispose(Object.values(t));
   const { epoch, batch, rngAtEpochStart, partial, rows, best, trainSeconds, trainSentences } = ckpt;
@@ -183,78 +191,72 @@ export function divergedError(what: string, value: number, epoch: number, batch:
 }
 
 /**
- * Gradients clipped per network (an ensemble member's steps are the ones it would take alone);
- * networks that have stopped get zero gradients: Adam keeps its moments by position in the
- * gradient list, so every step must list all variables in the same order (their weights still
- * drift with Adam's momentum, but the kept copies are what counts). Returns `grads` itself when
- * there is nothing to change.
+ * The scale of each network's gradient (its clip to --clip-norm: an ensemble member's steps are
+ * the ones it would take alone): min(1, clipNorm / its global norm over dense and table rows).
  */
-function clipPerNetwork(run: Sst2Training, grads: tf.NamedTensorMap, training: Sst2Network[]): tf.NamedTensorMap {
-  const { clipNorm } = run.opts;
-  return tf.tidy(() => {
-    if (clipNorm <= 0 && training.length === run.nets.length) return grads;
-    const out: tf.NamedTensorMap = {};
-    for (const group of run.nets.map((net) => net.variables)) {
-      if (!grads[group[0].name]) {
-        group.forEach((v) => (out[v.name] = tf.zerosLike(v))); // a network that has stopped
-        continue;
-      }
-      const gs = group.map((v) => grads[v.name]);
-      const scale = clipNorm > 0
-        ? tf.minimum(1, tf.div(clipNorm, tf.maximum(tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))), 1e-6)))
-        : tf.scalar(1);
-      group.forEach((v, k) => (out[v.name] = tf.mul(gs[k], scale)));
-    }
-    return out;
-  });
+function clipScale(clipNorm: number, g: NetworkGradients): number {
+  if (clipNorm <= 0) return 1;
+  const dense = Object.values(g.dense);
+  let sq = dense.length ? tf.tidy(() => tf.addN(dense.map((t) => tf.sum(tf.square(t)))).dataSync()[0]) : 0;
+  for (const t of g.tables) for (let i = 0; i < t.grad.length; i++) sq += t.grad[i] * t.grad[i];
+  return Math.min(1, clipNorm / Math.max(Math.sqrt(sq), 1e-6));
 }
 
 /**
- * Trains batch `state.batch` of every training network (one Adam step over all of them), then
- * weight decay and the weight average; adds the networks' mean loss and accuracy to the epoch's
- * sums. Word dropout, adversarial directions and dropout masks are drawn from the run's stream
- * in a fixed order (network by network), which is what makes a run reproducible.
+ * Trains batch `state.batch` of every training network (step.ts: the clean and adversarial
+ * passes), then one optimizer step over all of them: tfjs's Adam on the dense weights, TableAdam on the
+ * table rows the batches used, then weight decay and the weight average; adds the networks' mean
+ * loss and accuracy to the epoch's sums. Word dropout and dropout masks are drawn from the run's
+ * stream in a fixed order (network by network), which is what makes a run reproducible.
+ * Networks that have stopped (--early-stopping network) get zero dense gradients: Adam keeps its
+ * moments by position in the gradient list, so every step lists all dense weights in the same
+ * order (their weights still drift with Adam's momentum, but the kept copies are what counts).
  */
 export async function trainStep(run: Sst2Training, plan: EpochPlan): Promise<void> {
   const { opts, state, rng } = run;
   const { training } = plan;
   const idxs = plan.memberBatches.map((mb) => mb[state.batch]);
   const inputs = idxs.map((idx) => batchTensors(run.train, idx, opts.wordDropout, rng));
-  const loss = (k: number, logits: tf.Tensor1D) => tf.losses.sigmoidCrossEntropy(inputs[k].labels, logits) as tf.Scalar;
-  const perturbations = opts.adversarial > 0
-    ? training.map((net, k) => adversarialPerturbation(net, inputs[k].ids, (l) => loss(k, l), opts.adversarial, rng, inputs[k].subwords))
-    : undefined;
-  const probs: tf.Tensor1D[] = [];
-  // Each network's loss on its unperturbed batch (reported).
-  const cleanLosses: tf.Scalar[] = [];
-  // The sum, not the mean, of the members' losses: each member's weights get exactly the
-  // gradient of its own loss. (A mean would scale it by 1 / members, which Adam undoes
-  // except against its epsilon, and that slows the rarely seen word vectors.)
-  const { value, grads } = tf.variableGrads(() => {
-    const terms = training.flatMap((net, k) => {
-      const { logits } = net.forward(inputs[k].ids, { training: true, rng, subwords: inputs[k].subwords });
-      probs.push(tf.keep(tf.sigmoid(logits)));
-      const clean = loss(k, logits);
-      cleanLosses.push(tf.keep(clean));
-      return perturbations ? [clean, loss(k, net.forward(inputs[k].ids, { training: true, rng, perturbation: perturbations[k], subwords: inputs[k].subwords }).logits)] : [clean];
-    });
-    return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
-  }, training.flatMap((net) => net.variables));
-  if (perturbations) tf.dispose(perturbations);
-  const clipped = clipPerNetwork(run, grads, training);
-  run.optimizer.applyGradients(clipped as tf.NamedTensorMap as never);
+  const results: NetworkGradients[] = [];
+  try {
+    for (const [k, net] of training.entries()) results.push(networkGradients(net, inputs[k], opts.adversarial, rng));
+  } catch (err) {
+    tf.dispose(results.flatMap((r) => Object.values(r.dense)));
+    throw err;
+  } finally {
+    tf.dispose(inputs.flatMap((t) => [t.ids, t.labels, ...disposeSubwords(t.subwords)]));
+  }
+  const bad = results.find((r) => !Number.isFinite(r.loss));
+  if (bad) {
+    tf.dispose(results.flatMap((r) => Object.values(r.dense)));
+    throw divergedError('loss', bad.loss, state.epoch, state.batch + 1, opts);
+  }
+  const dense: tf.NamedTensorMap = {};
+  const rows = [];
+  for (const net of run.nets) {
+    const r = results[training.indexOf(net)];
+    const tables = new Set(networkTables(net));
+    if (!r) {
+      for (const v of net.variables) if (!tables.has(v)) dense[v.name] = tf.zerosLike(v); // a network that has stopped
+      continue;
+    }
+    const scale = clipScale(opts.clipNorm, r);
+    for (const [name, g] of Object.entries(r.dense)) {
+      dense[name] = scale < 1 ? tf.mul(g, scale) : g;
+      if (scale < 1) g.dispose();
+    }
+    rows.push(...r.tables.map((t) => ({ ...t, scale })));
+  }
+  run.optimizer.applyGradients(dense as never);
+  tf.dispose(Object.values(dense));
+  run.tableAdam.step(rows);
   if (opts.weightDecay > 0) decayWeights(run.decaying, opts.learningRate * opts.weightDecay);
   run.average?.update();
-  const lossVals = await Promise.all(cleanLosses.map((l) => l.data()));
-  const probVals = await Promise.all(probs.map((p) => p.data()));
-  tf.dispose([value, ...probs, ...inputs.flatMap((t) => [t.ids, t.labels, ...disposeSubwords(t.subwords)]), ...cleanLosses.filter((l) => l !== value), ...Object.values(grads), ...(clipped === grads ? [] : Object.values(clipped))]);
-  const bad = lossVals.find((l) => !Number.isFinite(l[0]));
-  if (bad) throw divergedError('loss', bad[0], state.epoch, state.batch + 1, opts);
   // Per epoch every network sees every sentence once: the counts are averaged over the networks.
   const p = state.partial;
   idxs.forEach((idx, k) => {
-    p.lossSum += (lossVals[k][0] * idx.length) / training.length;
-    idx.forEach((i, j) => { if ((probVals[k][j] >= 0.5 ? 1 : 0) === run.train.labels[i]) p.correct += 1 / training.length; });
+    p.lossSum += (results[k].loss * idx.length) / training.length;
+    idx.forEach((i, j) => { if ((results[k].probs[j] >= 0.5 ? 1 : 0) === run.train.labels[i]) p.correct += 1 / training.length; });
     p.seen += idx.length / training.length;
   });
 }
@@ -377,10 +379,11 @@ export async function saveCheckpoint(run: Sst2Training, outDir: string): Promise
   try {
     return await writeSst2Checkpoint(outDir, {
       version: 1, options, ...counters, rng: run.rng.getState(), ...(run.perNetwork ? { networkBest } : {}),
-      adamBetaPowers: run.adam.getBetaPowers(), averageUpdates: run.average?.updateCount ?? 0,
+      adamBetaPowers: run.adam.getBetaPowers(), tableAdamPowers: run.tableAdam.getPowers(), averageUpdates: run.average?.updateCount ?? 0,
     }, tensors);
   } finally {
     tensors['adam/0']?.dispose(); // the step count scalar getMoments made
+    tf.dispose(Object.entries(tensors).filter(([name]) => name.startsWith('table_adam/')).map(([, t]) => t)); // copies of the table moments
   }
 }
 

@@ -147,7 +147,7 @@ export class LstmSentimentClassifier extends WordNetwork {
     const [batch, time] = ids.shape;
     const features: Record<string, tf.Tensor2D> = {};
     // [time, batch, embeddingDim] word vectors, time-major.
-    let words = this.wordVectors(ids, opts.subwords);
+    let words = opts.words ?? this.wordVectors(ids, opts.subwords);
     if (opts.perturbation) words = tf.add(words, opts.perturbation);
     if (want.has('embedding')) features.embedding = words.mean(0) as tf.Tensor2D;
     let seq: tf.Tensor3D = drop(words);

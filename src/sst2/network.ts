@@ -30,6 +30,12 @@ export interface ForwardOptions {
    * embeddingDim], as wordVectors returns them. One network only.
    */
   perturbation?: tf.Tensor3D;
+  /**
+   * The batch's word vectors, already looked up ([time, batch, embeddingDim], as wordVectors
+   * returns them): used instead of the lookup (the trainer computes them once per step and takes
+   * the gradient with respect to them; see step.ts).
+   */
+  words?: tf.Tensor3D;
   /** The batch's subword ids: required by a network with subword vectors, ignored by others. */
   subwords?: SubwordTensors;
 }

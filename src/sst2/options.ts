@@ -97,7 +97,7 @@ export interface Sst2TrainOptions {
 export const SST2_DEFAULTS: Sst2TrainOptions = {
   dataDir: 'data/sst2',
   epochs: 12,
-  patience: 3,
+  patience: 2,
   batchSize: 32,
   learningRate: 0.002,
   clipNorm: 5,

@@ -4,21 +4,16 @@
  * (Polyak averaging).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../core/rng.js';
-import type { Sst2Network } from './model.js';
-import type { SubwordTensors } from './network.js';
 
 /**
- * The adversarial direction for a network's word vectors (Miyato et al. 2017): the gradient of
- * the loss with respect to the word vectors, scaled per sentence to `share` of the L2 norm of the
- * sentence's word vectors (relative, so that growing the embeddings does not shrink it). The
- * result is a constant: no gradient flows through it.
+ * The adversarial perturbation of a batch's word vectors (Miyato et al. 2017) from the loss
+ * gradient `g` with respect to them: `g` scaled per sentence to `share` of the L2 norm of the
+ * sentence's word vectors `words` (relative, so that growing the embeddings does not shrink
+ * it). Both are [time, batch, embeddingDim]; the result is a constant (no gradient flows
+ * through it). The trainer takes `g` from the step's clean pass (step.ts).
  */
-export function adversarialPerturbation(net: Sst2Network, ids: tf.Tensor2D, loss: (logits: tf.Tensor1D) => tf.Scalar,
-  share: number, rng: Rng, subwords?: SubwordTensors): tf.Tensor3D {
+export function adversarialDirection(g: tf.Tensor3D, words: tf.Tensor3D, share: number): tf.Tensor3D {
   return tf.tidy(() => {
-    const words = net.wordVectors(ids, subwords);
-    const g = tf.grad((p: tf.Tensor) => loss(net.forward(ids, { training: true, rng, perturbation: p as tf.Tensor3D, subwords }).logits))(tf.zerosLike(words));
     // Norms per sentence: over time and the vector dimension, [1, batch, 1].
     const norm = (t: tf.Tensor) => tf.sqrt(tf.sum(tf.square(t), [0, 2], true));
     return tf.mul(g, tf.div(tf.mul(norm(words), share), tf.add(norm(g), 1e-12))) as tf.Tensor3D;

@@ -18,7 +18,7 @@ import { initBackend } from '../../src/core/backend.js';
 import { seedGlobalRandom } from '../../src/core/rng.js';
 import { loadMnist, makeBatch } from '../../src/mnist/data.js';
 import { buildMnistCnn } from '../../src/mnist/model.js';
-import { closeReplicas, freshReplicaRandomStates, parallelTrainStep, shardStart, startReplicas } from '../../src/mnist/parallel.js';
+import { closeReplicas, freshReplicaRandomStates, MAIN_SHARE, parallelTrainStep, shardStart, startReplicas } from '../../src/mnist/parallel.js';
 import { shardGradients, trainableVariables, weightsFlat } from '../../src/mnist/replica.js';
 import { runTrainMnist } from '../../src/mnist/train.js';
 import { tempDir } from '../helpers.js';
@@ -34,10 +34,14 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   return m;
 };
 
-test('shards: ceil(k n / N) boundaries cover the batch, shard 0 never the smaller', () => {
-  assert.deepEqual([0, 1, 2].map((k) => shardStart(k, 25, 2)), [0, 13, 25]);
-  assert.deepEqual([0, 1, 2].map((k) => shardStart(k, 1, 2)), [0, 1, 1]); // the replica gets nothing
-  assert.deepEqual([0, 1, 2, 3].map((k) => shardStart(k, 10, 3)), [0, 4, 7, 10]);
+test('shards cover the batch, shard 0 (the main thread) the larger by MAIN_SHARE', () => {
+  assert.deepEqual([0, 1, 2].map((k) => shardStart(k, 25, 2, 1)), [0, 13, 25]);
+  assert.deepEqual([0, 1, 2].map((k) => shardStart(k, 1, 2, 1)), [0, 1, 1]); // the replica gets nothing
+  assert.deepEqual([0, 1, 2, 3].map((k) => shardStart(k, 10, 3, 1)), [0, 4, 7, 10]);
+  // The default: 128 rows as 72 + 56 (1.25 shares against 1), three ways 50 + 39 + 39.
+  assert.equal(MAIN_SHARE, 1.25);
+  assert.deepEqual([0, 1, 2].map((k) => shardStart(k, 128, 2)), [0, 72, 128]);
+  assert.deepEqual([0, 1, 2, 3].map((k) => shardStart(k, 128, 3)), [0, 50, 89, 128]);
 });
 
 test('the shards\' gradients add up to the whole batch\'s (dropout off)', () => {

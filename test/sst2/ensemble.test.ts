@@ -8,7 +8,7 @@ import { buildVocabulary, encodeSentences, loadSst2 } from '../../src/sst2/data.
 import { createClassifier, EnsembleClassifier, featureLayerNames, LstmSentimentClassifier, memberSeed, type Sst2ModelConfig } from '../../src/sst2/model.js';
 import { loadClassifier, saveClassifier } from '../../src/sst2/saved.js';
 import { lossAndAccuracy, predictSplit } from '../../src/sst2/evaluate.js';
-import { adversarialPerturbation } from '../../src/sst2/regularisers.js';
+import { networkGradients } from '../../src/sst2/step.js';
 import { createRng } from '../../src/core/rng.js';
 import { lastJson, runCli, sst2Subset, tempDir } from '../helpers.js';
 
@@ -164,7 +164,7 @@ test('sst2 --early-stopping network: each network keeps its own best dev epoch a
   model.dispose();
 });
 
-test('adversarialPerturbation: per sentence, the loss gradient for the word vectors (finite differences) scaled to a share of their norm', async () => {
+test('adversarial training: the perturbation is, per sentence, the clean loss gradient for the word vectors (finite differences) scaled to a share of their norm', async () => {
   await initBackend();
   // Mean pooling: smooth, so that finite differences do not cross the switch points of a max.
   const net = new LstmSentimentClassifier({ ...base, dropout: 0, pooling: 'mean' }, 5);
@@ -172,7 +172,9 @@ test('adversarialPerturbation: per sentence, the loss gradient for the word vect
   const labels = tf.tensor1d([1, 0]);
   const loss = (logits: tf.Tensor1D) => tf.losses.sigmoidCrossEntropy(labels, logits) as tf.Scalar;
   const before = tf.memory().numTensors;
-  const r = adversarialPerturbation(net, ids, loss, 0.25, createRng(1));
+  const step = networkGradients(net, { ids, labels }, 0.25, createRng(1), true);
+  const r = step.perturbation!;
+  tf.dispose(Object.values(step.dense));
   assert.equal(tf.memory().numTensors, before + 1, 'only the perturbation is left');
   const words = net.wordVectors(ids);
   const lossAt = (p: tf.Tensor3D) => tf.tidy(() => loss(net.forward(ids, { training: false, perturbation: p }).logits).dataSync()[0]);

@@ -41,6 +41,18 @@ export interface NativeAddon {
   segmentSum(x: Float32Array, ids: Int32Array, y: Float32Array, params: Int32Array): void;
   /** params: rank shape[rank] stridesA[rank] stridesB[rank] (0 = broadcast); y[i] = a == b as bytes. */
   equal(a: Float32Array, b: Float32Array, y: Uint8Array, params: Int32Array): void;
+  /**
+   * One Adam step of a [rows, dim] table in place (core/table_adam.ts): params rows dim gradRows;
+   * hyper lr beta1 beta2 epsilon (1 - beta1^t) (1 - beta2^t) scale; row r's gradient is grad row
+   * gradOf[r] (-1: zero); rows with seen[r] = 0 are skipped.
+   */
+  tableAdam(w: Float32Array, m: Float32Array, v: Float32Array, seen: Uint8Array, gradOf: Int32Array, grad: Float32Array,
+    params: Int32Array, hyper: Float64Array): void;
+  /**
+   * params fromRows toRows dim; out = 0, then out[to[j]] += weights[j] * src[from[j]] for each j in
+   * order (rows of dim floats; sums in double, stored as float): the subword bag and its gradient.
+   */
+  bagScatter(src: Float32Array, from: Int32Array, to: Int32Array, weights: Float32Array, out: Float32Array, params: Int32Array): void;
   setThreads(n: number): void;
   /** Cached oneDNN primitives (all kinds; at most 64 per kind) and the bytes of the shared reordered-filter scratch. */
   cacheStats(): { primitives: number; scratchBytes: number };
