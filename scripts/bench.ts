@@ -8,9 +8,9 @@
  * - dnnkit with 1 thread;
  * - PyTorch with 1 thread (scripts/bench_torch.py: the same network, shapes and batch size);
  * - dnnkit on 2 cores, the way dnnkit uses them for the workload: MNIST training with 2
- *   data-parallel workers (`train-mnist --workers 2`, src/mnist/parallel.ts; the wasm thread
- *   pool is slower than one thread for its small ops), every other workload with 2 wasm threads
- *   (`--threads 2` / DNNKIT_WASM_THREADS=2: XNNPACK's pool and oneDNN's OpenMP threads);
+ *   data-parallel workers (`train-mnist --workers 2`, src/mnist/parallel.ts; threads are
+ *   slower than one thread for its small ops), every other workload with 2 threads (`--threads 2`:
+ *   oneDNN's, with the native addon, wasm's own kernels staying on 1; see src/core/backend.ts);
  * - PyTorch with 2 threads.
  * Every dnnkit measurement runs in a fresh child process (this script with --child): the wasm
  * thread count is fixed when the backend starts. The table reports the median of each setting,
@@ -476,7 +476,7 @@ async function main() {
   const torchVersion = python ? spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim() : null;
   const chosen = WORKLOADS.filter((w) => !opts.only || opts.only.includes(w.name));
   if (chosen.length > 0) {
-    process.stderr.write(`${cores} cores; dnnkit 1 thread vs ${multi > 1 ? `${multi} (MNIST: ${multi} workers of 1 thread; others: ${multi} wasm threads)` : `no more (${single})`}; `
+    process.stderr.write(`${cores} cores; dnnkit 1 thread vs ${multi > 1 ? `${multi} (MNIST: ${multi} workers of 1 thread; others: ${multi} threads)` : `no more (${single})`}; `
       + `PyTorch ${torchVersion ?? 'not importable by python3 (dnnkit only)'}; ${opts.rounds} round(s); load average ${loadBefore}\n`);
   }
   if (multi > cores) process.stderr.write(`note: --threads ${multi} is more than the ${cores} cores: the ${multi}-thread settings share cores\n`);

@@ -47,7 +47,7 @@ export interface LibraryOptions {
   seed?: number;
   /** tfjs backend (default: the best available). */
   backend?: CommonOptions['backend'];
-  /** Threads of the wasm backend. */
+  /** Compute threads (oneDNN's with the native addon, else wasm's); default as the CLI command's (see defaultThreads). */
   threads?: number;
   /** Print the CLI's progress and log lines on stderr (default false: silent). */
   log?: boolean;

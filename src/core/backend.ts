@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmKernels } from './kernels/index.js';
 import { enableWasmThreads, threadsFromEnv, wasmThreadsOutcome } from './wasm_threads.js';
+import { loadAddon } from './native/addon.js';
 import { UsageError } from './errors.js';
 import { describeNative, registerNativeKernels } from './native/index.js';
 
@@ -81,16 +82,26 @@ async function tryNode(): Promise<string | undefined> {
   }
 }
 
-/** Initialises wasm; returns what the thread request came to (a phrase for the reason). */
+/**
+ * Initialises wasm; returns what the thread request came to (a phrase for the reason) and the
+ * threads the native kernels compute with. With the native addon, N threads are oneDNN's
+ * OpenMP threads and wasm's own kernels stay on one thread: wasm's thread pool (XNNPACK's) made
+ * every measured workload slower on the 2-core machine, also beside oneDNN's threads (ResNet-18
+ * forward passes, `node dist/scripts/probe_threads.js WASM OMP`: batch 1 at 30, 25 and 40 img/s
+ * with 1/1, 2/2 and 1/2 threads; batch 16 at 46, 71 and 71). Without the addon, N threads are
+ * wasm's pool, its only way to use more cores.
+ */
 async function initWasm(): Promise<{ threadNote: string; threads: number }> {
   const requested = requestedThreads ?? threadsFromEnv() ?? 1;
-  const t = requested > 1 ? await enableWasmThreads(requested) : undefined;
+  const nativeThreads = requested > 1 && loadAddon().addon ? requested : undefined;
+  const t = requested > 1 && nativeThreads === undefined ? await enableWasmThreads(requested) : undefined;
   await import('@tensorflow/tfjs-backend-wasm');
   const ok = await tf.setBackend('wasm');
   if (!ok) throw new Error('the wasm backend failed to initialise');
   await tf.ready();
   registerWasmKernels();
-  // oneDNN (the native kernels) computes with as many threads as wasm actually got.
+  if (nativeThreads !== undefined) return { threadNote: `${nativeThreads} threads (oneDNN's; wasm's own kernels on 1)`, threads: nativeThreads };
+  // oneDNN (if loaded later) computes with as many threads as wasm actually got.
   const threads = (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
   const outcome = wasmThreadsOutcome();
   if (t === undefined) return { threadNote: '1 thread (--threads N for more)', threads };
@@ -128,7 +139,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
       name = 'wasm';
       projectKernels = registerWasmKernels();
       // After the project kernels: the native ones fall back to whatever is registered now.
-      // oneDNN computes with wasm's thread count (1 by default; --threads N).
+      // oneDNN computes with the requested threads (1 by default; --threads N).
       const native = registerNativeKernels(threads);
       nativeKernels = native.kernels;
       reason = `${requested === 'wasm' ? 'requested' : nodeProblem}; using wasm with ${projectKernels.length} project kernels (${projectKernels.join(', ')}), ${threadNote}; ${describeNative(native)}`;

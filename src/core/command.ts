@@ -4,6 +4,7 @@
  * turns errors into one line and an exit code, and prints the --json summary last on stdout.
  */
 import { existsSync, promises as fsp } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -63,6 +64,20 @@ export function floatArg(name: string, min: number, max: number, opts: { minExcl
   };
 }
 
+/**
+ * Commands that compute with every core unless --threads or DNNKIT_WASM_THREADS says otherwise:
+ * forward and backward passes of image networks, where oneDNN's threads pay (`npm run bench`,
+ * docs/RESULTS.md: on 2 cores, VGG-16 inference 1.65x, ResNet-18 inference 1.49x, the
+ * explainers 1.11x (Grad-CAM) to 1.48x (Score-CAM) their 1-thread speed). The training commands stay on 1 thread: MNIST's small kernels
+ * and the SST-2 LSTM do not gain from threads (train-mnist --workers is its way to 2 cores).
+ */
+export const ALL_CORES_COMMANDS: ReadonlySet<string> = new Set(['gradcam', 'shap', 'explain', 'classify']);
+
+/** The thread count of `command` when neither --threads nor DNNKIT_WASM_THREADS gives one. */
+export function defaultThreads(command: string): number {
+  return ALL_CORES_COMMANDS.has(command) ? Math.max(1, Math.min(availableParallelism(), MAX_WASM_THREADS)) : 1;
+}
+
 /** Adds the common options to a command; `name` sets the default --out. */
 export function addCommonOptions(cmd: Command, name: string): Command {
   return cmd
@@ -71,7 +86,7 @@ export function addCommonOptions(cmd: Command, name: string): Command {
     .option('--json', 'print the result as one JSON document on stdout (progress and logs stay on stderr)', false)
     .option('--quiet', 'no progress or log lines on stderr (warnings and errors still show)', false)
     .addOption(new Option('--backend <name>', 'tfjs backend (default: best available)').choices(BACKENDS as unknown as string[]))
-    .option('--threads <n>', `threads of the wasm backend (default: $DNNKIT_WASM_THREADS or 1)`, intArg('--threads', 1, MAX_WASM_THREADS))
+    .option('--threads <n>', `compute threads (oneDNN's with the native addon, else wasm's) (default: $DNNKIT_WASM_THREADS, else ${ALL_CORES_COMMANDS.has(name) ? 'every core' : '1'})`, intArg('--threads', 1, MAX_WASM_THREADS))
     .option('--debug', 'show stack traces on errors', false);
 }
 
@@ -152,8 +167,7 @@ export function action<O extends CommonOptions>(run: (opts: O, args: string[]) =
 export async function executeRun<O extends Partial<CommonOptions>>(command: string, run: (opts: O, args: string[]) => Promise<object | void>, opts: O, args: string[], argv?: string[]): Promise<object | undefined> {
   const started = new Date();
   // Settings from the environment and the output folder are checked before any work.
-  if (opts.threads === undefined) threadsFromEnv();
-  requestThreads(opts.threads);
+  requestThreads(opts.threads ?? threadsFromEnv() ?? defaultThreads(command));
   await assertFolderCreatable(opts.out, '--out');
   const home = (opts as { home?: unknown }).home;
   if (typeof home === 'string') await assertFolderCreatable(home, '--home');
