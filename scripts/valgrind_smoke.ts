@@ -10,6 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/core/backend.js';
 import { LSTM_SEQ, LSTM_SEQ_GRAD, nativeStats } from '../src/core/native/index.js';
+import { TableAdam } from '../src/core/table_adam.js';
+import { subwordBag, subwordBagGrad } from '../src/sst2/subword_bag.js';
 
 type Case = [string, () => tf.Tensor | tf.Tensor[]];
 
@@ -27,6 +29,18 @@ const CASES: Case[] = [
   ['GatherV2 / UnsortedSegmentSum', () => tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([3, 0, 3, 7], 'int32')).sum())(r([8, 6], 15))],
   ['Add / Multiply / Sqrt / Square (large)', () => tf.sqrt(tf.square(r([5000], 16)).mul(r([5000], 17).abs()).add(1))],
   ['Equal (broadcast)', () => tf.equal(tf.round(r([4, 3, 5], 18)), tf.round(r([1, 3, 5], 19)))],
+  ['DnnkitSubwordBag / Grad (bagScatter)', () => {
+    const [ids, positions, weights] = [tf.tensor1d([4, 0, 4, 2, 1], 'int32'), tf.tensor1d([0, 0, 1, 2, 2], 'int32'), tf.tensor1d([0.5, 0.5, 1, 0.25, 0.75])];
+    return [subwordBag(r([5, 6], 24) as tf.Tensor2D, ids, positions, weights, 3), subwordBagGrad(r([3, 6], 25) as tf.Tensor2D, ids, positions, weights, 5)];
+  }],
+  ['TableAdam (tableAdam)', () => {
+    const table = tf.variable(r([6, 5], 26));
+    const adam = new TableAdam([table], 0.01);
+    adam.step([{ variable: table, rows: Int32Array.from([4, 1]), grad: r([2, 5], 27).dataSync() as Float32Array, scale: 0.5 }]);
+    adam.step([{ variable: table, rows: Int32Array.from([1]), grad: r([1, 5], 28).dataSync() as Float32Array }]);
+    adam.step([]);
+    return table;
+  }],
   ['DnnkitLstmSeq / DnnkitLstmSeqGrad', () => {
     const [T, B, I, U] = [6, 3, 5, 4];
     const x = r([T, B, I], 20);
