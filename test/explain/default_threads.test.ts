@@ -1,7 +1,8 @@
 /**
  * The image commands compute with every core by default (defaultThreads in core/command.ts);
- * --threads and DNNKIT_WASM_THREADS override it, training commands stay on 1 thread, and the
- * maps computed on every core equal the 1-thread maps up to float rounding.
+ * --threads and DNNKIT_WASM_THREADS override it, training commands stay on 1 thread, the maps
+ * computed on every core equal the 1-thread maps up to float rounding, and a second run on every
+ * core gives the same map.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,6 +44,7 @@ test('gradcam: every core unless --threads or DNNKIT_WASM_THREADS says otherwise
     return { threads, values };
   };
   const all = await run('default', [], noEnv);
+  const again = await run('default-again', [], noEnv);
   const one = await run('one', ['--threads', '1'], noEnv);
   const envOne = await run('env-one', [], { [WASM_THREADS_ENV]: '1' });
   assert.equal(all.threads, CORES);
@@ -52,4 +54,5 @@ test('gradcam: every core unless --threads or DNNKIT_WASM_THREADS says otherwise
   assert.ok(all.values.length > 0);
   assert.ok(maxAbsDiff(all.values, one.values) <= 1e-5, `max |every core - 1 thread| = ${maxAbsDiff(all.values, one.values)}`);
   assert.deepEqual(envOne.values, one.values);
+  assert.deepEqual(again.values, all.values, 'every core: the same map on a second run');
 });
