@@ -44,7 +44,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -56,6 +56,7 @@ import { describeModel, SST2_DEFAULTS, type Sst2Summary, type Sst2TrainOptions }
 import { benchTsne, formatTsneTable, type BenchTsneRow } from './bench_tsne.js';
 import { benchLstmTrain } from './bench_lstm.js';
 import { measureMnistTraining } from './bench_mnist.js';
+import { findPython, loadAverage, median } from './bench_util.js';
 import { EXPLAIN_WORKLOADS, prepareExplainFixture, removeExplainFixture, type ExplainFixtureFiles } from './bench_explain.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -196,21 +197,11 @@ function measureTorch(python: string, w: Workload, threads: number, extra: strin
   return lastJson<{ throughput: number }>(r.stdout).throughput;
 }
 
-/** The first python3 that imports `modules` (Debian's /usr/bin/python3 has torch 1.13). */
-function findPython(modules: string): string | undefined {
-  return ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0);
-}
-
 /** A throughput for the table: one decimal, or three significant digits below 10 (Score-CAM: 0.06 img/s). */
 const rate = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(3));
 
-const median = (xs: number[]) => {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const medianOrNull = (xs: number[]) => (xs.length ? median(xs) : null);
 const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? a / b : null);
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 interface Row {
   workload: string;
@@ -259,7 +250,7 @@ async function benchWorkload(w: Workload, o: { rounds: number; multi: number; py
       }
       line.push(`${s.side} ${s.cores} ${rate(v)}`);
     }
-    process.stderr.write(`${w.name} round ${r + 1}: ${line.join(', ')} ${w.unit} (load ${load()})\n`);
+    process.stderr.write(`${w.name} round ${r + 1}: ${line.join(', ')} ${w.unit} (load ${loadAverage()})\n`);
   }
   const d1 = median(got.dnnkit1);
   const t1 = medianOrNull(got.torch1);
@@ -398,13 +389,13 @@ function benchSst2(overrides: Partial<Sst2TrainOptions>, multi: number): Sst2Row
   const recipe: Sst2TrainOptions = { ...SST2_DEFAULTS, ...overrides };
   const notPassed = Object.keys(SST2_DEFAULTS).filter((k) => !SST2_OUTPUT_ONLY.includes(k) && !(SST2_PEER_RECIPE as readonly string[]).includes(k));
   const described = `${describeModel(recipe)}${recipe.subwords > 0 ? `, subwords ${recipe.subwords}` : ''}${recipe.adversarial > 0 ? `, adversarial ${recipe.adversarial}` : ''}, at most ${recipe.epochs} epoch${recipe.epochs === 1 ? '' : 's'}, patience ${recipe.patience}`;
-  process.stderr.write(`${SST2_ROW}: dnnkit sst2 (${described}): one run, this takes minutes (load ${load()})\n`);
+  process.stderr.write(`${SST2_ROW}: dnnkit sst2 (${described}): one run, this takes minutes (load ${loadAverage()})\n`);
   const sides = [runDnnkitSst2(overrides)];
   process.stderr.write(`${SST2_ROW}: dnnkit ${sides[0].seconds === null ? `failed: ${sides[0].error}` : `${sides[0].seconds.toFixed(1)} s`}\n`);
   const python = findPython('torch');
   for (const threads of python ? (multi > 1 ? [1, multi] : [1]) : []) {
     const side = runTorchSst2(python!, recipe, threads, sides[0].seconds);
-    process.stderr.write(`${SST2_ROW}: PyTorch ${threads} thread${threads === 1 ? '' : 's'} ${side.seconds === null ? `failed: ${side.error}` : `${side.seconds.toFixed(1)} s`} (load ${load()})\n`);
+    process.stderr.write(`${SST2_ROW}: PyTorch ${threads} thread${threads === 1 ? '' : 's'} ${side.seconds === null ? `failed: ${side.error}` : `${side.seconds.toFixed(1)} s`} (load ${loadAverage()})\n`);
     sides.push(side);
   }
   return { workload: SST2_ROW, overridden: overrides, recipe: described, notPassed, sides };
@@ -471,7 +462,7 @@ async function main() {
   const multi = opts.threads;
   /** Why there is no multi-thread setting (when multi is 1). */
   const single = cores < 2 ? 'this machine has 1 core' : '--threads 1';
-  const loadBefore = load();
+  const loadBefore = loadAverage();
   const python = findPython('torch, torchvision');
   const torchVersion = python ? spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim() : null;
   const chosen = WORKLOADS.filter((w) => !opts.only || opts.only.includes(w.name));
@@ -492,7 +483,7 @@ async function main() {
     // The dnnkit columns name the kernels in use: wasm alone, or wasm with the native oneDNN kernels.
     const c = seen.child!;
     const label = c.nativeKernels.length > 0 ? `${c.backend} + native kernels (oneDNN; see dnnkit info)` : c.backend;
-    console.log(`medians of ${opts.rounds} round(s); ${cores} cores; PyTorch ${torchVersion ?? 'n/a'}; load average ${loadBefore} before, ${load()} after`
+    console.log(`medians of ${opts.rounds} round(s); ${cores} cores; PyTorch ${torchVersion ?? 'n/a'}; load average ${loadBefore} before, ${loadAverage()} after`
       + (multi < 2 ? `; ${single}: the multi-thread settings were not run` : ''));
     console.log(formatTable(rows, multi, label));
     for (const line of goalLines(rows, multi, single)) console.log(line);
@@ -511,7 +502,7 @@ async function main() {
     writeFileSync(opts.json, JSON.stringify({
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
       date: new Date().toISOString(), backend: seen.child?.backend ?? null, nativeKernels: seen.child?.nativeKernels ?? [], cores, multiThreads: multi,
-      torch: torchVersion, loadBefore, loadAfter: load(), rows, sst2, tsne: tsneRows,
+      torch: torchVersion, loadBefore, loadAfter: loadAverage(), rows, sst2, tsne: tsneRows,
     }, null, 2) + '\n');
   }
 }

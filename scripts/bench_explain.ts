@@ -21,6 +21,7 @@ import { convertCheckpoint } from '../src/models/index.js';
 import { buildResnet18 } from '../src/models/resnet18.js';
 import { IMAGENET_MEAN, IMAGENET_STD, preprocessImagenet } from '../src/models/preprocess.js';
 import { GradCam } from '../src/explain/grad_cam.js';
+import { findPython } from './bench_util.js';
 import { ScoreCam } from '../src/explain/score_cam.js';
 import { IntegratedGradients } from '../src/explain/integrated_gradients.js';
 
@@ -47,10 +48,6 @@ interface ExplainFixture {
   classIndex: number;
 }
 
-function torchPython(): string | undefined {
-  return ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0);
-}
-
 /**
  * Writes the seeded random-init ResNet-18 checkpoint and the preprocessed photo
  * (scripts/torch_fixtures.py) and converts the checkpoint with dnnkit's converter, into a
@@ -58,7 +55,7 @@ function torchPython(): string | undefined {
  * removeExplainFixture.
  */
 export async function prepareExplainFixture(): Promise<ExplainFixtureFiles | null> {
-  const py = torchPython();
+  const py = findPython('torch, torchvision');
   if (!py) return null;
   const dir = mkdtempSync(path.join(tmpdir(), 'dnnkit-bench-explain-'));
   const r = spawnSync(py, [path.join(ROOT, 'scripts', 'torch_fixtures.py'), '--arch', 'resnet18', '--out', dir, '--images', IMAGE, '--noise', '0'], { encoding: 'utf8' });

@@ -24,12 +24,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { StepTimes } from '../src/mnist/parallel.js';
 import { measureMnistTraining } from './bench_mnist.js';
+import { findPython, loadAverage, median } from './bench_util.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TORCH_SCRIPT = path.join(ROOT, 'scripts', 'bench_torch.py');
@@ -44,11 +45,6 @@ interface Measurement {
   times?: StepTimes;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 const { values } = parseArgs({
   options: {
@@ -86,7 +82,7 @@ function parseConfig(s: string): Config {
   return { label: s, kind: 'dnnkit', workers: Number(m[1]), threads: Number(m[2]), ...(m[3] ? { mainShare: Number(m[3]) } : {}) };
 }
 
-const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+const python = findPython('torch');
 let configs = values.configs!.split(',').map(parseConfig);
 if (!python && configs.some((c) => c.kind === 'torch')) {
   console.log('PyTorch not importable by python3: its settings are left out');
@@ -105,7 +101,7 @@ function run(config: Config, round: number): Measurement {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measurement;
 }
 
-const loadBefore = load();
+const loadBefore = loadAverage();
 console.log(`MNIST CNN training, batch ${batch}, ${steps} timed steps after ${warmup}; ${rounds} rounds of ${configs.map((c) => c.label).join(', ')} ` +
   `(WxT = dnnkit, W workers x T wasm threads each); ${availableParallelism()} cores; load average ${loadBefore}`);
 const results = new Map<string, Measurement[]>(configs.map((c) => [c.label, []]));
@@ -117,7 +113,7 @@ for (let r = 0; r < rounds; r++) {
     results.get(c.label)!.push(m);
     return `${c.label} ${m.samplesPerSec.toFixed(0)}`;
   });
-  console.log(`round ${r + 1}: ${line.join(', ')} samples/s (load ${load()})`);
+  console.log(`round ${r + 1}: ${line.join(', ')} samples/s (load ${loadAverage()})`);
 }
 
 const base = results.has('1x1') ? median(results.get('1x1')!.map((m) => m.samplesPerSec)) : NaN;
@@ -134,7 +130,7 @@ const summary = configs.map((c) => {
     (cpu !== null ? `; ${cpu.toFixed(0)} samples per CPU-second, ${cores!.toFixed(2)} cores used` : '') + split);
   return { config: c.label, samplesPerSec: ms.map((m) => m.samplesPerSec), median: med, vs1x1: med / base, vsTorch2: med / torch2, samplesPerCpuSecond: cpu, coresUsed: cores };
 });
-const loadAfter = load();
+const loadAfter = loadAverage();
 console.log(`load average before ${loadBefore}, after ${loadAfter}`);
 if (values.json) {
   writeFileSync(values.json, JSON.stringify({ batch, steps, warmup, rounds, cores: availableParallelism(), loadBefore, loadAfter, summary }, null, 2));

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createRng } from '../src/core/rng.js';
 import { trustworthinessMany } from '../src/project/metrics.js';
 import { TSNE_DEFAULTS, tsne } from '../src/project/tsne.js';
+import { findPython, median } from './bench_util.js';
 
 export interface BenchTsneOptions {
   /** Point counts to run, e.g. [5000, 20000]. */
@@ -95,23 +96,11 @@ export function makeMixture(n: number, dim: number, seed: number): { points: Flo
   return { points, labels };
 }
 
-function findSklearnPython(): string | null {
-  for (const py of ['/usr/bin/python3', 'python3']) {
-    const r = spawnSync(py, ['-c', 'import sklearn'], { stdio: 'ignore' });
-    if (r.status === 0) return py;
-  }
-  return null;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Runs the benchmark and returns one row per size. */
 export async function benchTsne(options: Partial<BenchTsneOptions> = {}): Promise<BenchTsneRow[]> {
   const o = { ...BENCH_TSNE_DEFAULTS, ...options };
-  const py = o.sklearn ? findSklearnPython() : null;
+  const py = o.sklearn ? (findPython('sklearn') ?? null) : null;
   if (o.sklearn && !py) o.log('bench_tsne: no python3 with scikit-learn found; running dnnkit only');
   const tmp = mkdtempSync(path.join(tmpdir(), 'dnnkit-bench-tsne-'));
   const rows: BenchTsneRow[] = [];
