@@ -94,20 +94,12 @@ export class TableAdam {
           if (!seen[r]) continue;
           const gi = gradOf[r];
           const base = r * dim;
-          if (gi < 0) {
-            for (let j = base; j < base + dim; j++) {
-              const mj = (m[j] = b1 * m[j]);
-              const vj = (v[j] = b2 * v[j]);
-              w[j] -= lr * ((mj / c1) / (Math.sqrt(vj / c2) + eps));
-            }
-          } else {
-            const gBase = gi * dim - base;
-            for (let j = base; j < base + dim; j++) {
-              const gj = grad![gBase + j] * scale;
-              const mj = (m[j] = b1 * m[j] + (1 - b1) * gj);
-              const vj = (v[j] = b2 * v[j] + (1 - b2) * gj * gj);
-              w[j] -= lr * ((mj / c1) / (Math.sqrt(vj / c2) + eps));
-            }
+          for (let j = base; j < base + dim; j++) {
+            // A row without gradient takes the step of g = 0 (its momentum).
+            const gj = gi < 0 ? 0 : grad![gi * dim + j - base] * scale;
+            const mj = (m[j] = b1 * m[j] + (1 - b1) * gj);
+            const vj = (v[j] = b2 * v[j] + (1 - b2) * gj * gj);
+            w[j] -= lr * ((mj / c1) / (Math.sqrt(vj / c2) + eps));
           }
         }
       });
