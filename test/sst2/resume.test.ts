@@ -100,4 +100,10 @@ test('sst2 --resume of a folder without a checkpoint, or with a damaged one, is 
   const damaged = await runCli(['sst2', '--resume', dir]);
   assert.equal(damaged.code, 1);
   assert.match(damaged.stderr, /tensors\.bin is missing or holds 8 bytes instead of 32; the checkpoint is damaged/);
+  // A checkpoint of the trainer before core/table_adam.ts (no table moments) cannot continue.
+  writeFileSync(path.join(dir, 'checkpoint', 'tensors.bin'), Buffer.alloc(32));
+  const older = await runCli(['sst2', '--resume', dir]);
+  assert.equal(older.code, 1);
+  assert.equal(older.stderr.trim().split('\n').length, 1, older.stderr);
+  assert.match(older.stderr, /written by an older dnnkit, whose optimizer state this version cannot continue; start the run again with --restart/);
 });
