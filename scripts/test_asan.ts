@@ -2,7 +2,7 @@
  * `npm run test:asan`: the native addon's tests under AddressSanitizer and UndefinedBehaviorSanitizer.
  *
  * 1. The native kernel tests, the fused-LSTM tests, the shape fuzzer (test/core/native*.test.js),
- *    the tables' Adam and the subword bag (tableAdam, bagScatter: test/core/table_adam.test.js,
+ *    the threaded loops on 2 threads (test/core/native_parallel.test.js), the tables' Adam and the subword bag (tableAdam, bagScatter: test/core/table_adam.test.js,
  *    test/sst2/subwords.test.js) and the signal storm (test/robustness/native_signals.test.js)
  *    with the sanitizer build of the addon (native/build-asan/, `npm run build:native:asan`) and
  *    the gcc sanitizer runtimes preloaded into Node (Node itself is not instrumented; the preloaded
@@ -32,7 +32,7 @@ if (!existsSync(ASAN_ADDON)) {
   process.exit(2);
 }
 const env = { ...process.env, ...asanEnv(), DNNKIT_REQUIRE_NATIVE: '1' };
-const tests = ['core/native.test.js', 'core/native_lstm.test.js', 'core/native_fuzz.test.js', 'core/native_threads.test.js', 'core/table_adam.test.js', 'sst2/subwords.test.js', 'robustness/native_signals.test.js'].map((f) => path.join(ROOT, 'dist', 'test', f));
+const tests = ['core/native.test.js', 'core/native_lstm.test.js', 'core/native_fuzz.test.js', 'core/native_threads.test.js', 'core/native_parallel.test.js', 'core/table_adam.test.js', 'sst2/subwords.test.js', 'robustness/native_signals.test.js'].map((f) => path.join(ROOT, 'dist', 'test', f));
 process.stderr.write('test:asan: native kernel tests and the shape fuzzer under AddressSanitizer + UBSan\n');
 const unit = spawnSync(process.execPath, ['--test', ...tests], { cwd: ROOT, env, stdio: 'inherit' });
 if (unit.status !== 0) process.exit(unit.status ?? 1);

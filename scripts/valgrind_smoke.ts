@@ -28,6 +28,8 @@ const CASES: Case[] = [
   ['Sum', () => tf.sum(r([64, 33], 14), 0)],
   ['GatherV2 / UnsortedSegmentSum', () => tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([3, 0, 3, 7], 'int32')).sum())(r([8, 6], 15))],
   ['Add / Multiply / Sqrt / Square (large)', () => tf.sqrt(tf.square(r([5000], 16)).mul(r([5000], 17).abs()).add(1))],
+  ['Slice (large)', () => tf.slice(r([3, 40, 40, 3], 29), [0, 3, 3, 0], [3, 34, 34, 3])],
+  ['DnnkitReluGrad (large)', () => tf.grad((x: tf.Tensor) => tf.relu(x).mul(r([5000], 31)).sum())(r([5000], 30))],
   ['Equal (broadcast)', () => tf.equal(tf.round(r([4, 3, 5], 18)), tf.round(r([1, 3, 5], 19)))],
   ['DnnkitSubwordBag / Grad (bagScatter)', () => {
     const [ids, positions, weights] = [tf.tensor1d([4, 0, 4, 2, 1], 'int32'), tf.tensor1d([0, 0, 1, 2, 2], 'int32'), tf.tensor1d([0.5, 0.5, 1, 0.25, 0.75])];

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <list>
 #include <memory>
 #include <string>
@@ -467,6 +468,10 @@ void MatMulFn(napi_env env, napi_value* a, size_t) {
 }
 
 // ---- elementwise ---------------------------------------------------------------------------
+// Loops over at least this many elements run on oneDNN's OpenMP threads (--threads N; 1 by
+// default). Every element (or batch item, or output row) is computed by one thread in the same
+// order as on one thread, so the results are the same bits for any thread count.
+constexpr int64_t kParallelMin = int64_t{1} << 15;
 
 // relu(x, y): y = max(x, 0); NaN stays NaN as in tfjs.
 void Relu(napi_env env, napi_value* a, size_t) {
@@ -474,7 +479,76 @@ void Relu(napi_env env, napi_value* a, size_t) {
   const float* x = F32(env, a[0], &n);
   float* y = F32(env, a[1], &m);
   if (m != n) throw JsError{"relu: sizes"};
-  for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+  const int64_t count = static_cast<int64_t>(n);
+#pragma omp parallel for schedule(static) if (count >= kParallelMin)
+  for (int64_t i = 0; i < count; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+// reluGrad(dy, x, dx): dx = x > 0 ? dy : 0 as tfjs's mul(dy, step(x)) computes it (dy * 1 or
+// dy * 0, so -0 and NaN as there); NaN in x gives NaN (src/core/kernels/relu_grad.ts).
+void ReluGrad(napi_env env, napi_value* a, size_t) {
+  size_t ndy, nx, ndx;
+  const float* __restrict dy = F32(env, a[0], &ndy);
+  const float* __restrict x = F32(env, a[1], &nx);
+  float* __restrict dx = F32(env, a[2], &ndx);
+  if (ndy != nx || ndx != nx) throw JsError{"reluGrad: sizes"};
+  const int64_t count = static_cast<int64_t>(nx);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+#pragma omp parallel for schedule(static) if (count >= kParallelMin)
+  for (int64_t i = 0; i < count; i++) {
+    const float xi = x[i];
+    dx[i] = xi != xi ? nan : dy[i] * static_cast<float>(xi > 0.0f);
+  }
+}
+
+// slice(x, y, params: rank shape[rank] begin[rank] size[rank]): y = x[begin : begin + size] of a
+// row-major tensor, as contiguous runs (the trailing whole axes and the innermost cut one) copied
+// with memcpy. tfjs's wasm Slice copies runs of the innermost axis only, from JavaScript: the
+// gradient of a 16 x 230 x 230 x 3 padding (3 floats a run) took 0.1 s.
+void SliceFn(napi_env env, napi_value* a, size_t) {
+  size_t nx, ny;
+  const float* x = F32(env, a[0], &nx);
+  float* y = F32(env, a[1], &ny);
+  std::vector<int64_t> p = Params(env, a[2]);
+  if (p.empty() || p[0] < 1 || p[0] > 8 || static_cast<int64_t>(p.size()) < 1 + 3 * p[0]) throw JsError{"slice: parameters"};
+  const int rank = static_cast<int>(p[0]);
+  const int64_t* shape = p.data() + 1;
+  const int64_t* begin = shape + rank;
+  const int64_t* sz = begin + rank;
+  int64_t totalX = 1, totalY = 1;
+  for (int d = 0; d < rank; d++) {
+    if (shape[d] < 0 || begin[d] < 0 || sz[d] < 0 || begin[d] + sz[d] > shape[d]) throw JsError{"slice: out of range"};
+    totalX *= shape[d];
+    totalY *= sz[d];
+  }
+  if (totalX != static_cast<int64_t>(nx) || totalY != static_cast<int64_t>(ny)) throw JsError{"slice: sizes"};
+  if (totalY == 0) return;
+  // Axes after k are whole: a run is sz[k] rows of `inner` contiguous floats.
+  int k = rank - 1;
+  int64_t inner = 1;
+  while (k >= 0 && begin[k] == 0 && sz[k] == shape[k]) inner *= shape[k--];
+  if (k < 0) {
+    std::memcpy(y, x, ny * sizeof(float));
+    return;
+  }
+  std::vector<int64_t> stride(rank);
+  int64_t s = 1;
+  for (int d = rank - 1; d >= 0; d--) {
+    stride[d] = s;
+    s *= shape[d];
+  }
+  const int64_t run = sz[k] * inner;
+  const int64_t runs = totalY / run;
+  const int64_t* st = stride.data();
+#pragma omp parallel for schedule(static) if (totalY >= kParallelMin && runs > 1)
+  for (int64_t r = 0; r < runs; r++) {
+    int64_t rem = r, off = begin[k] * st[k];
+    for (int d = k - 1; d >= 0; d--) {
+      off += (begin[d] + rem % sz[d]) * st[d];
+      rem /= sz[d];
+    }
+    std::memcpy(y + r * run, x + off, run * sizeof(float));
+  }
 }
 
 // batchNorm(x, mean, variance, offset | null, scale | null, y, params [channels], epsilon)
@@ -503,11 +577,14 @@ void BatchNorm(napi_env env, napi_value* a, size_t) {
     mul[c] = (scale ? scale[c] : 1.0f) * inv;
     add[c] = (off ? off[c] : 0.0f) - mean[c] * mul[c];
   }
-  const size_t rows = n / C;
-  for (size_t r = 0; r < rows; r++) {
-    const float* xr = x + r * C;
-    float* yr = y + r * C;
-    for (size_t c = 0; c < C; c++) yr[c] = xr[c] * mul[c] + add[c];
+  const int64_t rows = static_cast<int64_t>(n / C);
+  const float* mp = mul.data();
+  const float* ap = add.data();
+#pragma omp parallel for schedule(static) if (static_cast<int64_t>(n) >= kParallelMin)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* __restrict xr = x + r * C;
+    float* __restrict yr = y + r * C;
+    for (size_t c = 0; c < C; c++) yr[c] = xr[c] * mp[c] + ap[c];
   }
 }
 
@@ -531,13 +608,18 @@ void MaxPoolGrad(napi_env env, napi_value* a, size_t) {
       static_cast<int64_t>(ndy) != N * OH * OW * C) {
     throw JsError{"maxPoolGrad: sizes do not match the parameters"};
   }
-  std::vector<float> best(C);
+  // Batch items in parallel: each writes only its own part of dx.
+  const bool parallel = N > 1 && static_cast<int64_t>(nx) >= kParallelMin;
   if (sh >= KH && sw >= KW && pt == 0 && pl == 0) {
     // Windows that do not overlap: every input element has at most one window, so dx is written
     // once, sequentially: the window's first maximum gets dy, the rest 0 (no scatter).
     const bool covered = sh == KH && sw == KW && OH * KH == H && OW * KW == W;
     if (!covered) std::memset(dx, 0, ndx * sizeof(float));
+#pragma omp parallel if (parallel)
+    {
+    std::vector<float> best(C);
     std::vector<uint32_t> taken(C);
+#pragma omp for schedule(static)
     for (int64_t n = 0; n < N; n++) {
       for (int64_t oy = 0; oy < OH; oy++) {
         const int64_t ky1 = std::min<int64_t>(KH, H - oy * sh);
@@ -573,10 +655,15 @@ void MaxPoolGrad(napi_env env, napi_value* a, size_t) {
         }
       }
     }
+    }
     return;
   }
   std::memset(dx, 0, ndx * sizeof(float));
+#pragma omp parallel if (parallel)
+  {
+  std::vector<float> best(C);
   std::vector<int32_t> at(C);
+#pragma omp for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     for (int64_t oy = 0; oy < OH; oy++) {
       const int64_t y0 = oy * sh - pt;
@@ -609,6 +696,7 @@ void MaxPoolGrad(napi_env env, napi_value* a, size_t) {
         }
       }
     }
+  }
   }
 }
 
@@ -690,14 +778,19 @@ void LstmSeqGrad(napi_env env, napi_value* a, size_t) {
 template <typename Op>
 void BinaryLoop(const float* __restrict a, const float* __restrict b, float* __restrict y, size_t n, bool as, bool bs,
                 Op op) {
+  const int64_t count = static_cast<int64_t>(n);
+  const bool parallel = count >= kParallelMin;
   if (as) {
     const float av = a[0];
-    for (size_t i = 0; i < n; i++) y[i] = op(av, b[i]);
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t i = 0; i < count; i++) y[i] = op(av, b[i]);
   } else if (bs) {
     const float bv = b[0];
-    for (size_t i = 0; i < n; i++) y[i] = op(a[i], bv);
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t i = 0; i < count; i++) y[i] = op(a[i], bv);
   } else {
-    for (size_t i = 0; i < n; i++) y[i] = op(a[i], b[i]);
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t i = 0; i < count; i++) y[i] = op(a[i], b[i]);
   }
 }
 
@@ -725,10 +818,13 @@ void Unary(napi_env env, napi_value* a, size_t) {
   float* __restrict Y = F32(env, a[1], &ny);
   std::vector<int64_t> p = Params(env, a[2]);
   if (p.empty() || nx != ny) throw JsError{"unary: sizes"};
+  const int64_t count = static_cast<int64_t>(nx);
   if (p[0] == 0) {
-    for (size_t i = 0; i < nx; i++) Y[i] = std::sqrt(X[i]);
+#pragma omp parallel for schedule(static) if (count >= kParallelMin)
+    for (int64_t i = 0; i < count; i++) Y[i] = std::sqrt(X[i]);
   } else if (p[0] == 1) {
-    for (size_t i = 0; i < nx; i++) Y[i] = X[i] * X[i];
+#pragma omp parallel for schedule(static) if (count >= kParallelMin)
+    for (int64_t i = 0; i < count; i++) Y[i] = X[i] * X[i];
   } else {
     throw JsError{"unary: unknown op"};
   }
@@ -946,6 +1042,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackpropFilter", nullptr, Wrap<Conv2DBackpropFilter, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, Wrap<MatMulFn, 5>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"relu", nullptr, Wrap<Relu, 2>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGrad", nullptr, Wrap<ReluGrad, 3>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"slice", nullptr, Wrap<SliceFn, 3>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, Wrap<BatchNorm, 8>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, Wrap<MaxPoolGrad, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, Wrap<SumRows, 3>, nullptr, nullptr, nullptr, napi_default, nullptr},

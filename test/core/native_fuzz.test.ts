@@ -38,7 +38,7 @@ const skip = load.addon || required ? false : `native addon not in use: ${native
 const OUTPUTS: Record<string, number[]> = {
   conv2d: [3], conv2dBackpropInput: [2], conv2dBackpropFilter: [2], matmul: [3], relu: [1], batchNorm: [5],
   maxPoolGrad: [2], sumRows: [1], lstmSeq: [4, 5, 6], lstmSeqGrad: [7, 8, 9, 10], binary: [2], unary: [1],
-  gatherRows: [2], segmentSum: [2], equal: [2],
+  gatherRows: [2], segmentSum: [2], equal: [2], slice: [1], reluGrad: [2],
 };
 
 type View = Float32Array | Int32Array | Uint8Array;
@@ -293,6 +293,40 @@ test('fuzz: element-wise Add, Sub, Multiply, RealDiv, Sqrt, Square (large, scala
         else compare(name, 'binary', { a: t.a, b: t.b }, {}, label({ name, aShape, bShape }));
       });
     }
+  }
+});
+
+test('fuzz: Slice (ranks 1-5, any begin and size) and the Relu gradient (with zeros and NaN) equal the cpu kernels', { skip }, async () => {
+  await tf.setBackend('wasm');
+  for (let i = 0; i < CASES_PER_KERNEL; i++) {
+    // A shape of at least ELEMENTWISE_MIN elements and a slice of at least that many.
+    const rank = int(1, 5);
+    let shape: number[];
+    let begin: number[];
+    let sz: number[];
+    do {
+      shape = Array.from({ length: rank }, () => int(1, rank === 1 ? 20000 : rank === 2 ? 300 : 30));
+      begin = shape.map((d) => int(0, d - 1));
+      sz = shape.map((d, k) => (rng.next() < 0.3 ? d - begin[k] : int(1, d - begin[k])));
+      if (rng.next() < 0.3) begin = begin.map(() => 0);
+      sz = sz.map((v, k) => Math.min(v, shape[k] - begin[k]));
+    } while (size(sz) < ELEMENTWISE_MIN);
+    withTensors({ x: { shape, data: randn(shape) } }, (t) => compare('Slice', 'slice', { x: t.x }, { begin, size: sz }, label({ shape, begin, sz })));
+    const n = ELEMENTWISE_MIN + rng.int(70000);
+    const x = randn([n]).map((v) => (rng.next() < 0.05 ? 0 : rng.next() < 0.01 ? NaN : v));
+    withTensors({ dy: { shape: [n], data: randn([n]) }, x: { shape: [n], data: x } }, (t) => {
+      const before = calls.reluGrad ?? 0;
+      const out = kernels.get('DnnkitReluGrad')!({ inputs: { dy: t.dy, x: t.x }, backend: tf.backend(), attrs: {} } as never) as Info;
+      try {
+        assert.equal((calls.reluGrad ?? 0) - before, 1, 'the native ReluGrad ran');
+        const got = backend().readSync(out.dataId) as Float32Array;
+        const dyv = backend().readSync(t.dy.dataId) as Float32Array;
+        const want = Float32Array.from(x, (v, k) => (Number.isNaN(v) ? NaN : dyv[k] * (v > 0 ? 1 : 0)));
+        assertClose(got, want, `ReluGrad n=${n}`);
+      } finally {
+        backend().disposeData(out.dataId);
+      }
+    });
   }
 });
 

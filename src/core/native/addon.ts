@@ -16,6 +16,10 @@ export interface NativeAddon {
   /** params: batchA batchB M K N transposeA transposeB act. */
   matmul(a: Float32Array, b: Float32Array, bias: Float32Array | null, c: Float32Array, params: Int32Array): void;
   relu(x: Float32Array, y: Float32Array): void;
+  /** dx = x > 0 ? dy : 0 (dy * step(x)); NaN in x gives NaN. */
+  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
+  /** params: rank shape[rank] begin[rank] size[rank]; y = x[begin : begin + size] (row-major). */
+  slice(x: Float32Array, y: Float32Array, params: Int32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null,
     scale: Float32Array | null, y: Float32Array, params: Int32Array, epsilon: number): void;
   /** params: N H W C OH OW KH KW sh sw pt pl. */
