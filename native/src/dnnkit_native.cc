@@ -970,6 +970,37 @@ void TableAdamFn(napi_env env, napi_value* a, size_t) {
   }
 }
 
+// adamStep(w, m, v, g, w2, m2, v2, hyper: -lr beta1 beta2 (1-beta1) (1-beta2) (1-beta1^t) (1-beta2^t)
+// epsilon): one dense Adam step of tf.train.adam (src/core/optim.ts), written to new buffers:
+// the same float32 operations in the same order as its dozen element-wise kernels, so the same
+// bits, in one pass instead of a dozen full-size tensors.
+void AdamStepFn(napi_env env, napi_value* a, size_t) {
+  size_t nw, nm, nv, ng, nw2, nm2, nv2, nh;
+  const float* __restrict w = F32(env, a[0], &nw);
+  const float* __restrict m = F32(env, a[1], &nm);
+  const float* __restrict v = F32(env, a[2], &nv);
+  const float* __restrict g = F32(env, a[3], &ng);
+  float* __restrict w2 = F32(env, a[4], &nw2);
+  float* __restrict m2 = F32(env, a[5], &nm2);
+  float* __restrict v2 = F32(env, a[6], &nv2);
+  const double* h = TypedArg<const double>(env, a[7], napi_float64_array, "a Float64Array of hyperparameters (adamStep)", &nh);
+  if (nh < 8) throw JsError{"adamStep: 8 hyperparameters expected"};
+  if (nm != nw || nv != nw || ng != nw || nw2 != nw || nm2 != nw || nv2 != nw) throw JsError{"adamStep: sizes"};
+  const float nlr = static_cast<float>(h[0]), b1 = static_cast<float>(h[1]), b2 = static_cast<float>(h[2]);
+  const float ob1 = static_cast<float>(h[3]), ob2 = static_cast<float>(h[4]), c1 = static_cast<float>(h[5]);
+  const float c2 = static_cast<float>(h[6]), eps = static_cast<float>(h[7]);
+  const int64_t count = static_cast<int64_t>(nw);
+#pragma omp parallel for schedule(static) if (count >= kParallelMin)
+  for (int64_t i = 0; i < count; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * ob1;
+    const float vi = v[i] * b2 + (gi * gi) * ob2;
+    m2[i] = mi;
+    v2[i] = vi;
+    w2[i] = ((mi / c1) / (std::sqrt(vi / c2) + eps)) * nlr + w[i];
+  }
+}
+
 // bagScatter(src, from, to, weights, out, params: fromRows toRows dim): out = 0, then for each
 // n-gram j in order, out[to[j]] += weights[j] * src[from[j]] (rows of `dim` floats): the subword
 // bag (src/sst2/subword_bag.ts) forward (from = ids, to = positions) and its table gradient
@@ -1055,6 +1086,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"segmentSum", nullptr, Wrap<SegmentSum, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"equal", nullptr, Wrap<EqualFn, 4>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tableAdam", nullptr, Wrap<TableAdamFn, 8>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamStep", nullptr, Wrap<AdamStepFn, 8>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bagScatter", nullptr, Wrap<BagScatter, 6>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, Wrap<SetThreads, 1>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -11,7 +11,7 @@ import { InputError } from '../core/errors.js';
 import { yieldToEventLoop, type InterruptWatch } from '../core/interrupt.js';
 import { currentBackend } from '../core/backend.js';
 import type { Logger } from '../core/log.js';
-import { adamState, type AdamState } from '../core/optim.js';
+import { adamState, installFusedAdam, type AdamState } from '../core/optim.js';
 import type { Progress } from '../core/progress.js';
 import { createRng, type Rng } from '../core/rng.js';
 import type { EpochMetrics } from '../core/run_record.js';
@@ -60,6 +60,8 @@ export async function startTraining(settings: TrainMnistSettings, split: { train
     model = buildMnistCnn({ learningRate: settings.lr, rows: split.train.rows, cols: split.train.cols });
     state = freshTrainState(settings, shuffleRng.getState());
   }
+  // A checkpoint's optimizer (tfjs made it): the fused step as compileMnistCnn gives a new one.
+  installFusedAdam(model.optimizer);
   const batchesPerEpoch = Math.ceil(split.trainIdx.length / settings.batchSize);
   const workers = settings.workers ?? 1;
   let replicas: ReplicaPool | undefined;

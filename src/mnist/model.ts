@@ -13,6 +13,7 @@
  *   logits  10, softmax       -> class probabilities
  */
 import * as tf from '@tensorflow/tfjs';
+import { installFusedAdam } from '../core/optim.js';
 
 export interface MnistCnnConfig {
   /** Filters of the first and second conv layers. */
@@ -53,7 +54,9 @@ export function buildMnistCnn(config: Partial<MnistCnnConfig> = {}): tf.Sequenti
   return model;
 }
 
-/** (Re)compiles a model for training with Adam at `learningRate`. */
+/** (Re)compiles a model for training with Adam at `learningRate` (the fused step where it can: core/optim.ts). */
 export function compileMnistCnn(model: tf.LayersModel, learningRate: number): void {
-  model.compile({ optimizer: tf.train.adam(learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const optimizer = tf.train.adam(learningRate);
+  installFusedAdam(optimizer);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 }

@@ -57,6 +57,12 @@ export interface NativeAddon {
    * order (rows of dim floats; sums in double, stored as float): the subword bag and its gradient.
    */
   bagScatter(src: Float32Array, from: Int32Array, to: Int32Array, weights: Float32Array, out: Float32Array, params: Int32Array): void;
+  /**
+   * One dense tf.train.adam step into new buffers (core/optim.ts): hyper = -lr, beta1, beta2,
+   * 1 - beta1, 1 - beta2, 1 - beta1^t, 1 - beta2^t, epsilon (each as the float32 tfjs uses).
+   */
+  adamStep(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, w2: Float32Array, m2: Float32Array,
+    v2: Float32Array, hyper: Float64Array): void;
   setThreads(n: number): void;
   /** Cached oneDNN primitives (all kinds; at most 64 per kind) and the bytes of the shared reordered-filter scratch. */
   cacheStats(): { primitives: number; scratchBytes: number };

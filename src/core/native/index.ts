@@ -5,16 +5,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon, NATIVE_ENV } from './addon.js';
-import { fallbacks, LSTM_SEQ, LSTM_SEQ_GRAD, makeExtraKernels, makeLstmKernels, makeNativeKernels, nativeStats, type NativeKernelConfig } from './kernels.js';
+import { ADAM_STEP, fallbacks, LSTM_SEQ, LSTM_SEQ_GRAD, makeAdamKernel, makeExtraKernels, makeLstmKernels, makeNativeKernels, nativeStats, type NativeKernelConfig } from './kernels.js';
 
-export { nativeStats, fallbacks, NATIVE_ENV, LSTM_SEQ, LSTM_SEQ_GRAD };
+export { nativeStats, fallbacks, NATIVE_ENV, LSTM_SEQ, LSTM_SEQ_GRAD, ADAM_STEP };
 
 export interface NativeStatus {
   /** Kernels computed natively by oneDNN or C++ loops (empty when the addon is not in use). */
   kernels: string[];
   /** Of `kernels`, those that run oneDNN primitives (the others are plain C++ loops). */
   onednnKernels?: string[];
-  /** dnnkit's own fused kernels (no tfjs counterpart): the whole-sequence LSTM and its gradient. */
+  /** dnnkit's own fused kernels (no tfjs counterpart): the whole-sequence LSTM and its gradient, the dense Adam step. */
   fusedKernels?: string[];
   /** Other kernels replaced while the addon is in use (heap-view kernels, falling back as above). */
   extraKernels?: string[];
@@ -49,7 +49,7 @@ export function registerNativeKernels(threads: number): NativeStatus {
   const onednnKernels = nativeConfigs.filter((c) => c.kind === 'onednn' && kernels.includes(c.kernelName)).map((c) => c.kernelName);
   const extraKernels = replace(makeExtraKernels(addon));
   const fusedKernels: string[] = [];
-  for (const config of makeLstmKernels(addon)) {
+  for (const config of [...makeLstmKernels(addon), makeAdamKernel(addon)]) {
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
     fusedKernels.push(config.kernelName);
   }
@@ -68,7 +68,7 @@ export function describeNative(s: NativeStatus): string {
     const loops = s.kernels.filter((k) => !onednn.includes(k));
     return `with ${onednn.length} oneDNN kernels (libdnnl ${s.version})` +
       (loops.length ? ` and ${loops.length} native C++ kernels (${loops.join(', ')})` : '') +
-      (s.fusedKernels?.length ? `, fused LSTM (${s.fusedKernels.join(', ')})` : '') +
+      (s.fusedKernels?.length ? `, fused kernels (${s.fusedKernels.join(', ')})` : '') +
       (s.extraKernels?.length ? `, native ${s.extraKernels.join(', ')}` : '');
   }
   return `no oneDNN kernels: ${s.problem}`;

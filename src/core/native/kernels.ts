@@ -307,6 +307,32 @@ export function makeLstmKernels(addon: NativeAddon): NativeKernelConfig[] {
   ];
 }
 
+/** One dense Adam step (core/optim.ts): inputs value, m, v, g; attr hyper (8 numbers, see addon.ts); outputs value', m', v'. */
+export const ADAM_STEP = 'DnnkitAdamStep';
+
+export function makeAdamKernel(addon: NativeAddon): NativeKernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, backend, attrs }) => {
+    const { value, m, v, g } = inputs as Record<string, Info>;
+    const n = size(value.shape);
+    if (![value, m, v, g].every((t) => t.dtype === 'float32' && size(t.shape) === n) || n === 0) {
+      throw new Error(`${ADAM_STEP}: float32 value, moments and gradient of one size expected`);
+    }
+    const hyper = (attrs as { hyper: number[] }).hyper;
+    const wasm = backend as BackendWasm;
+    const outs = allocOutputs(wasm, [value.shape, value.shape, value.shape] as number[][]);
+    try {
+      addon.adamStep(f32(wasm, value), f32(wasm, m), f32(wasm, v), f32(wasm, g), f32(wasm, outs[0]), f32(wasm, outs[1]),
+        f32(wasm, outs[2]), Float64Array.from(hyper));
+    } catch (err) {
+      for (const t of outs) wasm.disposeData(t.dataId);
+      throw err;
+    }
+    count(ADAM_STEP, true);
+    return outs;
+  };
+  return { kernelName: ADAM_STEP, backendName: 'wasm', kernelFunc, kind: 'fused' };
+}
+
 /**
  * Kernels beyond the oneDNN set that are registered with the addon (they replace the wasm
  * kernel, which stays the fallback): GatherV2 on axis 0 (embedding lookups) as row copies (C++ memcpy
