@@ -497,7 +497,10 @@ void ReluGrad(napi_env env, napi_value* a, size_t) {
 #pragma omp parallel for schedule(static) if (count >= kParallelMin)
   for (int64_t i = 0; i < count; i++) {
     const float xi = x[i];
-    dx[i] = xi != xi ? nan : dy[i] * static_cast<float>(xi > 0.0f);
+    // The product first, then the select: written as one conditional expression, gcc 12 -O3
+    // branched on xi != xi per element and ran 15x slower on mixed-sign inputs (same bits).
+    const float r = dy[i] * static_cast<float>(xi > 0.0f);
+    dx[i] = xi != xi ? nan : r;
   }
 }
 
