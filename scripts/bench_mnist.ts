@@ -48,7 +48,7 @@ export async function measureMnistTraining(s: MnistSetting): Promise<MnistMeasur
   const pool = workers > 1
     ? await startReplicas(workers, { backend: backend.name, threads: backend.threads, model: {} }, freshReplicaRandomStates(1, workers), s.mainShare)
     : undefined;
-  const times: StepTimes = { own: 0, wait: 0, apply: 0 };
+  const times: StepTimes = { own: 0, wait: 0, apply: 0, replica: 0, toReplica: 0, late: 0 };
   try {
     const step = async (i: number, timed: boolean) => {
       const start = ((round * (steps + warmup) + i) * batch) % (data.train.count - batch);

@@ -125,7 +125,8 @@ const summary = configs.map((c) => {
   const cores = c.kind === 'dnnkit' ? median(ms.map((m) => m.coresUsed!)) : null;
   const t = ms.map((m) => m.times).filter((x): x is StepTimes => x !== undefined);
   const perStep = (k: keyof StepTimes) => t.reduce((s, x) => s + x[k], 0) / t.length / steps;
-  const split = t.length ? `; per step: own shard ${perStep('own').toFixed(1)} ms, waiting for the replicas ${perStep('wait').toFixed(1)} ms, sum + Adam ${perStep('apply').toFixed(1)} ms` : '';
+  const split = t.length ? `; per step: own shard ${perStep('own').toFixed(1)} ms, waiting for the replicas ${perStep('wait').toFixed(1)} ms, sum + Adam ${perStep('apply').toFixed(1)} ms` +
+    ` (the replica: request on its way ${perStep('toReplica').toFixed(1)} ms, its work ${perStep('replica').toFixed(1)} ms, reply picked up ${perStep('late').toFixed(1)} ms after both shards were done)` : '';
   console.log(`${c.label.padEnd(8)} median ${med.toFixed(0).padStart(6)} samples/s, ${(med / base).toFixed(2)}x 1x1${Number.isNaN(torch2) ? '' : `, ${(med / torch2).toFixed(2)}x torch 2`}` +
     (cpu !== null ? `; ${cpu.toFixed(0)} samples per CPU-second, ${cores!.toFixed(2)} cores used` : '') + split);
   return { config: c.label, samplesPerSec: ms.map((m) => m.samplesPerSec), median: med, vs1x1: med / base, vsTorch2: med / torch2, samplesPerCpuSecond: cpu, coresUsed: cores };

@@ -7,6 +7,14 @@
  */
 import { parentPort, Worker } from 'node:worker_threads';
 
+/**
+ * Milliseconds on the machine's monotonic clock, the same in every thread of the process
+ * (performance.now() has a per-thread origin): to time a request across threads.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 /** A reply carrying an error raised in the worker. */
 interface ErrorReply {
   error: string;
@@ -17,11 +25,15 @@ export class ReplicaThread<Req, Rep> {
   private readonly worker: Worker;
   private pending: { resolve: (r: Rep) => void; reject: (e: Error) => void } | undefined;
   private failure: Error | undefined;
+  /** When (monotonicMs) the last request was sent and its reply arrived on this thread's event loop. */
+  lastSentAt = NaN;
+  lastReplyAt = NaN;
 
   /** Starts `script` (a compiled ES module) with `workerData`. */
   constructor(script: URL, workerData: unknown) {
     this.worker = new Worker(script, { workerData });
     this.worker.on('message', (m: Rep | ErrorReply) => {
+      this.lastReplyAt = monotonicMs();
       const p = this.pending;
       this.pending = undefined;
       if (!p) return;
@@ -43,6 +55,7 @@ export class ReplicaThread<Req, Rep> {
     if (this.pending) return Promise.reject(new Error('ReplicaThread.call: a request is already pending'));
     return new Promise<Rep>((resolve, reject) => {
       this.pending = { resolve, reject };
+      this.lastSentAt = monotonicMs();
       this.worker.postMessage(req, transfer);
     });
   }

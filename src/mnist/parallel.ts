@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../core/backend.js';
-import { ReplicaThread } from '../core/data_parallel.js';
+import { monotonicMs, ReplicaThread } from '../core/data_parallel.js';
 import { createRng, deriveSeed } from '../core/rng.js';
 import { batchArrays, makeBatch, type MnistSplit } from './data.js';
 import type { MnistCnnConfig } from './model.js';
@@ -43,8 +43,12 @@ export type ReplicaReply =
   | { kind: 'ready'; backend: string }
   | { kind: 'randomState'; state: number }
   | { kind: 'tensors'; count: number }
-  /** The shard's gradient (weightsFlat layout), summed loss and correct predictions; the replica's live tensors after the step (a leak check). */
-  | { kind: 'step'; grads: Float32Array; lossSum: number; correct: number; tensors: number };
+  /**
+   * The shard's gradient (weightsFlat layout), summed loss and correct predictions; the replica's
+   * live tensors after the step (a leak check); when it received the request and when its reply
+   * was ready (monotonicMs: where a step's time goes, StepTimes).
+   */
+  | { kind: 'step'; grads: Float32Array; lossSum: number; correct: number; tensors: number; received: number; done: number };
 
 /** The Math.random stream of replica k >= 1 (replica 0, the main thread, uses the run's globalRng). */
 export function replicaRandomSeed(seed: number, k: number): number {
@@ -113,6 +117,15 @@ export interface StepTimes {
   wait: number;
   /** Summing the gradients and the Adam step. */
   apply: number;
+  /** The slowest replica's own work: from receiving its request to its reply being ready. */
+  replica: number;
+  /** The requests' way to the replicas (sent to received; the slowest replica). */
+  toReplica: number;
+  /**
+   * How long after both were ready (the main thread's shard and the reply) the main thread picked
+   * the reply up (the slowest replica): time its event loop spent elsewhere, e.g. garbage collection.
+   */
+  late: number;
 }
 
 /**
@@ -127,12 +140,14 @@ export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel
   const N = pool.workers;
   const weights = weightsFlat(model);
   const replies: Promise<ReplicaReply>[] = [];
+  const asked: ReplicaThread<ReplicaRequest, ReplicaReply>[] = [];
   for (let k = 1; k < N; k++) {
     const a = shardStart(k, n, N, pool.mainShare);
     const b = shardStart(k + 1, n, N, pool.mainShare);
     if (b <= a) continue;
     const { xs, ys } = batchArrays(split, idx.slice(a, b), shifts?.subarray(2 * a, 2 * b));
     const w = k === N - 1 ? weights : weights.slice();
+    asked.push(pool.threads[k - 1]);
     replies.push(pool.threads[k - 1].call({ kind: 'step', weights: w, xs, ys, rows: b - a, total: n },
       [xs.buffer as ArrayBuffer, ys.buffer as ArrayBuffer, w.buffer as ArrayBuffer]));
   }
@@ -150,6 +165,7 @@ export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel
     y.dispose();
   }
   const t1 = performance.now();
+  const ownDone = monotonicMs();
   const others = await Promise.allSettled(replies);
   const t2 = performance.now();
   const failed = others.find((o) => o.status === 'rejected');
@@ -157,7 +173,8 @@ export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel
     tf.dispose(mine.grads);
     throw (failed as PromiseRejectedResult).reason;
   }
-  const steps = others.map((o) => (o as PromiseFulfilledResult<ReplicaReply>).value).filter((r) => r.kind === 'step');
+  const values = others.map((o) => (o as PromiseFulfilledResult<ReplicaReply>).value);
+  const steps = values.filter((r) => r.kind === 'step');
   const vars = trainableVariables(model);
   // In model.trainableWeights order: Adam keys its moments by position, as with trainOnBatch.
   const summed: tf.NamedTensorMap = {};
@@ -176,6 +193,11 @@ export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel
     times.own += t1 - t0;
     times.wait += t2 - t1;
     times.apply += performance.now() - t2;
+    const slowest = (f: (r: ReplicaReply & { kind: 'step' }, t: ReplicaThread<ReplicaRequest, ReplicaReply>) => number) =>
+      Math.max(0, ...values.map((r, i) => (r.kind === 'step' ? f(r, asked[i]) : 0)));
+    times.replica += slowest((r) => r.done - r.received);
+    times.toReplica += slowest((r, t) => r.received - t.lastSentAt);
+    times.late += slowest((r, t) => t.lastReplyAt - Math.max(ownDone, r.done));
   }
   const lossSum = steps.reduce((s, r) => s + r.lossSum, mine.lossSum);
   const correct = steps.reduce((s, r) => s + r.correct, mine.correct);

@@ -7,7 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, requestThreads } from '../core/backend.js';
-import { serveRequests } from '../core/data_parallel.js';
+import { monotonicMs, serveRequests } from '../core/data_parallel.js';
 import { createRng } from '../core/rng.js';
 import { MNIST_CLASSES } from './data.js';
 import { buildMnistCnn } from './model.js';
@@ -28,6 +28,7 @@ const ready = (async () => {
 })();
 
 serveRequests<ReplicaRequest, ReplicaReply>(async (req) => {
+  const received = monotonicMs();
   const { model, rng } = await ready;
   if (req.kind === 'ready') return { reply: { kind: 'ready', backend: tf.getBackend() } };
   if (req.kind === 'randomState') return { reply: { kind: 'randomState', state: rng.getState() } };
@@ -42,5 +43,5 @@ serveRequests<ReplicaRequest, ReplicaReply>(async (req) => {
   const ordered = trainableVariables(model).map((v) => shard.grads[v.name]);
   const grads = flatten(ordered);
   tf.dispose(shard.grads);
-  return { reply: { kind: 'step', grads, lossSum: shard.lossSum, correct: shard.correct, tensors: tf.memory().numTensors }, transfer: [grads.buffer as ArrayBuffer] };
+  return { reply: { kind: 'step', grads, lossSum: shard.lossSum, correct: shard.correct, tensors: tf.memory().numTensors, received, done: monotonicMs() }, transfer: [grads.buffer as ArrayBuffer] };
 });

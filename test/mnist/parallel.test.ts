@@ -18,7 +18,7 @@ import { initBackend } from '../../src/core/backend.js';
 import { seedGlobalRandom } from '../../src/core/rng.js';
 import { loadMnist, makeBatch } from '../../src/mnist/data.js';
 import { buildMnistCnn } from '../../src/mnist/model.js';
-import { closeReplicas, freshReplicaRandomStates, MAIN_SHARE, parallelTrainStep, shardStart, startReplicas } from '../../src/mnist/parallel.js';
+import { closeReplicas, freshReplicaRandomStates, MAIN_SHARE, parallelTrainStep, shardStart, startReplicas, type StepTimes } from '../../src/mnist/parallel.js';
 import { shardGradients, trainableVariables, weightsFlat } from '../../src/mnist/replica.js';
 import { runTrainMnist } from '../../src/mnist/train.js';
 import { tempDir } from '../helpers.js';
@@ -84,13 +84,21 @@ test('a 2-replica step moves the weights as trainOnBatch does (dropout off)', as
     return r.kind === 'tensors' ? r.count : NaN;
   };
   const live: { here: number; replica: number }[] = [];
+  const times: StepTimes = { own: 0, wait: 0, apply: 0, replica: 0, toReplica: 0, late: 0 };
   try {
     for (let step = 0; step < 3; step++) {
       const idx = Array.from({ length: 25 }, (_, i) => 25 * step + i);
       const { x, y } = makeBatch(data.train, idx);
       const [loss, acc] = (await reference.trainOnBatch(x, y)) as number[];
       tf.dispose([x, y]);
-      const p = await parallelTrainStep(pool, parallel, data.train, idx, undefined);
+      const before = { ...times };
+      const p = await parallelTrainStep(pool, parallel, data.train, idx, undefined, times);
+      // Where the step's time went, on one clock for both threads: the request's way and the
+      // replica's work lie inside the main thread's own shard plus its wait for the reply.
+      const d1 = (k: keyof StepTimes) => times[k] - before[k];
+      for (const k of Object.keys(times) as (keyof StepTimes)[]) assert.ok(d1(k) >= 0 && Number.isFinite(d1(k)), `step ${step}: ${k} ${d1(k)}`);
+      assert.ok(d1('replica') > 0 && d1('own') > 0, `step ${step}: ${JSON.stringify(times)}`);
+      assert.ok(d1('toReplica') + d1('replica') + d1('late') <= d1('own') + d1('wait') + 0.05, `step ${step}: the replica's part does not fit the main thread's: ${JSON.stringify(times)}`);
       assert.ok(Math.abs(p.loss - loss) < 1e-5, `step ${step}: loss ${p.loss} vs trainOnBatch's ${loss}`);
       assert.ok(Math.abs(p.acc - acc) < 1e-6, `step ${step}: accuracy ${p.acc} vs ${acc}`);
       // Adam's first steps are about lr * sign(g): a tiny gradient summed in another order can
