@@ -28,6 +28,7 @@ const CASES: Case[] = [
   ['Sum', () => tf.sum(r([64, 33], 14), 0)],
   ['GatherV2 / UnsortedSegmentSum', () => tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([3, 0, 3, 7], 'int32')).sum())(r([8, 6], 15))],
   ['Add / Multiply / Sqrt / Square (large)', () => tf.sqrt(tf.square(r([5000], 16)).mul(r([5000], 17).abs()).add(1))],
+  ['Add / Sub (large, a bias of 40 on either side)', () => [tf.add(r([125, 40], 32), r([40], 33)), tf.sub(r([1, 40], 34), r([125, 40], 35))]],
   ['Slice (large)', () => tf.slice(r([3, 40, 40, 3], 29), [0, 3, 3, 0], [3, 34, 34, 3])],
   ['DnnkitReluGrad (large)', () => tf.grad((x: tf.Tensor) => tf.relu(x).mul(r([5000], 31)).sum())(r([5000], 30))],
   ['Equal (broadcast)', () => tf.equal(tf.round(r([4, 3, 5], 18)), tf.round(r([1, 3, 5], 19)))],

@@ -773,27 +773,43 @@ void LstmSeqGrad(napi_env env, napi_value* a, size_t) {
   dnnkit::LstmSeqBackward(s, dy, x, wx, wh, h, c, gates, dx, dwx, dwh, db);
 }
 
-// ---- element-wise float32 ops for large tensors (Adam's updates) ---------------------------------
-// binary(a, b, y, params: op aScalar bScalar): op 0 add, 1 sub, 2 mul, 3 div; a scalar operand
-// (size 1) is broadcast. unary(x, y, params: op): op 0 sqrt, 1 square. IEEE single precision as
-// the wasm kernels compute them (same results).
+// ---- element-wise float32 ops for large tensors (Adam's updates, bias adds) --------------------
+// binary(a, b, y, params: op aPeriod bPeriod): op 0 add, 1 sub, 2 mul, 3 div. An operand's period
+// is 0 when it has y's size, else it repeats every `period` elements: 1 for a scalar, C for a
+// bias of C over a [..., C] tensor (y[i] = op(a[i], b[i % C])). unary(x, y, params: op): op 0
+// sqrt, 1 square. IEEE single precision as the wasm kernels compute them (same results).
 
 template <typename Op>
-void BinaryLoop(const float* __restrict a, const float* __restrict b, float* __restrict y, size_t n, bool as, bool bs,
-                Op op) {
-  const int64_t count = static_cast<int64_t>(n);
+void BinaryLoop(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t count, int64_t ka,
+                int64_t kb, Op op) {
   const bool parallel = count >= kParallelMin;
-  if (as) {
+  if (ka == 0 && kb == 0) {
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t i = 0; i < count; i++) y[i] = op(a[i], b[i]);
+  } else if (ka == 1 && kb == 0) {
     const float av = a[0];
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t i = 0; i < count; i++) y[i] = op(av, b[i]);
-  } else if (bs) {
+  } else if (ka == 0 && kb == 1) {
     const float bv = b[0];
 #pragma omp parallel for schedule(static) if (parallel)
     for (int64_t i = 0; i < count; i++) y[i] = op(a[i], bv);
-  } else {
+  } else if (ka == 0 || kb == 0) {
+    // One operand whole, the other a run of k repeated (a bias): rows of k, each thread whole rows.
+    const int64_t k = ka == 0 ? kb : ka;
+    const int64_t rows = count / k;
 #pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t i = 0; i < count; i++) y[i] = op(a[i], b[i]);
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t o = r * k;
+      if (ka == 0) {
+        for (int64_t j = 0; j < k; j++) y[o + j] = op(a[o + j], b[j]);
+      } else {
+        for (int64_t j = 0; j < k; j++) y[o + j] = op(a[j], b[o + j]);
+      }
+    }
+  } else {
+    // Both repeated (not made by the kernels in src/core/native/kernels.ts; kept correct).
+    for (int64_t i = 0; i < count; i++) y[i] = op(a[i % ka], b[i % kb]);
   }
 }
 
@@ -804,13 +820,17 @@ void Binary(napi_env env, napi_value* a, size_t) {
   float* Y = F32(env, a[2], &ny);
   std::vector<int64_t> p = Params(env, a[3]);
   if (p.size() < 3) throw JsError{"binary: 3 parameters expected"};
-  const bool as = p[1] != 0, bs = p[2] != 0;
-  if ((as ? na != 1 : na != ny) || (bs ? nb != 1 : nb != ny)) throw JsError{"binary: sizes"};
+  const int64_t count = static_cast<int64_t>(ny), ka = p[1], kb = p[2];
+  // An operand is whole (period 0: its size is y's) or a repeated run of period k dividing y.
+  const auto fits = [count](size_t n, int64_t k) {
+    return k == 0 ? static_cast<int64_t>(n) == count : k > 0 && static_cast<int64_t>(n) == k && count % k == 0;
+  };
+  if (!fits(na, ka) || !fits(nb, kb)) throw JsError{"binary: sizes"};
   switch (p[0]) {
-    case 0: BinaryLoop(A, B, Y, ny, as, bs, [](float x, float z) { return x + z; }); break;
-    case 1: BinaryLoop(A, B, Y, ny, as, bs, [](float x, float z) { return x - z; }); break;
-    case 2: BinaryLoop(A, B, Y, ny, as, bs, [](float x, float z) { return x * z; }); break;
-    case 3: BinaryLoop(A, B, Y, ny, as, bs, [](float x, float z) { return x / z; }); break;
+    case 0: BinaryLoop(A, B, Y, count, ka, kb, [](float x, float z) { return x + z; }); break;
+    case 1: BinaryLoop(A, B, Y, count, ka, kb, [](float x, float z) { return x - z; }); break;
+    case 2: BinaryLoop(A, B, Y, count, ka, kb, [](float x, float z) { return x * z; }); break;
+    case 3: BinaryLoop(A, B, Y, count, ka, kb, [](float x, float z) { return x / z; }); break;
     default: throw JsError{"binary: unknown op"};
   }
 }

@@ -278,18 +278,22 @@ test('fuzz: GatherV2 rows and UnsortedSegmentSum (repeated and out-of-range ids)
   }
 });
 
-test('fuzz: element-wise Add, Sub, Multiply, RealDiv, Sqrt, Square (large, scalar operands) equal the cpu kernels', { skip }, async () => {
+test('fuzz: element-wise Add, Sub, Multiply, RealDiv, Sqrt, Square (large; scalar and bias operands) equal the cpu kernels', { skip }, async () => {
   await tf.setBackend('wasm');
   const ops: [string, number][] = [['Add', 2], ['Sub', 2], ['Multiply', 2], ['RealDiv', 2], ['Sqrt', 1], ['Square', 1]];
   for (let i = 0; i < CASES_PER_KERNEL; i++) {
     const n = ELEMENTWISE_MIN + rng.int(5000);
-    const shape = pick([[n], [1, n], [n, 1]]);
-    const scalar = pick(['none', 'a', 'b'] as const);
+    // A bias: the last axes of a [rows, h, c] tensor ([c], [h, c] or [1, 1, c]), as a conv layer adds it.
+    const [h, c] = [int(1, 5), int(1, 70)];
+    const rows = Math.ceil(n / (h * c));
+    const kind = pick(['none', 'a', 'b', 'bias a', 'bias b'] as const);
+    const shape = kind.startsWith('bias') ? [rows, h, c] : pick([[n], [1, n], [n, 1]]);
+    const bias = pick([[c], [h, c], [1, 1, c]]);
     for (const [name, arity] of ops) {
-      const aShape = arity === 2 && scalar === 'a' ? [1] : shape;
-      const bShape = scalar === 'b' ? [1] : shape;
+      const aShape = arity === 2 && kind === 'a' ? [1] : arity === 2 && kind === 'bias a' ? bias : shape;
+      const bShape = kind === 'b' ? [1] : kind === 'bias b' ? bias : shape;
       withTensors({ a: { shape: aShape, data: randn(aShape) }, b: { shape: bShape, data: randn(bShape) } }, (t) => {
-        if (arity === 1) compare(name, 'unary', { x: t.b.size === 1 ? t.a : t.b }, {}, label({ name, n }));
+        if (arity === 1) compare(name, 'unary', { x: size(t.b.shape) < size(t.a.shape) ? t.a : t.b }, {}, label({ name, n }));
         else compare(name, 'binary', { a: t.a, b: t.b }, {}, label({ name, aShape, bShape }));
       });
     }

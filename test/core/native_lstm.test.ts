@@ -196,10 +196,16 @@ test('native element-wise ops on large tensors equal cpu (same shapes and scalar
     assert.deepEqual(r.shape, n);
     assert.deepEqual(r.wasm, r.cpu, name);
   }
-  // Broadcasts other than a size-1 operand stay on wasm.
+  // A row repeated over the last axis (a bias) runs natively too; other broadcasts (a column) stay on wasm.
+  const bias = randn([70]);
+  const nb = nativeStats.Add?.native ?? 0;
+  const rowAdd = await onBoth(() => tf.add(ta(), tf.tensor1d(bias)));
+  assert.equal((nativeStats.Add?.native ?? 0) - nb, 1, 'row broadcast ran natively');
+  assert.deepEqual(rowAdd.wasm, rowAdd.cpu, 'row broadcast');
   const fb = nativeStats.Add?.fallback ?? 0;
-  await onBoth(() => tf.add(ta(), tf.ones([70])));
-  assert.equal((nativeStats.Add?.fallback ?? 0) - fb, 1, 'row broadcast fell back');
+  const colAdd = await onBoth(() => tf.add(ta(), tf.ones([80, 1])));
+  assert.equal((nativeStats.Add?.fallback ?? 0) - fb, 1, 'column broadcast fell back');
+  assert.deepEqual(colAdd.wasm, colAdd.cpu, 'column broadcast');
 });
 
 test('native UnsortedSegmentSum equals cpu (repeated and out-of-range ids); identity Transpose shares data', { skip }, async () => {

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/core/backend.js';
 import { nativeStats } from '../../src/core/native/index.js';
+import { binaryPeriod } from '../../src/core/native/kernels.js';
 import { loadAddon } from '../../src/core/native/addon.js';
 import { RELU_GRAD } from '../../src/core/kernels/relu_grad.js';
 import { createRng } from '../../src/core/rng.js';
@@ -143,6 +144,8 @@ test('every threaded native loop gives the same bits on 2 threads as on 1', { sk
     ['slice', () => { const o = new Float32Array(4 * 50 * 54 * 64); addon!.slice(x, o, Int32Array.from([4, ...shape, 0, 3, 1, 0, 4, 50, 54, 64])); return o; }],
     ...[0, 1, 2, 3].map((op): [string, () => Float32Array] => [`binary ${op}`, () => { const o = new Float32Array(n); addon!.binary(x, dy, o, Int32Array.from([op, 0, 0])); return o; }]),
     ['binary scalar', () => { const o = new Float32Array(n); addon!.binary(Float32Array.of(0.5), dy, o, Int32Array.from([2, 1, 0])); return o; }],
+    ['binary bias b', () => { const o = new Float32Array(n); addon!.binary(x, mean, o, Int32Array.from([0, 0, 64])); return o; }],
+    ['binary bias a', () => { const o = new Float32Array(n); addon!.binary(scale, dy, o, Int32Array.from([1, 64, 0])); return o; }],
     ...[0, 1].map((op): [string, () => Float32Array] => [`unary ${op}`, () => { const o = new Float32Array(n); addon!.unary(x, o, Int32Array.from([op])); return o; }]),
     ...([[3, 2, 1], [2, 2, 0]] as const).map(([k, s, p]): [string, () => Float32Array] => [`maxPoolGrad ${k}x${k}/${s}`, () => {
       const oh = poolOut(56, k, s, p);
@@ -168,3 +171,34 @@ function randnSeeded(shape: number[], seed: number): Float32Array {
   const r = createRng(seed);
   return Float32Array.from({ length: size(shape) }, () => r.normal());
 }
+
+test('binaryPeriod: whole, scalar and trailing-run operands go native, other broadcasts to wasm', () => {
+  assert.equal(binaryPeriod([128, 26, 26, 32], [128, 26, 26, 32]), 0);
+  assert.equal(binaryPeriod([1, 128, 32], [128, 32]), 0); // same size: same elements in the same order
+  assert.equal(binaryPeriod([1], [128, 32]), 1);
+  assert.equal(binaryPeriod([1, 1], [128, 32]), 1);
+  assert.equal(binaryPeriod([32], [128, 26, 26, 32]), 32); // a conv's bias
+  assert.equal(binaryPeriod([1, 1, 1, 32], [128, 26, 26, 32]), 32);
+  assert.equal(binaryPeriod([26, 32], [128, 26, 26, 32]), 832);
+  assert.equal(binaryPeriod([128, 1], [128, 32]), undefined); // a column: not a repeated run
+  assert.equal(binaryPeriod([26, 1, 32], [128, 26, 26, 32]), undefined);
+});
+
+test('binary with a bias operand: each element op(a[i], b[i % C]) (and the other way round), checked against a plain loop', { skip }, () => {
+  assert.ok(addon, 'addon loaded');
+  const C = 48;
+  const rows = 1000; // 48,000 elements: above the threshold, so on oneDNN's threads when there are 2
+  const whole = randnSeeded([rows, C], 3);
+  const bias = randnSeeded([C], 4);
+  const ops = [(p: number, q: number) => p + q, (p: number, q: number) => p - q, (p: number, q: number) => p * q, (p: number, q: number) => p / q];
+  for (const [op, f] of ops.entries()) {
+    const yb = new Float32Array(rows * C);
+    addon.binary(whole, bias, yb, Int32Array.from([op, 0, C]));
+    assertSameBits(yb, Float32Array.from(whole, (v, i) => f(v, bias[i % C])), `op ${op}, bias second`);
+    const ya = new Float32Array(rows * C);
+    addon.binary(bias, whole, ya, Int32Array.from([op, C, 0]));
+    assertSameBits(ya, Float32Array.from(whole, (v, i) => f(bias[i % C], v)), `op ${op}, bias first`);
+  }
+  assert.throws(() => addon!.binary(whole, bias, new Float32Array(rows * C), Int32Array.from([0, 0, C + 1])), /binary: sizes/);
+  assert.throws(() => addon!.binary(whole, bias, new Float32Array(rows * C + 1), Int32Array.from([0, 0, C])), /binary: sizes/);
+});

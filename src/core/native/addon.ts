@@ -35,7 +35,10 @@ export interface NativeAddon {
   /** Its backprop through time: dy [time, batch, u] + the forward's tensors -> dx, dwx, dwh, db. */
   lstmSeqGrad(dy: Float32Array, x: Float32Array, wx: Float32Array, wh: Float32Array, h: Float32Array, c: Float32Array,
     gates: Float32Array, dx: Float32Array, dwx: Float32Array, dwh: Float32Array, db: Float32Array, params: Int32Array): void;
-  /** params: op (0 add, 1 sub, 2 mul, 3 div) aScalar bScalar; a size-1 operand is broadcast. */
+  /**
+   * params: op (0 add, 1 sub, 2 mul, 3 div) aPeriod bPeriod: an operand's period is 0 when it has
+   * y's size, else it repeats every `period` elements (1: a scalar; C: a bias over [..., C]).
+   */
   binary(a: Float32Array, b: Float32Array, y: Float32Array, params: Int32Array): void;
   /** params: op (0 sqrt, 1 square). */
   unary(x: Float32Array, y: Float32Array, params: Int32Array): void;

@@ -33,6 +33,20 @@ const count = (name: string, native: boolean) => {
 };
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * How an operand of a broadcasting binary op repeats over the output `out`: 0 when it has the
+ * output's size (then, broadcasting being what it is, the same elements in the same order); its
+ * size k when its shape, leading 1s dropped, is the output's last axes (it repeats every k
+ * elements: 1 for a scalar, C for a bias of C); undefined for any other broadcast.
+ */
+export function binaryPeriod(shape: readonly number[], out: readonly number[]): number | undefined {
+  const k = size(shape);
+  if (k === size(out)) return 0;
+  const first = shape.findIndex((d) => d !== 1);
+  const core = first < 0 ? [] : shape.slice(first);
+  return core.length <= out.length && tf.util.arraysEqual(core, out.slice(out.length - core.length)) ? k : undefined;
+}
 const f32 = (b: BackendWasm, t: Info) => b.typedArrayFromHeap(t) as Float32Array;
 const allFloat = (...ts: (Info | undefined)[]) => ts.every((t) => t === undefined || (t.dtype === 'float32' && size(t.shape) > 0));
 
@@ -370,14 +384,16 @@ export function makeExtraKernels(addon: NativeAddon): NativeKernelConfig[] {
     const na = size(a.shape);
     const nb = size(b.shape);
     if (Math.max(na, nb) < ELEMENTWISE_MIN) return undefined;
-    const same = tf.util.arraysEqual(a.shape, b.shape);
-    if (!same && na !== 1 && nb !== 1) return undefined;
-    const outShape = same ? a.shape : tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-    if (size(outShape) !== Math.max(na, nb)) return undefined;
+    const outShape = tf.util.arraysEqual(a.shape, b.shape) ? a.shape : tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const ka = binaryPeriod(a.shape, outShape);
+    const kb = binaryPeriod(b.shape, outShape);
+    // One operand whole and the other whole, a scalar or a repeated trailing run (a bias); other
+    // broadcasts go to the wasm kernel.
+    if (ka === undefined || kb === undefined || (ka !== 0 && kb !== 0)) return undefined;
     const wasm = backend as BackendWasm;
     const y = wasm.makeOutput(outShape, 'float32');
     made.push(y);
-    addon.binary(f32(wasm, a), f32(wasm, b), f32(wasm, y), Int32Array.from([op, !same && na === 1 ? 1 : 0, !same && nb === 1 && na !== 1 ? 1 : 0]));
+    addon.binary(f32(wasm, a), f32(wasm, b), f32(wasm, y), Int32Array.from([op, ka, kb]));
     return y;
   });
   const unary = (name: string, op: number) => nativeKernel(name, ({ inputs, backend }, made) => {
