@@ -115,11 +115,13 @@ const WORKLOADS: Workload[] = [
     name: 'mnist-cnn-train',
     description: 'MNIST CNN training (conv32-pool-conv64-pool-dense128-dense10, Adam)',
     unit: 'samples/s',
-    steps: 20,
+    // 60 steps after 10 warm-up ones (about 2 s): with 20 after 3, single rounds of the 2-worker
+    // setting spread too widely to read a ratio from (docs/CORES.md).
+    steps: 60,
     batch: 128,
     cores: 'workers',
     async dnnkit(steps, batch, ctx) {
-      const m = await measureMnistTraining({ workers: ctx.workers, threads: ctx.threads, steps, warmup: 3, batch, round: ctx.round });
+      const m = await measureMnistTraining({ workers: ctx.workers, threads: ctx.threads, steps, warmup: 10, batch, round: ctx.round });
       return m.samplesPerSec;
     },
   },

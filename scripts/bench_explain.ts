@@ -115,7 +115,8 @@ export const EXPLAIN_WORKLOADS = [
     name: 'resnet18-gradcam',
     description: `Grad-CAM, ResNet-18 ${LAYER}, one 224x224 image`,
     unit: 'img/s',
-    steps: 5,
+    // About 1 s per measurement: with 5 images (0.2 s) single rounds ranged 0.77-1.25x PyTorch.
+    steps: 30,
     batch: 1,
     fixture: true,
     dnnkit: (steps: number, _batch: number, ctx: { fixtureDir?: string }) => timeExplanations(steps, ctx.fixtureDir, (f) => { new GradCam(f.model, { layer: LAYER }).compute(f.input, [f.classIndex]); }),
