@@ -10,7 +10,7 @@ import { initBackend, requestThreads } from '../src/core/backend.js';
 import { seedGlobalRandom } from '../src/core/rng.js';
 import { augmentShifts, loadMnist, makeBatch } from '../src/mnist/data.js';
 import { buildMnistCnn } from '../src/mnist/model.js';
-import { closeReplicas, freshReplicaRandomStates, parallelTrainStep, startReplicas, type StepTimes } from '../src/mnist/parallel.js';
+import { closeReplicas, emptyStepTimes, freshReplicaRandomStates, parallelTrainStep, startReplicas, type StepTimes } from '../src/mnist/parallel.js';
 
 export interface MnistSetting {
   /** Data-parallel replicas (1 = one thread trains alone). */
@@ -48,7 +48,7 @@ export async function measureMnistTraining(s: MnistSetting): Promise<MnistMeasur
   const pool = workers > 1
     ? await startReplicas(workers, { backend: backend.name, threads: backend.threads, model: {} }, freshReplicaRandomStates(1, workers), s.mainShare)
     : undefined;
-  const times: StepTimes = { own: 0, wait: 0, apply: 0, replica: 0, toReplica: 0, late: 0 };
+  const times = emptyStepTimes();
   try {
     const step = async (i: number, timed: boolean) => {
       const start = ((round * (steps + warmup) + i) * batch) % (data.train.count - batch);

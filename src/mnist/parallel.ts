@@ -128,6 +128,11 @@ export interface StepTimes {
   late: number;
 }
 
+/** StepTimes at zero, to add a run's steps to. */
+export function emptyStepTimes(): StepTimes {
+  return { own: 0, wait: 0, apply: 0, replica: 0, toReplica: 0, late: 0 };
+}
+
 /**
  * One data-parallel training step on the batch `idx` (with augmentation `shifts`): gradients of
  * the batch's mean cross-entropy from every replica, summed in shard order, one step of the
@@ -135,7 +140,7 @@ export interface StepTimes {
  */
 export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel, split: MnistSplit, idx: readonly number[],
   shifts: Int8Array | undefined, times?: StepTimes): Promise<{ loss: number; acc: number }> {
-  const t0 = performance.now();
+  const t0 = monotonicMs();
   const n = idx.length;
   const N = pool.workers;
   const weights = weightsFlat(model);
@@ -164,10 +169,9 @@ export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel
     x.dispose();
     y.dispose();
   }
-  const t1 = performance.now();
-  const ownDone = monotonicMs();
+  const t1 = monotonicMs();
   const others = await Promise.allSettled(replies);
-  const t2 = performance.now();
+  const t2 = monotonicMs();
   const failed = others.find((o) => o.status === 'rejected');
   if (failed) {
     tf.dispose(mine.grads);
@@ -192,12 +196,12 @@ export async function parallelTrainStep(pool: ReplicaPool, model: tf.LayersModel
   if (times) {
     times.own += t1 - t0;
     times.wait += t2 - t1;
-    times.apply += performance.now() - t2;
+    times.apply += monotonicMs() - t2;
     const slowest = (f: (r: ReplicaReply & { kind: 'step' }, t: ReplicaThread<ReplicaRequest, ReplicaReply>) => number) =>
       Math.max(0, ...values.map((r, i) => (r.kind === 'step' ? f(r, asked[i]) : 0)));
     times.replica += slowest((r) => r.done - r.received);
     times.toReplica += slowest((r, t) => r.received - t.lastSentAt);
-    times.late += slowest((r, t) => t.lastReplyAt - Math.max(ownDone, r.done));
+    times.late += slowest((r, t) => t.lastReplyAt - Math.max(t1, r.done));
   }
   const lossSum = steps.reduce((s, r) => s + r.lossSum, mine.lossSum);
   const correct = steps.reduce((s, r) => s + r.correct, mine.correct);

@@ -201,4 +201,5 @@ test('binary with a bias operand: each element op(a[i], b[i % C]) (and the other
   }
   assert.throws(() => addon!.binary(whole, bias, new Float32Array(rows * C), Int32Array.from([0, 0, C + 1])), /binary: sizes/);
   assert.throws(() => addon!.binary(whole, bias, new Float32Array(rows * C + 1), Int32Array.from([0, 0, C])), /binary: sizes/);
+  assert.throws(() => addon!.binary(bias, bias, new Float32Array(rows * C), Int32Array.from([0, C, C])), /binary: sizes/); // one operand must be whole
 });

@@ -18,7 +18,7 @@ import { initBackend } from '../../src/core/backend.js';
 import { seedGlobalRandom } from '../../src/core/rng.js';
 import { loadMnist, makeBatch } from '../../src/mnist/data.js';
 import { buildMnistCnn } from '../../src/mnist/model.js';
-import { closeReplicas, freshReplicaRandomStates, MAIN_SHARE, parallelTrainStep, shardStart, startReplicas, type StepTimes } from '../../src/mnist/parallel.js';
+import { closeReplicas, emptyStepTimes, freshReplicaRandomStates, MAIN_SHARE, parallelTrainStep, shardStart, startReplicas, type StepTimes } from '../../src/mnist/parallel.js';
 import { shardGradients, trainableVariables, weightsFlat } from '../../src/mnist/replica.js';
 import { runTrainMnist } from '../../src/mnist/train.js';
 import { tempDir } from '../helpers.js';
@@ -84,7 +84,7 @@ test('a 2-replica step moves the weights as trainOnBatch does (dropout off)', as
     return r.kind === 'tensors' ? r.count : NaN;
   };
   const live: { here: number; replica: number }[] = [];
-  const times: StepTimes = { own: 0, wait: 0, apply: 0, replica: 0, toReplica: 0, late: 0 };
+  const times = emptyStepTimes();
   try {
     for (let step = 0; step < 3; step++) {
       const idx = Array.from({ length: 25 }, (_, i) => 25 * step + i);

@@ -47,6 +47,7 @@ export function binaryPeriod(shape: readonly number[], out: readonly number[]): 
   const core = first < 0 ? [] : shape.slice(first);
   return core.length <= out.length && tf.util.arraysEqual(core, out.slice(out.length - core.length)) ? k : undefined;
 }
+
 const f32 = (b: BackendWasm, t: Info) => b.typedArrayFromHeap(t) as Float32Array;
 const allFloat = (...ts: (Info | undefined)[]) => ts.every((t) => t === undefined || (t.dtype === 'float32' && size(t.shape) > 0));
 
